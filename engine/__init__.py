@@ -1,0 +1,17 @@
+"""talkinghead: speech in, a talking face out, frame-accurate and streaming.
+
+The public contract between stages is :class:`Coefficients` (ARKit-52
+blendshape weights plus head pose per video frame, on the audio clock).
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from talkinghead.arkit import ARKIT_INDEX, ARKIT_NAMES, POSE_NAMES
+from talkinghead.coefficients import Coefficients
+
+try:
+    __version__ = version("talkinghead")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["ARKIT_INDEX", "ARKIT_NAMES", "POSE_NAMES", "Coefficients", "__version__"]

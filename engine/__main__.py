@@ -1,0 +1,2 @@
+from talkinghead.cli import main
+raise SystemExit(main())
