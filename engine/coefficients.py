@@ -13,9 +13,12 @@ Live Link Face CSV layout (opens in Unreal / Unity tooling); see ``save`` and
 
 from __future__ import annotations
 
+import builtins
 import csv
 import io
+import itertools
 import json
+import math
 import numbers
 import os
 import re
@@ -24,14 +27,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
 from .arkit import ARKIT_INDEX, ARKIT_NAMES, POSE_NAMES
 
-FpsLike = Union[int, Fraction, str, Sequence[int], np.ndarray]
-PathLike = Union[str, "os.PathLike[str]"]
+FpsLike = int | Fraction | str | Sequence[int] | np.ndarray
+PathLike = str | os.PathLike[str]
 
 #: Blendshape weights this far outside [0, 1] (float rounding in upstream maths)
 #: are clipped to the range; anything further out is a ValueError.
@@ -44,16 +47,27 @@ JSON_VERSION = 1
 LIVELINK_BLENDSHAPE_COLUMNS: tuple[str, ...] = tuple(n[0].upper() + n[1:] for n in ARKIT_NAMES)
 LIVELINK_HEAD_COLUMNS: tuple[str, ...] = ("HeadYaw", "HeadPitch", "HeadRoll")
 LIVELINK_EYE_COLUMNS: tuple[str, ...] = (
-    "LeftEyeYaw", "LeftEyePitch", "LeftEyeRoll", "RightEyeYaw", "RightEyePitch", "RightEyeRoll",
+    "LeftEyeYaw",
+    "LeftEyePitch",
+    "LeftEyeRoll",
+    "RightEyeYaw",
+    "RightEyePitch",
+    "RightEyeRoll",
 )
 #: talkinghead extension: appended after the 61 standard Live Link columns.
 LIVELINK_TRANSLATION_COLUMNS: tuple[str, ...] = (
-    "HeadTranslationX", "HeadTranslationY", "HeadTranslationZ",
+    "HeadTranslationX",
+    "HeadTranslationY",
+    "HeadTranslationZ",
 )
 LIVELINK_BLENDSHAPE_COUNT = 61  # value of the BlendShapeCount column: 52 + 3 head + 6 eye
 LIVELINK_HEADER: tuple[str, ...] = (
-    "Timecode", "BlendShapeCount", *LIVELINK_BLENDSHAPE_COLUMNS, *LIVELINK_HEAD_COLUMNS,
-    *LIVELINK_EYE_COLUMNS, *LIVELINK_TRANSLATION_COLUMNS,
+    "Timecode",
+    "BlendShapeCount",
+    *LIVELINK_BLENDSHAPE_COLUMNS,
+    *LIVELINK_HEAD_COLUMNS,
+    *LIVELINK_EYE_COLUMNS,
+    *LIVELINK_TRANSLATION_COLUMNS,
 )
 # pose columns (pitch, yaw, roll) as Live Link orders them (yaw, pitch, roll)
 _HEAD_POSE_INDEX = (POSE_NAMES.index("yaw"), POSE_NAMES.index("pitch"), POSE_NAMES.index("roll"))
@@ -83,7 +97,7 @@ def _to_fraction(value: Any) -> Fraction:
         return Fraction(int(value.numerator), int(value.denominator))
     if isinstance(value, numbers.Real):
         as_float = float(value)
-        if as_float == as_float and abs(as_float) != float("inf") and as_float.is_integer():
+        if math.isfinite(as_float) and as_float.is_integer():
             return Fraction(int(as_float))
         raise ValueError(
             f"fps {value!r} is a non-integral float, which is ambiguous; "
@@ -112,16 +126,16 @@ def _to_fraction(value: Any) -> Fraction:
             raise ValueError(f"fps pair has a zero denominator: {value!r}")
         return Fraction(int(value[0]), int(value[1]))
     raise ValueError(
-        "fps must be an int, Fraction, 'num/den' string or [num, den], "
-        f"got {type(value).__name__}"
+        f"fps must be an int, Fraction, 'num/den' string or [num, den], got {type(value).__name__}"
     )
 
 
-def _as_start_frame(value: Any) -> int:
+def _as_count(name: str, value: Any) -> int:
+    """An int >= 0 (frame index or frame count); numpy integers accepted."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"start_frame must be an int, got {value!r}")
+        raise ValueError(f"{name} must be an int, got {value!r}")
     if value < 0:
-        raise ValueError(f"start_frame must be >= 0, got {int(value)}")
+        raise ValueError(f"{name} must be >= 0, got {int(value)}")
     return int(value)
 
 
@@ -206,7 +220,7 @@ class Coefficients:
         object.__setattr__(self, "blendshapes", blendshapes)
         object.__setattr__(self, "pose", pose)
         object.__setattr__(self, "fps", parse_fps(self.fps))
-        object.__setattr__(self, "start_frame", _as_start_frame(self.start_frame))
+        object.__setattr__(self, "start_frame", _as_count("start_frame", self.start_frame))
 
     # ----------------------------------------------------------- construction
     @classmethod
@@ -217,11 +231,7 @@ class Coefficients:
     @classmethod
     def zeros(cls, num_frames: int, fps: FpsLike, start_frame: int = 0) -> Coefficients:
         """``num_frames`` frames of neutral face (all weights 0) at zero pose."""
-        if isinstance(num_frames, bool) or not isinstance(num_frames, numbers.Integral):
-            raise ValueError(f"num_frames must be an int, got {num_frames!r}")
-        if num_frames < 0:
-            raise ValueError(f"num_frames must be >= 0, got {int(num_frames)}")
-        n = int(num_frames)
+        n = _as_count("num_frames", num_frames)
         return cls(
             np.zeros((n, len(ARKIT_NAMES)), np.float32),
             np.zeros((n, len(POSE_NAMES)), np.float32),
@@ -251,7 +261,7 @@ class Coefficients:
         filled = [c for c in chunks if len(c)]
         if not filled:
             return cls.empty(chunks[0].fps, chunks[0].start_frame)
-        for prev, nxt in zip(filled, filled[1:]):
+        for prev, nxt in itertools.pairwise(filled):
             if nxt.start_frame != prev.end_frame:
                 raise ValueError(
                     f"concat: chunks are not contiguous: one ends before frame {prev.end_frame}, "
@@ -295,7 +305,7 @@ class Coefficients:
 
     def slice(self, start: int | None = None, stop: int | None = None) -> Coefficients:
         """Rows ``start:stop`` (Python slice rules); ``start_frame`` moves with them."""
-        first, last, _ = builtins_slice(start, stop).indices(len(self))
+        first, last, _ = builtins.slice(start, stop).indices(len(self))
         last = max(first, last)
         return Coefficients(
             self.blendshapes[first:last],
@@ -304,8 +314,8 @@ class Coefficients:
             self.start_frame + first,
         )
 
-    def __getitem__(self, key: builtins_slice) -> Coefficients:
-        if not isinstance(key, builtins_slice):
+    def __getitem__(self, key: builtins.slice) -> Coefficients:
+        if not isinstance(key, builtins.slice):
             raise TypeError(
                 f"Coefficients index must be a slice (use c[i:i+1] for one frame), "
                 f"got {type(key).__name__}"
@@ -326,8 +336,7 @@ class Coefficients:
 
     def __repr__(self) -> str:
         return (
-            f"Coefficients(num_frames={len(self)}, fps={self.fps}, "
-            f"start_frame={self.start_frame})"
+            f"Coefficients(num_frames={len(self)}, fps={self.fps}, start_frame={self.start_frame})"
         )
 
     # -------------------------------------------------------------------- files
@@ -360,7 +369,6 @@ class Coefficients:
         return load_npz(path) if suffix == ".npz" else load_json(path)
 
 
-builtins_slice = slice  # the method named ``slice`` shadows the builtin inside the class body
 _SUFFIXES = "expected .npz, .json or .csv"
 
 
@@ -417,12 +425,17 @@ def to_json_dict(coeffs: Coefficients) -> dict[str, Any]:
         "start_frame": coeffs.start_frame,
         "blendshape_names": list(ARKIT_NAMES),
         "pose_names": list(POSE_NAMES),
-        "blendshapes": {n: _float_list(coeffs.blendshapes[:, i]) for i, n in enumerate(ARKIT_NAMES)},
+        "blendshapes": {
+            n: _float_list(coeffs.blendshapes[:, i]) for i, n in enumerate(ARKIT_NAMES)
+        },
         "pose": {n: _float_list(coeffs.pose[:, i]) for i, n in enumerate(POSE_NAMES)},
     }
 
 
-def _named_columns(doc: dict[str, Any], field: str, names: Sequence[str]) -> np.ndarray:
+def _named_columns(
+    doc: dict[str, Any], field: str, names_key: str, names: Sequence[str]
+) -> np.ndarray:
+    """The (T, len(names)) matrix of ``doc[field]``, columns taken by name."""
     table = doc.get(field)
     if not isinstance(table, dict):
         raise ValueError(f"coefficients JSON: {field!r} must be an object of name -> list")
@@ -433,19 +446,17 @@ def _named_columns(doc: dict[str, Any], field: str, names: Sequence[str]) -> np.
             f"coefficients JSON: {field} names do not match: missing {missing[:5]}, "
             f"unknown {unknown[:5]}"
         )
-    listed = doc.get(f"{field[:-1] if field.endswith('s') else field}_names")
+    listed = doc.get(names_key)
     if listed is not None and (not isinstance(listed, list) or sorted(listed) != sorted(names)):
-        raise ValueError(f"coefficients JSON: the names list for {field} does not match its keys")
+        raise ValueError(f"coefficients JSON: {names_key} does not match the {field} keys")
     columns = [table[n] for n in names]
     if not all(isinstance(c, list) for c in columns):
         raise ValueError(f"coefficients JSON: every {field} entry must be a list of numbers")
     if len({len(c) for c in columns}) > 1:
         raise ValueError(f"coefficients JSON: {field} lists have different lengths")
-    try:
-        matrix = np.array(columns, dtype=np.float64).reshape(len(names), -1).T
-    except (TypeError, ValueError):
-        raise ValueError(f"coefficients JSON: {field} lists must hold only numbers") from None
-    return matrix
+    if not all(type(v) in (int, float) for c in columns for v in c):
+        raise ValueError(f"coefficients JSON: {field} lists must hold only numbers")
+    return np.array(columns, dtype=np.float64).reshape(len(names), -1).T
 
 
 def from_json_dict(doc: Any) -> Coefficients:
@@ -461,8 +472,8 @@ def from_json_dict(doc: Any) -> Coefficients:
         if key not in doc:
             raise ValueError(f"coefficients JSON lacks {key!r}")
     return Coefficients(
-        _named_columns(doc, "blendshapes", ARKIT_NAMES),
-        _named_columns(doc, "pose", POSE_NAMES),
+        _named_columns(doc, "blendshapes", "blendshape_names", ARKIT_NAMES),
+        _named_columns(doc, "pose", "pose_names", POSE_NAMES),
         doc["fps"],
         doc["start_frame"],
     )
@@ -505,7 +516,7 @@ def livelink_timecode(frame: int, fps: FpsLike) -> str:
     Live Link Face itself writes time of day; ours starts at 00:00:00:00.
     """
     fps = parse_fps(fps)
-    frame = _as_start_frame(frame)
+    frame = _as_count("frame", frame)
     nominal = _nominal_rate(fps)
     seconds, rest = divmod(frame * fps.denominator, fps.numerator)  # t = seconds + rest/num
     ff, sub = divmod(rest * nominal, fps.numerator)  # r * N = ff + sub/num
@@ -580,7 +591,7 @@ def from_livelink_csv(text: str, fps: FpsLike | None = None) -> Coefficients:
     30000/1001 cannot be inferred (it reads as 30) and must be passed.
     ``start_frame`` is ``round(t0 * fps)`` for the first row's timecode time
     ``t0``; later rows are taken as consecutive frames (their timecodes serve
-    only to infer the rate).
+    only to infer the rate). A file with no rows loads as empty at frame 0.
     """
     rows = [r for r in csv.reader(io.StringIO(text.lstrip("\ufeff"))) if any(c.strip() for c in r)]
     if not rows:
@@ -615,9 +626,11 @@ def from_livelink_csv(text: str, fps: FpsLike | None = None) -> Coefficients:
     values = values.reshape(len(body), len(numeric))
 
     pose = np.zeros((len(body), len(POSE_NAMES)), np.float64)
-    for k, name in enumerate(numeric[len(ARKIT_NAMES):]):
+    for k, name in enumerate(numeric[len(ARKIT_NAMES) :]):
         if name in LIVELINK_HEAD_COLUMNS:
-            pose[:, _HEAD_POSE_INDEX[LIVELINK_HEAD_COLUMNS.index(name)]] = values[:, len(ARKIT_NAMES) + k]
+            pose[:, _HEAD_POSE_INDEX[LIVELINK_HEAD_COLUMNS.index(name)]] = values[
+                :, len(ARKIT_NAMES) + k
+            ]
         else:
             pose[:, 3 + LIVELINK_TRANSLATION_COLUMNS.index(name)] = values[:, len(ARKIT_NAMES) + k]
     blendshapes = values[:, : len(ARKIT_NAMES)]
@@ -628,9 +641,7 @@ def from_livelink_csv(text: str, fps: FpsLike | None = None) -> Coefficients:
         if not timecodes:
             raise ValueError("cannot infer fps from a Live Link CSV with no rows; pass fps=")
         if len({seconds for seconds, _, _ in timecodes}) < 2:
-            raise ValueError(
-                "cannot infer fps: the timecodes stay within one second; pass fps="
-            )
+            raise ValueError("cannot infer fps: the timecodes stay within one second; pass fps=")
         rate = Fraction(max(ff for _, ff, _ in timecodes) + 1)
     else:
         rate = parse_fps(fps)

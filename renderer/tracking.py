@@ -36,7 +36,7 @@ from talkinghead.renderer.solve import (
     robust_similarity,
     to_model_frame,
 )
-from talkinghead.renderer.video import iter_frames, probe_video
+from talkinghead.renderer.video import VideoInfo, iter_frames, probe_video
 
 TRACK_FORMAT_VERSION = 1
 
@@ -219,8 +219,10 @@ def fit_landmarks(
     return neutral.astype(np.float32), blendshapes.astype(np.float32), poses.astype(np.float32)
 
 
-def track_video(path: str | Path, config: TrackerConfig = TrackerConfig(), progress: bool = True) -> Track:
-    """Track the largest face of a video; refuses videos with too few faces."""
+def detect_landmarks(
+    path: str | Path, config: TrackerConfig = TrackerConfig(), progress: bool = True
+) -> tuple[np.ndarray, np.ndarray, VideoInfo]:
+    """MediaPipe landmarks (T,478,3) in pixels and the valid mask; missing frames interpolated."""
     info = probe_video(path)
     rows: list[np.ndarray | None] = []
     with FaceMeshDetector(DetectorConfig(max_faces=config.max_faces)) as detector:
@@ -239,7 +241,18 @@ def track_video(path: str | Path, config: TrackerConfig = TrackerConfig(), progr
         )
     landmarks = np.zeros((len(rows), NUM_LANDMARKS, 3), np.float32)
     landmarks[valid] = np.stack([row for row in rows if row is not None])
-    landmarks = _interpolate_missing(landmarks, valid)
+    return _interpolate_missing(landmarks, valid), valid, info
+
+
+def track_landmarks(
+    landmarks: np.ndarray, valid: np.ndarray, info: VideoInfo, config: TrackerConfig = TrackerConfig()
+) -> Track:
     camera = Camera(info.width, info.height)
     neutral, blendshapes, pose = fit_landmarks(landmarks, valid, camera, config)
     return Track(landmarks, valid, blendshapes, pose, info.fps, neutral, camera)
+
+
+def track_video(path: str | Path, config: TrackerConfig = TrackerConfig(), progress: bool = True) -> Track:
+    """Track the largest face of a video; refuses videos with too few faces."""
+    landmarks, valid, info = detect_landmarks(path, config, progress)
+    return track_landmarks(landmarks, valid, info, config)

@@ -32,10 +32,10 @@ Protocol:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from types import MappingProxyType
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -122,7 +122,7 @@ def _as_fps(fps: Fps) -> Fraction:
     elif isinstance(fps, (Fraction, int, np.integer)) and not isinstance(fps, bool):
         f = Fraction(int(fps)) if isinstance(fps, np.integer) else Fraction(fps)
     else:
-        raise ValueError(f"fps must be a number, got {fps!r}")
+        raise ValueError(f"fps must be a number, got {fps!r}")  # noqa: TRY004 (project rule)
     if f <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
     return f
@@ -130,7 +130,8 @@ def _as_fps(fps: Fps) -> Fraction:
 
 def _as_lag(lag: int) -> int:
     if isinstance(lag, bool) or not isinstance(lag, (int, np.integer)):
-        raise ValueError(f"lag must be an integer number of label frames, got {lag!r}")
+        msg = f"lag must be an integer number of label frames, got {lag!r}"
+        raise ValueError(msg)  # noqa: TRY004 (project rule: bad input is a ValueError)
     return int(lag)
 
 

@@ -1,0 +1,78 @@
+"""Decode the audio of any audio file or video file (PyAV) to mono float32.
+
+One decoder for every container FFmpeg reads (wav, mp3, m4a/aac, ogg/opus,
+flac, mp4/mov, ...). Channels are averaged to mono; integer sample formats are
+scaled to [-1, 1). Codec priming samples are dropped the way FFmpeg's
+demuxers signal them (edit lists, LAME headers, Opus pre-skip), so sample 0
+is the first sample of the programme. Anything wrong with the file becomes
+one clear ``ValueError`` naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import av
+import numpy as np
+
+from talkinghead.audio2motion.resample import resample
+
+FEATURE_RATE = 16000
+
+# Full-scale value and offset per FFmpeg sample format (planar suffix "p" removed).
+_INT_FORMATS = {"u8": (128.0, 128.0), "s16": (32768.0, 0.0), "s32": (2.0**31, 0.0), "s64": (2.0**63, 0.0)}
+
+
+def _frame_to_mono(frame: av.AudioFrame) -> np.ndarray:
+    """Average the channels of one decoded frame to float32 mono."""
+    data = frame.to_ndarray()
+    channels = len(frame.layout.channels)
+    fmt = frame.format.name.rstrip("p")
+    if fmt in _INT_FORMATS:
+        scale, offset = _INT_FORMATS[fmt]
+        data = (data.astype(np.float64) - offset) / scale
+    if not frame.format.is_planar:
+        data = data.reshape(-1, channels).T  # packed: samples interleaved
+    return data.mean(axis=0).astype(np.float32)
+
+
+def load_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    """Decode the first audio track of ``path``: ``(mono float32 samples, native rate)``."""
+    p = Path(path)
+    if not p.exists():
+        raise ValueError(f"{p}: file not found")
+    if not p.is_file():
+        raise ValueError(f"{p}: not a regular file")
+    if p.stat().st_size == 0:
+        raise ValueError(f"{p}: file is empty")
+    chunks: list[np.ndarray] = []
+    rate: int | None = None
+    try:
+        with av.open(str(p)) as container:
+            if not container.streams.audio:
+                raise ValueError(f"{p}: no audio track")
+            stream = container.streams.audio[0]
+            for frame in container.decode(stream):
+                if rate is None:
+                    rate = frame.sample_rate
+                elif frame.sample_rate != rate:
+                    raise ValueError(
+                        f"{p}: sample rate changes mid-stream ({rate} -> {frame.sample_rate} Hz)"
+                    )
+                chunks.append(_frame_to_mono(frame))
+    except av.FFmpegError as exc:
+        reason = " ".join(str(exc).replace(str(p), "").split()).strip(" :;'\"")
+        raise ValueError(f"{p}: cannot decode audio ({reason or type(exc).__name__})") from None
+    samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    if rate is None or samples.size == 0:
+        raise ValueError(f"{p}: audio track holds no samples")
+    if not np.isfinite(samples).all():
+        raise ValueError(f"{p}: audio holds NaN or infinite samples")
+    return samples, rate
+
+
+def load_audio_16k(path: str | os.PathLike) -> np.ndarray:
+    """Decode ``path`` and resample (zero phase) to 16 kHz mono float32."""
+    samples, rate = load_audio(path)
+    return resample(samples, rate, FEATURE_RATE)
