@@ -15,13 +15,17 @@ from pathlib import Path
 
 import av
 import numpy as np
-
 from talkinghead.audio2motion.resample import resample
 
 FEATURE_RATE = 16000
 
 # Full-scale value and offset per FFmpeg sample format (planar suffix "p" removed).
-_INT_FORMATS = {"u8": (128.0, 128.0), "s16": (32768.0, 0.0), "s32": (2.0**31, 0.0), "s64": (2.0**63, 0.0)}
+_INT_FORMATS = {
+    "u8": (128.0, 128.0),
+    "s16": (32768.0, 0.0),
+    "s32": (2.0**31, 0.0),
+    "s64": (2.0**63, 0.0),
+}
 
 
 def _frame_to_mono(frame: av.AudioFrame) -> np.ndarray:

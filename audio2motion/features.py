@@ -31,7 +31,6 @@ from fractions import Fraction
 import librosa
 import numpy as np
 import torch
-
 from talkinghead.audio2motion.audio_io import load_audio
 from talkinghead.audio2motion.resample import StreamingResampler, check_samples
 
@@ -58,7 +57,9 @@ class MelConfig:
                 f"MelConfig needs even win <= even n_fft, got win={self.win} n_fft={self.n_fft}"
             )
         if not 0.0 <= self.fmin < self.fmax <= self.sample_rate / 2:
-            raise ValueError(f"MelConfig needs 0 <= fmin < fmax <= sr/2, got {self.fmin}, {self.fmax}")
+            raise ValueError(
+                f"MelConfig needs 0 <= fmin < fmax <= sr/2, got {self.fmin}, {self.fmax}"
+            )
         if self.floor <= 0:
             raise ValueError(f"MelConfig.floor must be positive, got {self.floor}")
 
@@ -75,6 +76,10 @@ class MelConfig:
     def frames_for(self, n_samples: int) -> int:
         """Frames after ``n_samples`` and end of stream: ``ceil(n/hop)``."""
         return -(-n_samples // self.hop)
+
+    def samples_needed(self, n_frames: int) -> int:
+        """Samples that must arrive (while streaming) before frames ``0..n_frames-1`` are out."""
+        return 0 if n_frames <= 0 else (n_frames - 1) * self.hop + self.lookahead
 
     def frames_ready(self, n_received: int) -> int:
         """Frames final while streaming: those with ``j*hop + win/2 <= n_received``."""
@@ -191,10 +196,20 @@ class StreamingFrontEnd:
         self.resampler = StreamingResampler(sr_in, config.sample_rate)
         self.mel = StreamingLogMel(config)
 
+    def input_needed(self, n_frames: int) -> int:
+        """Caller samples that must arrive before mel frames ``0..n_frames-1`` are out.
+
+        The front end's exact look-ahead: ``win/2`` at 16 kHz plus the
+        resampler's kernel half-width, for the session's scheduling.
+        """
+        return self.resampler.input_needed(self.mel.config.samples_needed(n_frames))
+
     def push(self, samples: np.ndarray) -> np.ndarray:
+        """Append caller-rate samples; return the mel frames that became final."""
         return self.mel.push(self.resampler.push(samples))
 
     def flush(self) -> np.ndarray:
+        """End of stream: return the remaining mel frames."""
         tail = self.mel.push(self.resampler.flush())
         return np.concatenate([tail, self.mel.flush()])
 

@@ -5,7 +5,8 @@ the input at exactly input time ``m * sr_in / sr_out`` (in input samples), so
 it sits at ``m / sr_out`` seconds on the caller's timeline: there is no delay
 to compensate downstream. The price is a look-ahead: output ``m`` needs input
 samples up to ``floor(m*sr_in/sr_out) + half_taps``, which the streaming class
-waits for (``lookahead_in`` input samples, about 2 ms at speech rates).
+waits for (``lookahead_in`` input samples: 1.7 ms from 44.1/48 kHz, 3.4 ms
+from 8 kHz, to 16 kHz).
 
 The signal is taken as zero before its first sample and after its last, so
 the streamed output (any chunking) equals the whole-signal output, and after
@@ -14,8 +15,13 @@ the streamed output (any chunking) equals the whole-signal output, and after
 Kernel: ideal low-pass ``2*fc*sinc(2*fc*t)`` times a Kaiser window over
 ``zero_crossings`` lobes each side, cutoff ``fc = rolloff * min(sr_in, sr_out)/2``
 (below the lower Nyquist: anti-aliasing), each polyphase row normalised to unit
-DC gain. The defaults pass up to ~0.41 of the output rate (6.5 kHz at 16 kHz)
-and reach ~80 dB stopband before the output Nyquist.
+DC gain. Measured 44.1 -> 16 kHz with the defaults: flat (0.01 dB) to 6.5 kHz,
+-6 dB at 7.2 kHz, tones above the 8 kHz output Nyquist attenuated >= 80 dB.
+
+Speed: the polyphase rows are tabulated once per rate pair (the usual rates:
+60 s at 44.1 kHz -> 16 kHz in ~0.25 s on a 2-core CPU). Rate pairs whose table
+would exceed 32 MB (e.g. a prime input rate near 96 kHz) evaluate the rows per
+block instead, about real time: correct but slow.
 """
 
 from __future__ import annotations
@@ -119,6 +125,12 @@ class StreamingResampler:
     def output_count(self, n_in: int) -> int:
         """Outputs after ``n_in`` inputs and flush: ``ceil(n_in * sr_out / sr_in)``."""
         return -((-n_in * self._up) // self._down)
+
+    def input_needed(self, n_out: int) -> int:
+        """Input samples that must arrive (while streaming) before outputs ``0..n_out-1`` are out."""
+        if n_out <= 0:
+            return 0
+        return ((n_out - 1) * self._down) // self._up + self._k + 1
 
     def push(self, chunk: np.ndarray) -> np.ndarray:
         """Append input samples; return the newly computable output samples (float32)."""

@@ -32,7 +32,6 @@ import numpy as np
 import torch
 
 from talkinghead.renderer import topology
-from talkinghead.renderer.blendshapes import author_blendshapes
 
 NUM_BLENDSHAPES = 52
 POSE_SIZE = 6
@@ -120,7 +119,9 @@ def euler_from_matrix(rotation):
     cos_yaw = lib.sqrt(r[..., 0, 0] ** 2 + r[..., 1, 0] ** 2)
     yaw = lib.arctan2(-r[..., 2, 0], cos_yaw)
     locked = cos_yaw < 1e-9
-    pitch = lib.where(locked, lib.arctan2(-r[..., 1, 2], r[..., 1, 1]), lib.arctan2(r[..., 2, 1], r[..., 2, 2]))
+    pitch = lib.where(
+        locked, lib.arctan2(-r[..., 1, 2], r[..., 1, 1]), lib.arctan2(r[..., 2, 1], r[..., 2, 2])
+    )
     roll = lib.where(locked, lib.zeros_like(yaw), lib.arctan2(r[..., 1, 0], r[..., 0, 0]))
     return pitch, yaw, roll
 
@@ -139,7 +140,9 @@ def project(vertices: torch.Tensor, focal: float, centre: tuple[float, float]) -
     """
     depth = -vertices[..., 2]
     if bool((depth <= 0).any()):
-        raise ValueError("cannot project points at or behind the camera (need Z < 0; is tz negative?)")
+        raise ValueError(
+            "cannot project points at or behind the camera (need Z < 0; is tz negative?)"
+        )
     u = centre[0] + focal * vertices[..., 0] / depth
     v = centre[1] - focal * vertices[..., 1] / depth
     return torch.stack([u, v], -1)
@@ -149,8 +152,11 @@ class FaceModel(torch.nn.Module):
     """Linear blendshape face with a rigid pose; batched, differentiable, any device.
 
     ``FaceModel(neutral)`` authors the 52 displacement fields for that identity
-    (``None``: the package's default neutral). Buffers: ``neutral`` (478,3),
-    ``basis`` (52,478,3), ``triangles`` (852,3) int64.
+    (``None``: the package's default neutral). The neutral must be oriented
+    like the model frame (frontal, +y up); it is translated and scaled to the
+    model frame's origin and unit (IOD), so pose translations are in IOD.
+    Buffers: ``neutral`` (478,3), ``basis`` (52,478,3), ``triangles`` (852,3) int64.
+    Move it with ``.to(device)``; outputs are float32.
     """
 
     neutral: torch.Tensor
@@ -158,6 +164,9 @@ class FaceModel(torch.nn.Module):
     triangles: torch.Tensor
 
     def __init__(self, neutral: np.ndarray | torch.Tensor | None = None):
+        # Imported here: blendshapes builds on this module's frame helpers.
+        from talkinghead.renderer.blendshapes import author_blendshapes
+
         super().__init__()
         topo = topology.load_topology()
         if neutral is None:
@@ -166,10 +175,15 @@ class FaceModel(torch.nn.Module):
             neutral_np = neutral.detach().cpu().double().numpy()
         else:
             neutral_np = np.asarray(neutral, dtype=np.float64)
-        basis = author_blendshapes(neutral_np)  # validates the shape and finiteness
+        if neutral_np.shape != (topology.NUM_VERTICES, 3) or not np.isfinite(neutral_np).all():
+            raise ValueError(
+                f"neutral must be a finite ({topology.NUM_VERTICES}, 3) array, got shape {neutral_np.shape}"
+            )
+        neutral_np = normalise(neutral_np)  # pose translations are in IOD: the model works in IOD
+        basis = author_blendshapes(neutral_np)
         self.register_buffer("neutral", torch.as_tensor(neutral_np, dtype=torch.float32))
         self.register_buffer("basis", torch.as_tensor(basis, dtype=torch.float32))
-        self.register_buffer("triangles", torch.as_tensor(topo.triangles, dtype=torch.int64))
+        self.register_buffer("triangles", torch.tensor(topo.triangles, dtype=torch.int64))
 
     def basis_numpy(self) -> np.ndarray:
         """The basis as a float64 (52, 478*3) matrix for linear solvers (row k = shape k)."""
@@ -177,9 +191,9 @@ class FaceModel(torch.nn.Module):
 
     def expression(self, blendshapes: torch.Tensor) -> torch.Tensor:
         """Weights (B,52) -> model-frame vertices (B,478,3), no pose."""
-        if blendshapes.ndim != 2 or blendshapes.shape[1] != NUM_BLENDSHAPES:
-            raise ValueError(f"blendshapes must be (B, 52), got {tuple(blendshapes.shape)}")
-        weights = blendshapes.to(self.basis.dtype)
+        weights = torch.as_tensor(blendshapes, dtype=self.basis.dtype, device=self.basis.device)
+        if weights.ndim != 2 or weights.shape[1] != NUM_BLENDSHAPES:
+            raise ValueError(f"blendshapes must be (B, 52), got {tuple(weights.shape)}")
         return self.neutral + torch.einsum("bk,knc->bnc", weights, self.basis)
 
     def forward(self, blendshapes: torch.Tensor, pose: torch.Tensor | None = None) -> torch.Tensor:
@@ -187,6 +201,9 @@ class FaceModel(torch.nn.Module):
         vertices = self.expression(blendshapes)
         if pose is None:
             return vertices
-        if pose.shape != (blendshapes.shape[0], POSE_SIZE):
-            raise ValueError(f"pose must be (B, 6) with B = {blendshapes.shape[0]}, got {tuple(pose.shape)}")
-        return apply_pose(vertices, pose.to(vertices.dtype))
+        pose = torch.as_tensor(pose, dtype=vertices.dtype, device=vertices.device)
+        if pose.shape != (vertices.shape[0], POSE_SIZE):
+            raise ValueError(
+                f"pose must be (B, 6) with B = {vertices.shape[0]}, got {tuple(pose.shape)}"
+            )
+        return apply_pose(vertices, pose)

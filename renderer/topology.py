@@ -33,12 +33,13 @@ asset as tuples of ints (``topology.LIPS_INNER``); their meanings:
     the outer boundary loop (36), starting at the top of the forehead, going
     toward the subject's left.
 ``JAW_LINE``
-    the face oval from the widest point on the subject's right, through the
-    chin (152), to the widest point on the subject's left.
+    the part of the face oval below ear level (halfway from the eye line down
+    to the nose tip): 234 on the subject's right, through the chin (152), to
+    454 on the subject's left.
 ``NOSE``
     MediaPipe's nose contour set (sorted).
 ``IRIS_LEFT``, ``IRIS_RIGHT``
-    iris centre then its 4-point ring (473.. / 468..).
+    iris centre (473 / 468), then its ring: inner (nasal), top, outer, bottom.
 ``RIGID``
     points that move little with expression (upper face oval, forehead above
     the brows, nose ridge, temples), for rigid alignment.
@@ -128,11 +129,13 @@ def _read_only(array: np.ndarray, dtype) -> np.ndarray:
 @functools.lru_cache(maxsize=1)
 def load_topology() -> Topology:
     """The package's topology asset (cached; read-only arrays)."""
-    resource = importlib.resources.files("talkinghead.renderer").joinpath("assets", _ASSET)
+    resource = importlib.resources.files("talkinghead.renderer").joinpath("assets").joinpath(_ASSET)
     with resource.open("rb") as handle, np.load(handle) as data:
         missing = [n for n in SET_NAMES if f"set_{n}" not in data]
         if missing:
-            raise ValueError(f"{_ASSET} lacks index sets {missing}: rebuild it with scripts/build_face_topology.py")
+            raise ValueError(
+                f"{_ASSET} lacks index sets {missing}: rebuild it with scripts/build_face_topology.py"
+            )
         sets = {name: tuple(int(i) for i in data[f"set_{name}"]) for name in SET_NAMES}
         return Topology(
             triangles=_read_only(data["triangles"], np.int32),

@@ -29,9 +29,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Union
 
-RateLike = Union[int, Fraction, str, Sequence[int]]
+RateLike = int | Fraction | str | Sequence[int]
 """A rate as callers give it: ``25``, ``Fraction(30000, 1001)``, ``"30000/1001"``, ``[30000, 1001]``."""
 
 DEFAULT_FPS = Fraction(25)
@@ -39,7 +38,7 @@ DEFAULT_FPS = Fraction(25)
 
 def _parse_fraction(value: RateLike, name: str) -> Fraction:
     if isinstance(value, bool):
-        raise ValueError(f"{name} must be a number, got {value!r}")
+        raise ValueError(f"{name} must be a number, got {value!r}")  # noqa: TRY004
     if isinstance(value, (Fraction, int)):
         return Fraction(value)
     if isinstance(value, float):
@@ -87,7 +86,9 @@ def _ceil(x: Fraction) -> int:
 
 def _check_lookahead(lookahead_samples: int | Fraction) -> Fraction:
     if isinstance(lookahead_samples, bool) or not isinstance(lookahead_samples, (int, Fraction)):
-        raise ValueError(f"lookahead_samples must be an int or Fraction, got {lookahead_samples!r}")
+        raise ValueError(  # noqa: TRY004 (the project's contract: bad input is a ValueError)
+            f"lookahead_samples must be an int or Fraction, got {lookahead_samples!r}"
+        )
     if lookahead_samples < 0:
         raise ValueError(f"lookahead_samples must be >= 0, got {lookahead_samples}")
     return Fraction(lookahead_samples)
@@ -95,7 +96,7 @@ def _check_lookahead(lookahead_samples: int | Fraction) -> Fraction:
 
 def _check_count(n: int, name: str) -> int:
     if isinstance(n, bool) or not isinstance(n, int):
-        raise ValueError(f"{name} must be an int, got {n!r}")
+        raise ValueError(f"{name} must be an int, got {n!r}")  # noqa: TRY004
     if n < 0:
         raise ValueError(f"{name} must be >= 0, got {n}")
     return n

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction
 from math import ceil
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from talkinghead.streaming.clock import FrameClock, StreamCounter, as_fraction, as_pair
 
 FPS_CHOICES = [Fraction(24), Fraction(25), Fraction(30), Fraction(30000, 1001), Fraction(60)]
@@ -59,7 +59,7 @@ def test_spans_tile_the_sample_axis(sr, fps, n_frames):
     clock = FrameClock(sr, fps)
     spans = [clock.span(k) for k in range(n_frames)]
     assert spans[0].start == 0
-    for a, b in zip(spans, spans[1:]):
+    for a, b in itertools.pairwise(spans):
         assert a.stop == b.start  # no gap, no overlap
     for k, s in enumerate(spans):
         lo, hi = clock.bounds(k)
@@ -79,12 +79,16 @@ def test_sample_lies_in_its_frame_span(sr, fps, n):
 
 
 @settings(max_examples=100, deadline=None)
-@given(sr=rates, fps=fpss, rate=st.sampled_from([100, 16000, 22050, Fraction(16000, 160)]),
-       n_frames=st.integers(1, 200))
+@given(
+    sr=rates,
+    fps=fpss,
+    rate=st.sampled_from([100, 16000, 22050, Fraction(16000, 160)]),
+    n_frames=st.integers(1, 200),
+)
 def test_span_in_rate_tiles_and_matches_times(sr, fps, rate, n_frames):
     clock = FrameClock(sr, fps)
     spans = [clock.span_in_rate(k, rate) for k in range(n_frames)]
-    for a, b in zip(spans, spans[1:]):
+    for a, b in itertools.pairwise(spans):
         assert a.stop == b.start
     for k, s in enumerate(spans):
         for m in (s.start, s.stop - 1) if len(s) else ():
@@ -102,7 +106,7 @@ def test_pts_exact_and_no_drift_over_a_day():
 def test_known_spans_at_25_fps_16k():
     clock = FrameClock(16000)
     assert clock.fps == 25
-    assert clock.span(0) == range(0, 640)
+    assert clock.span(0) == range(640)
     assert clock.span(3) == range(1920, 2560)
     assert clock.span_in_rate(2, 100) == range(8, 12)  # 4 mel frames per video frame
     assert clock.frames_for(1) == 1 and clock.frames_for(640) == 1 and clock.frames_for(641) == 2
@@ -120,8 +124,8 @@ def test_fractional_lookahead_and_seconds():
 
 def test_counter_end_is_final():
     counter = StreamCounter(FrameClock(16000, 25), lookahead_samples=100)
-    assert counter.push(739) == range(0, 0)
-    assert counter.push(1) == range(0, 1)
+    assert counter.push(739) == range(0)
+    assert counter.push(1) == range(1)
     assert counter.end() == range(1, 2)
     assert counter.end() == range(1, 1)
     with pytest.raises(ValueError, match="after end"):
