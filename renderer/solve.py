@@ -51,7 +51,7 @@ SOLVED_INDEX = np.array([ARKIT_INDEX[name] for name in SOLVED_SHAPES])
 
 @dataclass(frozen=True)
 class SolveConfig:
-    ridge: float = 0.02  # prior towards 0, relative to the mean diagonal of the normal matrix
+    ridge: float = 0.005  # prior towards 0, relative to the mean diagonal of the normal matrix
     depth_weight: float = 0.3  # MediaPipe's regressed depth is less reliable than x, y
     sweeps: int = 60  # coordinate-descent sweeps of the bounded least squares
     iterations: int = 3  # alternations of rigid alignment and expression solve

@@ -168,7 +168,8 @@ def estimate_neutral(points: np.ndarray, quantile: float, rounds: int = 2) -> np
         aligned = to_model_frame(points, *robust_similarity(reference, points, rigid))
         gap, eyes = _lip_gap(aligned), _eye_aperture(aligned)
         closed = gap <= np.quantile(gap, quantile)
-        chosen = closed & (eyes >= np.median(eyes[closed]))
+        typical_eyes = np.abs(eyes - np.median(eyes[closed]))
+        chosen = closed & (typical_eyes <= np.median(typical_eyes[closed]))
         reference = _normalise(np.median(aligned[chosen], axis=0))
     return reference
 
@@ -193,13 +194,8 @@ def _interpolate_missing(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return filled.reshape(values.shape).astype(values.dtype)
 
 
-def fit_landmarks(
-    landmarks: np.ndarray, valid: np.ndarray, camera: Camera, config: TrackerConfig = TrackerConfig()
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Solve neutral, weights (T,52) and pose (T,6) from pixel landmarks of valid frames."""
-    points = image_to_right_handed(landmarks[valid].astype(np.float64))
-    neutral = estimate_neutral(points, config.neutral_quantile)
-    basis = author_blendshapes(neutral).astype(np.float64)
+def _solve_sequence(points: np.ndarray, neutral: np.ndarray, basis: np.ndarray, config: TrackerConfig):
+    """Alternate rigid alignment and the bounded expression solve for every frame."""
     vertex_weights = np.zeros(NUM_LANDMARKS)
     vertex_weights[:468] = 1.0  # iris points follow gaze, which is not solved
     vertex_weights[list(topology.LIPS_OUTER) + list(topology.LIPS_INNER)] = 2.0
@@ -210,6 +206,17 @@ def fit_landmarks(
         shapes = neutral + np.einsum("tk,knc->tnc", weights, basis)
         similarity = robust_similarity(shapes, points, rigid)
         weights = solver.solve(to_model_frame(points, *similarity))
+    return weights, similarity
+
+
+def fit_landmarks(
+    landmarks: np.ndarray, valid: np.ndarray, camera: Camera, config: TrackerConfig = TrackerConfig()
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Solve neutral, weights (T,52) and pose (T,6) from pixel landmarks of valid frames."""
+    points = image_to_right_handed(landmarks[valid].astype(np.float64))
+    neutral = estimate_neutral(points, config.neutral_quantile)
+    basis = author_blendshapes(neutral).astype(np.float64)
+    weights, similarity = _solve_sequence(points, neutral, basis, config)
     pose = similarity_to_pose(*similarity, camera)
     blendshapes = np.zeros((len(valid), 52))
     poses = np.zeros((len(valid), 6))
