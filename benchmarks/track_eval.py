@@ -5,7 +5,8 @@
 For each talking clip: track its video, then score through the frozen
 lip-sync yardstick (``talkinghead.evaluation.lipsync``)
 - lip aperture (inner-lip gap / inter-ocular distance) of the raw MediaPipe
-  landmarks and of the solved mesh, open vowels vs P/B/M;
+  landmarks and of the solved mesh (signed, as a mesh's lips may cross),
+  open vowels vs P/B/M;
 - rounding: raw lip narrowing (minus mouth width / IOD) vs the solved
   ``mouthFunnel + mouthPucker``, rounded vs spread vowels.
 The clips' pictures are offset from their audio-derived labels, so the lag is
@@ -37,7 +38,13 @@ def _iod(points: np.ndarray) -> np.ndarray:
 
 
 def aperture(points: np.ndarray) -> np.ndarray:
+    """Inner-lip gap of raw landmarks (real lips never cross, so a distance is enough)."""
     return np.linalg.norm(points[:, 13] - points[:, 14], axis=-1) / _iod(points)
+
+
+def mesh_aperture(vertices: np.ndarray) -> np.ndarray:
+    """Signed inner-lip gap of model-frame meshes (+y up): a mesh's lips can cross."""
+    return (vertices[:, 13, 1] - vertices[:, 14, 1]) / _iod(vertices)
 
 
 def narrowing(points: np.ndarray) -> np.ndarray:
@@ -50,7 +57,7 @@ def clip_signals(video: Path) -> tuple[dict[str, np.ndarray], object]:
     rounding = track.blendshapes[:, ARKIT_INDEX["mouthFunnel"]] + track.blendshapes[:, ARKIT_INDEX["mouthPucker"]]
     return {
         "raw_aperture": aperture(track.landmarks),
-        "solved_aperture": aperture(mesh),
+        "solved_aperture": mesh_aperture(mesh),
         "raw_rounding": narrowing(track.landmarks),
         "solved_rounding": rounding,
     }, track

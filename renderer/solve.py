@@ -11,7 +11,8 @@ frame, so thousands of frames are solved at once.
 Monocular landmarks cannot tell every ARKit shape apart (funnel vs pucker only
 weakly, close vs press vs roll not at all, cheekPuff and tongueOut never), so
 only :data:`SOLVED_SHAPES` are solved, with a ridge prior towards zero; the
-rest stay 0.
+rest stay 0. ``mouthClose`` stands in for close, press and roll: lips sealing
+tighter than at rest, which bilabials need (press/roll are never solved).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ SOLVED_SHAPES: tuple[str, ...] = (
     "jawOpen",
     "jawLeft",
     "jawRight",
+    "mouthClose",
     "mouthFunnel",
     "mouthPucker",
     "mouthSmileLeft",
@@ -52,6 +54,7 @@ SOLVED_INDEX = np.array([ARKIT_INDEX[name] for name in SOLVED_SHAPES])
 @dataclass(frozen=True)
 class SolveConfig:
     ridge: float = 0.005  # prior towards 0, relative to the mean diagonal of the normal matrix
+    lip_weight: float = 2.0  # lips carry the speech signal; fit them tighter than the rest
     depth_weight: float = 0.3  # MediaPipe's regressed depth is less reliable than x, y
     sweeps: int = 60  # coordinate-descent sweeps of the bounded least squares
     iterations: int = 3  # alternations of rigid alignment and expression solve

@@ -45,7 +45,7 @@ TRACK_FORMAT_VERSION = 1
 class TrackerConfig:
     max_faces: int = 4
     min_valid_fraction: float = 0.5
-    neutral_quantile: float = 0.15  # frames with the most closed mouths define the neutral
+    neutral_quantile: float = 0.3  # the neutral comes from the frames with the most closed mouths
     smoothing_sigma: float = 0.6  # frames; centred Gaussian on weights and pose (0 = off)
     solve: SolveConfig = field(default_factory=SolveConfig)
 
@@ -150,6 +150,10 @@ def _lip_gap(vertices: np.ndarray) -> np.ndarray:
     return np.linalg.norm(vertices[..., 13, :] - vertices[..., 14, :], axis=-1)
 
 
+def _mouth_width(vertices: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(vertices[..., 61, :] - vertices[..., 291, :], axis=-1)
+
+
 def _eye_aperture(vertices: np.ndarray) -> np.ndarray:
     right = np.linalg.norm(vertices[..., 159, :] - vertices[..., 145, :], axis=-1)
     left = np.linalg.norm(vertices[..., 386, :] - vertices[..., 374, :], axis=-1)
@@ -166,10 +170,12 @@ def estimate_neutral(points: np.ndarray, quantile: float, rounds: int = 2) -> np
     rigid = np.asarray(topology.RIGID)
     for _ in range(rounds):
         aligned = to_model_frame(points, *robust_similarity(reference, points, rigid))
-        gap, eyes = _lip_gap(aligned), _eye_aperture(aligned)
+        gap = _lip_gap(aligned)
         closed = gap <= np.quantile(gap, quantile)
-        typical_eyes = np.abs(eyes - np.median(eyes[closed]))
-        chosen = closed & (typical_eyes <= np.median(typical_eyes[closed]))
+        chosen = closed.copy()
+        for measure in (_mouth_width(aligned), _eye_aperture(aligned)):
+            typical = np.abs(measure - np.median(measure))  # relaxed: neither spread nor rounded
+            chosen &= typical <= np.median(typical[closed])
         reference = _normalise(np.median(aligned[chosen], axis=0))
     return reference
 
@@ -198,7 +204,7 @@ def _solve_sequence(points: np.ndarray, neutral: np.ndarray, basis: np.ndarray, 
     """Alternate rigid alignment and the bounded expression solve for every frame."""
     vertex_weights = np.zeros(NUM_LANDMARKS)
     vertex_weights[:468] = 1.0  # iris points follow gaze, which is not solved
-    vertex_weights[list(topology.LIPS_OUTER) + list(topology.LIPS_INNER)] = 2.0
+    vertex_weights[list(topology.LIPS_OUTER) + list(topology.LIPS_INNER)] = config.solve.lip_weight
     solver = ExpressionSolver(neutral, basis, vertex_weights, config.solve)
     rigid = np.asarray(topology.RIGID)
     weights = np.zeros((len(points), 52))
