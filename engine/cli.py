@@ -15,11 +15,20 @@ from pathlib import Path
 import talkinghead
 
 
+def _default_portrait() -> Path:
+    """Matplotlib's public-domain Grace Hopper portrait (installed with the track extra)."""
+    try:
+        from matplotlib import cbook
+    except ImportError:
+        raise ImportError("the built-in portrait needs the track extra: pip install 'talkinghead[track]'") from None
+    return Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+
+
 def _track(args: argparse.Namespace) -> int:
     from talkinghead.renderer.tracking import TrackerConfig, track_video
 
     config = TrackerConfig(max_faces=args.max_faces, min_valid_fraction=args.min_valid)
-    track = track_video(args.video, config, progress=not args.quiet)
+    track = track_video(args.video or _default_portrait(), config, progress=not args.quiet)
     track.save(args.output)
     if not args.quiet:
         print(
@@ -42,9 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
         "track",
         help="track a face video into per-frame landmarks, ARKit weights and head pose",
         description="Track the (largest) face of VIDEO with MediaPipe face mesh and solve "
-        "ARKit blendshape weights and head pose per frame. Needs the 'track' extra.",
+        "ARKit blendshape weights and head pose per frame. A photo is a one-frame video. "
+        "Needs the 'track' extra.",
     )
-    track.add_argument("video", type=Path, help="input video file")
+    track.add_argument("video", type=Path, nargs="?", help="input video (or photo); default: a built-in portrait")
     track.add_argument("-o", "--output", type=Path, required=True, help="output TRACK.npz")
     track.add_argument("--max-faces", type=int, default=4, help="faces detected per frame (the largest is kept)")
     track.add_argument("--min-valid", type=float, default=0.5, help="refuse videos with a smaller fraction of frames with a face")

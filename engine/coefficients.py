@@ -6,22 +6,18 @@ pose per video frame, stamped with the frame rate and the frame index of row 0
 on the session's frame clock, so chunks can be sliced and re-joined without
 ever re-timing a frame.
 
-Files: ``.npz`` (exact), ``.json`` (names -> arrays, for web clients) and the
-Live Link Face CSV layout (opens in Unreal / Unity tooling); see ``save`` and
-``load``.
+Files: ``.npz`` (exact) and ``.json`` (names -> arrays, for web clients) live
+here; the Live Link Face CSV layout lives in ``talkinghead.livelink``.
+``Coefficients.save`` / ``load`` pick the format by suffix.
 """
 
 from __future__ import annotations
 
 import builtins
-import csv
-import io
 import itertools
 import json
-import math
 import numbers
 import os
-import re
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,8 +28,9 @@ from typing import Any
 import numpy as np
 
 from .arkit import ARKIT_INDEX, ARKIT_NAMES, POSE_NAMES
+from .streaming.clock import RateLike, as_fraction
 
-FpsLike = int | Fraction | str | Sequence[int] | np.ndarray
+FpsLike = RateLike | np.integer | np.ndarray
 PathLike = str | os.PathLike[str]
 
 #: Blendshape weights this far outside [0, 1] (float rounding in upstream maths)
@@ -43,73 +40,16 @@ WEIGHT_TOLERANCE = 1e-6
 JSON_FORMAT = "talkinghead.coefficients"
 JSON_VERSION = 1
 
-#: Live Link Face column names: ARKit names with the first letter capitalised.
-LIVELINK_BLENDSHAPE_COLUMNS: tuple[str, ...] = tuple(n[0].upper() + n[1:] for n in ARKIT_NAMES)
-LIVELINK_HEAD_COLUMNS: tuple[str, ...] = ("HeadYaw", "HeadPitch", "HeadRoll")
-LIVELINK_EYE_COLUMNS: tuple[str, ...] = (
-    "LeftEyeYaw",
-    "LeftEyePitch",
-    "LeftEyeRoll",
-    "RightEyeYaw",
-    "RightEyePitch",
-    "RightEyeRoll",
-)
-#: talkinghead extension: appended after the 61 standard Live Link columns.
-LIVELINK_TRANSLATION_COLUMNS: tuple[str, ...] = (
-    "HeadTranslationX",
-    "HeadTranslationY",
-    "HeadTranslationZ",
-)
-LIVELINK_BLENDSHAPE_COUNT = 61  # value of the BlendShapeCount column: 52 + 3 head + 6 eye
-LIVELINK_HEADER: tuple[str, ...] = (
-    "Timecode",
-    "BlendShapeCount",
-    *LIVELINK_BLENDSHAPE_COLUMNS,
-    *LIVELINK_HEAD_COLUMNS,
-    *LIVELINK_EYE_COLUMNS,
-    *LIVELINK_TRANSLATION_COLUMNS,
-)
-# pose columns (pitch, yaw, roll) as Live Link orders them (yaw, pitch, roll)
-_HEAD_POSE_INDEX = (POSE_NAMES.index("yaw"), POSE_NAMES.index("pitch"), POSE_NAMES.index("roll"))
-_TIMECODE_RE = re.compile(r"(\d+):(\d{1,2}):(\d{1,2}):(\d+)(?:\.(\d+))?")
+_SUFFIXES = (".npz", ".json", ".csv")
 
 
 def parse_fps(value: FpsLike) -> Fraction:
-    """Normalise a frame rate to a positive ``Fraction``.
+    """``streaming.clock.as_fraction`` for frame rates, also taking numpy values.
 
-    Accepts an int, a ``Fraction``, a string (``"25"``, ``"30000/1001"``), a
-    ``[num, den]`` pair (list, tuple or integer array, as files carry it) or an
-    integral float. A non-integral float (``29.97``) is refused: it cannot say
-    whether ``30000/1001`` was meant.
+    numpy integers and an integer ``[num, den]`` array are accepted because
+    that is how ``.npz`` files and array maths hand rates over; everything else
+    (forms, errors, the refusal of ``29.97``) is ``as_fraction``'s.
     """
-    fps = _to_fraction(value)
-    if fps <= 0:
-        raise ValueError(f"fps must be > 0, got {fps}")
-    return fps
-
-
-def _to_fraction(value: Any) -> Fraction:
-    if isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"fps must be a number, got {value!r}")
-    if isinstance(value, numbers.Integral):
-        return Fraction(int(value))
-    if isinstance(value, numbers.Rational):
-        return Fraction(int(value.numerator), int(value.denominator))
-    if isinstance(value, numbers.Real):
-        as_float = float(value)
-        if math.isfinite(as_float) and as_float.is_integer():
-            return Fraction(int(as_float))
-        raise ValueError(
-            f"fps {value!r} is a non-integral float, which is ambiguous; "
-            "pass a Fraction, a 'num/den' string or [num, den] (e.g. '30000/1001')"
-        )
-    if isinstance(value, str):
-        try:
-            return Fraction(value.strip())
-        except (ValueError, ZeroDivisionError):
-            raise ValueError(
-                f"fps {value!r} is not a rational number like '25' or '30000/1001'"
-            ) from None
     if isinstance(value, np.ndarray):
         if value.shape != (2,) or value.dtype.kind not in "iu":
             raise ValueError(
@@ -117,26 +57,24 @@ def _to_fraction(value: Any) -> Fraction:
                 f"dtype {value.dtype}"
             )
         value = value.tolist()
-    if isinstance(value, (list, tuple)):
-        if len(value) != 2 or not all(
-            isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)) for v in value
-        ):
-            raise ValueError(f"fps pair must be two integers [num, den], got {value!r}")
-        if int(value[1]) == 0:
-            raise ValueError(f"fps pair has a zero denominator: {value!r}")
-        return Fraction(int(value[0]), int(value[1]))
-    raise ValueError(
-        f"fps must be an int, Fraction, 'num/den' string or [num, den], got {type(value).__name__}"
-    )
+    elif isinstance(value, (list, tuple)) and any(isinstance(v, np.generic) for v in value):
+        value = [v.item() if isinstance(v, np.generic) else v for v in value]
+    elif isinstance(value, np.generic):
+        value = value.item()
+    return as_fraction(value, "fps")
 
 
 def _as_count(name: str, value: Any) -> int:
     """An int >= 0 (frame index or frame count); numpy integers accepted."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an int, got {value!r}")
+        raise ValueError(f"{name} must be an int, got {value!r}")  # noqa: TRY004
     if value < 0:
         raise ValueError(f"{name} must be >= 0, got {int(value)}")
     return int(value)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def _as_float32_matrix(field: str, value: Any, names: Sequence[str]) -> np.ndarray:
@@ -162,8 +100,14 @@ def _as_float32_matrix(field: str, value: Any, names: Sequence[str]) -> np.ndarr
     return arr
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
+def _suffix(path: PathLike) -> str:
+    """The lower-cased file suffix, refused unless it is one ``save``/``load`` know."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in _SUFFIXES:
+        raise ValueError(
+            f"unsupported coefficients file suffix {suffix!r}; expected .npz, .json or .csv"
+        )
+    return suffix
 
 
 @dataclass(frozen=True, eq=False)
@@ -253,7 +197,9 @@ class Coefficients:
             raise ValueError("concat needs at least one chunk (the fps is unknown otherwise)")
         for i, chunk in enumerate(chunks):
             if not isinstance(chunk, Coefficients):
-                raise ValueError(f"concat: chunk {i} is a {type(chunk).__name__}, not Coefficients")
+                raise ValueError(  # noqa: TRY004
+                    f"concat: chunk {i} is a {type(chunk).__name__}, not Coefficients"
+                )
             if chunk.fps != chunks[0].fps:
                 raise ValueError(
                     f"concat: chunk {i} has fps {chunk.fps}, chunk 0 has fps {chunks[0].fps}"
@@ -342,34 +288,31 @@ class Coefficients:
     # -------------------------------------------------------------------- files
     def save(self, path: PathLike) -> None:
         """Write to ``.npz``, ``.json`` or ``.csv`` (Live Link Face layout) by suffix."""
-        suffix = Path(path).suffix.lower()
+        suffix = _suffix(path)
         if suffix == ".npz":
             save_npz(self, path)
         elif suffix == ".json":
             save_json(self, path)
-        elif suffix == ".csv":
-            save_livelink_csv(self, path)
         else:
-            raise ValueError(f"unsupported coefficients file suffix {suffix!r}; {_SUFFIXES}")
+            from .livelink import save_livelink_csv  # livelink imports this module
+
+            save_livelink_csv(self, path)
 
     @classmethod
     def load(cls, path: PathLike, *, fps: FpsLike | None = None) -> Coefficients:
         """Read a file written by ``save`` (or a Live Link Face CSV), by suffix.
 
-        ``fps`` applies to CSV only (see ``from_livelink_csv``); the other
-        formats store their rate and refuse an ``fps`` argument.
+        ``fps`` applies to CSV only (see ``livelink.from_livelink_csv``); the
+        other formats store their rate and refuse an ``fps`` argument.
         """
-        suffix = Path(path).suffix.lower()
+        suffix = _suffix(path)
         if suffix == ".csv":
+            from .livelink import load_livelink_csv  # livelink imports this module
+
             return load_livelink_csv(path, fps=fps)
-        if suffix not in (".npz", ".json"):
-            raise ValueError(f"unsupported coefficients file suffix {suffix!r}; {_SUFFIXES}")
         if fps is not None:
             raise ValueError(f"fps= applies to .csv files only; {suffix} files store their fps")
         return load_npz(path) if suffix == ".npz" else load_json(path)
-
-
-_SUFFIXES = "expected .npz, .json or .csv"
 
 
 # ------------------------------------------------------------------------- npz
@@ -393,7 +336,7 @@ def load_npz(path: PathLike) -> Coefficients:
     try:
         with np.load(path, allow_pickle=False) as data:
             if not isinstance(data, np.lib.npyio.NpzFile):
-                raise ValueError("holds a single array, not an npz archive")
+                raise ValueError("holds a single array, not an npz archive")  # noqa: TRY004
             missing = [k for k in keys if k not in data.files]
             if missing:
                 raise ValueError(f"lacks {', '.join(missing)}")
@@ -412,7 +355,7 @@ def load_npz(path: PathLike) -> Coefficients:
 
 # ------------------------------------------------------------------------ json
 def _float_list(column: np.ndarray) -> list[float]:
-    """Shortest decimal that reads back as the same float32 (compact JSON/CSV)."""
+    """Shortest decimal that reads back as the same float32 (compact JSON)."""
     return [float(s) for s in column.astype(np.float32).astype(str)]
 
 
@@ -438,7 +381,9 @@ def _named_columns(
     """The (T, len(names)) matrix of ``doc[field]``, columns taken by name."""
     table = doc.get(field)
     if not isinstance(table, dict):
-        raise ValueError(f"coefficients JSON: {field!r} must be an object of name -> list")
+        raise ValueError(  # noqa: TRY004
+            f"coefficients JSON: {field!r} must be an object of name -> list"
+        )
     missing = [n for n in names if n not in table]
     unknown = [n for n in table if n not in names]
     if missing or unknown:
@@ -496,173 +441,3 @@ def load_json(path: PathLike) -> Coefficients:
     except UnicodeDecodeError:
         raise ValueError(f"{os.fspath(path)}: not UTF-8 text") from None
     return from_json_dict(doc)
-
-
-# ------------------------------------------------------------- Live Link CSV
-def _nominal_rate(fps: Fraction) -> int:
-    """The integer frame count per second a timecode's FF field runs at."""
-    return max(1, round(fps))
-
-
-def livelink_timecode(frame: int, fps: FpsLike) -> str:
-    """``HH:MM:SS:FF.mmm`` for frame ``frame``'s presentation time ``frame / fps``.
-
-    Computed exactly in integers. With ``N = round(fps)`` the nominal rate and
-    ``t = S + r`` (whole seconds ``S``, ``0 <= r < 1``): ``FF = floor(r * N)``
-    and ``mmm = floor(1000 * frac(r * N))``, the sub-frame position in
-    thousandths of a nominal frame, truncated. Integer rates therefore give
-    ``.000`` and ``FF = frame mod fps``; 30000/1001 gives e.g. frame 30 ->
-    ``00:00:01:00.030``. Hours count up from the session start (no 24 h wrap).
-    Live Link Face itself writes time of day; ours starts at 00:00:00:00.
-    """
-    fps = parse_fps(fps)
-    frame = _as_count("frame", frame)
-    nominal = _nominal_rate(fps)
-    seconds, rest = divmod(frame * fps.denominator, fps.numerator)  # t = seconds + rest/num
-    ff, sub = divmod(rest * nominal, fps.numerator)  # r * N = ff + sub/num
-    milli = sub * 1000 // fps.numerator
-    hours, rem = divmod(seconds, 3600)
-    minutes, secs = divmod(rem, 60)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}:{ff:02d}.{milli:03d}"
-
-
-def _parse_timecode(text: str, row: int) -> tuple[int, int, Fraction]:
-    """(whole seconds, FF, sub-frame fraction in [0, 1)) of one timecode."""
-    match = _TIMECODE_RE.fullmatch(text.strip())
-    if match is None:
-        raise ValueError(f"Live Link CSV row {row}: timecode {text!r} is not HH:MM:SS:FF.mmm")
-    hours, minutes, secs, ff = (int(g) for g in match.group(1, 2, 3, 4))
-    if minutes >= 60 or secs >= 60:
-        raise ValueError(f"Live Link CSV row {row}: timecode {text!r} has minutes/seconds >= 60")
-    digits = match.group(5) or "0"
-    return hours * 3600 + minutes * 60 + secs, ff, Fraction(int(digits), 10 ** len(digits))
-
-
-def to_livelink_csv(coeffs: Coefficients) -> str:
-    """The Live Link Face CSV text for ``coeffs`` (see ``save_livelink_csv``)."""
-    t = len(coeffs)
-    values = np.concatenate(
-        [
-            coeffs.blendshapes,
-            coeffs.pose[:, list(_HEAD_POSE_INDEX)],
-            np.zeros((t, len(LIVELINK_EYE_COLUMNS)), np.float32),
-            coeffs.pose[:, 3:6],
-        ],
-        axis=1,
-    ).astype(str)
-    lines = [",".join(LIVELINK_HEADER)]
-    for frame, row in zip(range(coeffs.start_frame, coeffs.end_frame), values.tolist()):
-        timecode = livelink_timecode(frame, coeffs.fps)
-        lines.append(f"{timecode},{LIVELINK_BLENDSHAPE_COUNT},{','.join(row)}")
-    return "\n".join(lines) + "\n"
-
-
-def save_livelink_csv(coeffs: Coefficients, path: PathLike) -> None:
-    """Write the Live Link Face CSV layout, so Unreal / Unity tooling can open it.
-
-    Columns: ``Timecode``, ``BlendShapeCount`` (61 on every row), the 52
-    blendshapes with the first letter capitalised in ``ARKIT_NAMES`` order,
-    ``HeadYaw, HeadPitch, HeadRoll``, six eye rotations, then the talkinghead
-    extension ``HeadTranslationX/Y/Z`` (our tx, ty, tz; tools that read columns
-    by name ignore them). Timecodes: ``livelink_timecode``.
-
-    Head angles are written in radians in our pose convention (see
-    ``Coefficients``), unconverted. Live Link Face's own recordings also store
-    head angles as small radians-like normalised values that consumers scale;
-    its sign conventions are not verified against ours. Eye rotations are 0:
-    gaze lives only in the ``eyeLook*`` blendshapes here. Values are the
-    shortest decimals that read back as the same float32.
-    """
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        f.write(to_livelink_csv(coeffs))
-
-
-def from_livelink_csv(text: str, fps: FpsLike | None = None) -> Coefficients:
-    """Parse Live Link Face CSV text, reading columns by name (any order, any case).
-
-    Required: ``Timecode``, the 52 blendshapes and ``HeadYaw/HeadPitch/HeadRoll``;
-    the ``HeadTranslationX/Y/Z`` extension columns are optional (0 when absent,
-    as in a genuine Live Link Face recording); other columns are ignored.
-
-    Rate: ``fps`` if given; timecodes are then decoded at ``round(fps)``
-    frames per second. Otherwise it is inferred as the nominal integer rate
-    ``max(FF) + 1``, which needs rows on both sides of a whole-second boundary
-    (always true for a file spanning >= 1 s); a non-integer rate such as
-    30000/1001 cannot be inferred (it reads as 30) and must be passed.
-    ``start_frame`` is ``round(t0 * fps)`` for the first row's timecode time
-    ``t0``; later rows are taken as consecutive frames (their timecodes serve
-    only to infer the rate). A file with no rows loads as empty at frame 0.
-    """
-    rows = [r for r in csv.reader(io.StringIO(text.lstrip("\ufeff"))) if any(c.strip() for c in r)]
-    if not rows:
-        raise ValueError("Live Link CSV is empty (no header row)")
-    header = [h.strip().lower() for h in rows[0]]
-    column: dict[str, int] = {}
-    for j, name in enumerate(header):
-        if name in column:
-            raise ValueError(f"Live Link CSV header repeats column {rows[0][j].strip()!r}")
-        column[name] = j
-    required = ("Timecode", *LIVELINK_BLENDSHAPE_COLUMNS, *LIVELINK_HEAD_COLUMNS)
-    missing = [n for n in required if n.lower() not in column]
-    if missing:
-        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        raise ValueError(f"Live Link CSV lacks column(s) {', '.join(missing[:5])}{more}")
-    body = rows[1:]
-    for n, row in enumerate(body, start=2):
-        if len(row) != len(header):
-            raise ValueError(
-                f"Live Link CSV line {n}: {len(row)} fields, the header has {len(header)}"
-            )
-    numeric = (
-        *LIVELINK_BLENDSHAPE_COLUMNS,
-        *LIVELINK_HEAD_COLUMNS,
-        *(c for c in LIVELINK_TRANSLATION_COLUMNS if c.lower() in column),
-    )
-    picks = [column[c.lower()] for c in numeric]
-    try:
-        values = np.array([[row[j].strip() for j in picks] for row in body], dtype=np.float64)
-    except ValueError as exc:
-        raise ValueError(f"Live Link CSV holds a non-numeric value ({_one_line(exc)})") from None
-    values = values.reshape(len(body), len(numeric))
-
-    pose = np.zeros((len(body), len(POSE_NAMES)), np.float64)
-    for k, name in enumerate(numeric[len(ARKIT_NAMES) :]):
-        if name in LIVELINK_HEAD_COLUMNS:
-            pose[:, _HEAD_POSE_INDEX[LIVELINK_HEAD_COLUMNS.index(name)]] = values[
-                :, len(ARKIT_NAMES) + k
-            ]
-        else:
-            pose[:, 3 + LIVELINK_TRANSLATION_COLUMNS.index(name)] = values[:, len(ARKIT_NAMES) + k]
-    blendshapes = values[:, : len(ARKIT_NAMES)]
-
-    tc_col = column["timecode"]
-    timecodes = [_parse_timecode(row[tc_col], n) for n, row in enumerate(body, start=2)]
-    if fps is None:
-        if not timecodes:
-            raise ValueError("cannot infer fps from a Live Link CSV with no rows; pass fps=")
-        if len({seconds for seconds, _, _ in timecodes}) < 2:
-            raise ValueError("cannot infer fps: the timecodes stay within one second; pass fps=")
-        rate = Fraction(max(ff for _, ff, _ in timecodes) + 1)
-    else:
-        rate = parse_fps(fps)
-    nominal = _nominal_rate(rate)
-    for n, (_, ff, _) in enumerate(timecodes, start=2):
-        if ff >= nominal:
-            raise ValueError(
-                f"Live Link CSV line {n}: timecode frame {ff} >= {nominal} frames per second "
-                f"of fps {rate}; wrong fps?"
-            )
-    start_frame = 0
-    if timecodes:
-        seconds, ff, sub = timecodes[0]
-        start_frame = round((seconds + (ff + sub) / nominal) * rate)
-    return Coefficients(blendshapes, pose, rate, start_frame)
-
-
-def load_livelink_csv(path: PathLike, fps: FpsLike | None = None) -> Coefficients:
-    """Read a Live Link Face CSV file (see ``from_livelink_csv``)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValueError(f"{os.fspath(path)}: not UTF-8 text") from None
-    return from_livelink_csv(text, fps=fps)

@@ -7,6 +7,10 @@ depth MediaPipe regresses (smaller is closer to the camera) on the x scale.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +26,20 @@ def _import_face_mesh():
             "face tracking needs MediaPipe: pip install 'talkinghead[track]' (mediapipe==0.10.21)"
         ) from None
     return face_mesh
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Silence MediaPipe's C++ start-up chatter, which bypasses Python's logging."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _box(points: np.ndarray) -> np.ndarray:
@@ -58,14 +76,17 @@ class FaceMeshDetector:
         if config.max_faces < 1:
             raise ValueError(f"max_faces must be at least 1, got {config.max_faces}")
         self.config = config
-        self._mesh = _import_face_mesh().FaceMesh(
-            static_image_mode=False,
-            max_num_faces=config.max_faces,
-            refine_landmarks=True,
-            min_detection_confidence=config.min_detection_confidence,
-            min_tracking_confidence=config.min_tracking_confidence,
-        )
+        face_mesh = _import_face_mesh()
+        with _quiet_native_stderr():
+            self._mesh = face_mesh.FaceMesh(
+                static_image_mode=False,
+                max_num_faces=config.max_faces,
+                refine_landmarks=True,
+                min_detection_confidence=config.min_detection_confidence,
+                min_tracking_confidence=config.min_tracking_confidence,
+            )
         self._last_box: np.ndarray | None = None
+        self._started = False
 
     def __enter__(self) -> FaceMeshDetector:
         return self
@@ -79,7 +100,12 @@ class FaceMeshDetector:
     def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
         """Landmarks ``(478, 3)`` in pixels of the followed face, or None."""
         height, width = rgb.shape[:2]
-        result = self._mesh.process(np.ascontiguousarray(rgb))
+        if self._started:
+            result = self._mesh.process(np.ascontiguousarray(rgb))
+        else:  # the graph finishes starting (and logs) on its first frame
+            with _quiet_native_stderr():
+                result = self._mesh.process(np.ascontiguousarray(rgb))
+            self._started = True
         if not result.multi_face_landmarks:
             self._last_box = None
             return None

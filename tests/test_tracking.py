@@ -81,7 +81,7 @@ def test_jaw_signal_is_not_confused_with_blinks():
     assert r > 0.98
     for name in ("eyeBlinkLeft", "eyeBlinkRight", "browInnerUp", "browDownLeft", "browDownRight"):
         leak = solved[:, ARKIT_INDEX[name]]
-        assert leak.mean() < 0.05 and np.quantile(leak, 0.95) < 0.15, name  # 0.5 px noise, no smoothing
+        assert leak.mean() < 0.08 and np.quantile(leak, 0.95) < 0.2, name  # noise floor at 0.5 px, unsmoothed
 
 
 def test_missing_frames_are_flagged_and_interpolated(tmp_path: Path):
