@@ -327,13 +327,16 @@ def test_file_errors(tmp_path: Path) -> None:
 
 
 # -------------------------------------------------------------------- properties
-@settings(max_examples=40, deadline=None)
-@given(
+COEFFICIENT_CASES = dict(
     num_frames=st.integers(0, 40),
     fps=st.sampled_from([*FPS_CASES, Fraction(24000, 1001), Fraction(1350, 61), 12]),
     start_frame=st.integers(0, 10**7),
     seed=st.integers(0, 2**32 - 1),
 )
+
+
+@settings(max_examples=40, deadline=None)
+@given(**COEFFICIENT_CASES)
 def test_json_round_trip_property(num_frames, fps, start_frame, seed) -> None:
     c = random_coeffs(num_frames, fps, start_frame, seed)
     assert_close(from_json_dict(json.loads(json.dumps(to_json_dict(c)))), c)

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 from talkinghead.arkit import ARKIT_NAMES
 from talkinghead.coefficients import Coefficients
 from talkinghead.livelink import (
@@ -17,7 +16,7 @@ from talkinghead.livelink import (
     livelink_timecode,
     to_livelink_csv,
 )
-from test_coefficients import FPS_CASES, assert_close, random_coeffs
+from test_coefficients import COEFFICIENT_CASES, FPS_CASES, assert_close, random_coeffs
 
 
 @pytest.mark.parametrize("fps", FPS_CASES)
@@ -176,12 +175,7 @@ def test_livelink_csv_header_only_with_fps_is_empty() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(
-    num_frames=st.integers(0, 40),
-    fps=st.sampled_from([*FPS_CASES, Fraction(24000, 1001), Fraction(1350, 61), 12]),
-    start_frame=st.integers(0, 10**7),
-    seed=st.integers(0, 2**32 - 1),
-)
+@given(**COEFFICIENT_CASES)
 def test_csv_round_trip(num_frames, fps, start_frame, seed) -> None:
     c = random_coeffs(num_frames, fps, start_frame, seed)
     back = from_livelink_csv(to_livelink_csv(c), fps=fps)
