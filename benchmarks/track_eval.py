@@ -25,35 +25,31 @@ import numpy as np
 from talkinghead.arkit import ARKIT_INDEX
 from talkinghead.evaluation import lipsync
 from talkinghead.evaluation.labels import REPORT_CLIPS, TUNING_CLIPS, available_clips
-from talkinghead.renderer.blendshapes import author_blendshapes
+from talkinghead.renderer import topology
+from talkinghead.renderer.face_model import interocular, lip_gap, mouth_width
 from talkinghead.renderer.tracking import track_video
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _iod(points: np.ndarray) -> np.ndarray:
-    right = points[:, [33, 133]].mean(1)
-    left = points[:, [362, 263]].mean(1)
-    return np.linalg.norm(left - right, axis=-1)
-
-
 def aperture(points: np.ndarray) -> np.ndarray:
     """Inner-lip gap of raw landmarks (real lips never cross, so a distance is enough)."""
-    return np.linalg.norm(points[:, 13] - points[:, 14], axis=-1) / _iod(points)
+    return lip_gap(points) / interocular(points)
 
 
 def mesh_aperture(vertices: np.ndarray) -> np.ndarray:
     """Signed inner-lip gap of model-frame meshes (+y up): a mesh's lips can cross."""
-    return (vertices[:, 13, 1] - vertices[:, 14, 1]) / _iod(vertices)
+    gap = vertices[:, topology.UPPER_LIP_INNER_MID, 1] - vertices[:, topology.LOWER_LIP_INNER_MID, 1]
+    return gap / interocular(vertices)
 
 
 def narrowing(points: np.ndarray) -> np.ndarray:
-    return -np.linalg.norm(points[:, 61] - points[:, 291], axis=-1) / _iod(points)
+    return -mouth_width(points) / interocular(points)
 
 
 def clip_signals(video: Path) -> tuple[dict[str, np.ndarray], object]:
     track = track_video(video, progress=False)
-    mesh = track.neutral + np.einsum("tk,knc->tnc", track.blendshapes, author_blendshapes(track.neutral))
+    mesh = track.mesh()
     rounding = track.blendshapes[:, ARKIT_INDEX["mouthFunnel"]] + track.blendshapes[:, ARKIT_INDEX["mouthPucker"]]
     return {
         "raw_aperture": aperture(track.landmarks),

@@ -535,3 +535,8 @@ def author_blendshapes(
         raise AssertionError(f"shapes not authored: {sorted(missing)}")
     basis = np.stack([shapes[name] for name in ARKIT_NAMES]) * face.iod
     return basis.astype(np.float32)
+
+
+def express(neutral: np.ndarray, basis: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Vertices (T,478,3) of the linear model ``neutral + Σ w_i D_i`` for weights (T,52)."""
+    return neutral + np.einsum("tk,knc->tnc", weights, basis)

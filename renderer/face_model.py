@@ -67,6 +67,18 @@ def interocular(vertices):
     return np.linalg.norm(diff, axis=-1)
 
 
+def lip_gap(vertices: np.ndarray) -> np.ndarray:
+    """Distance (...,) between the inner-lip midpoints: the mouth's opening."""
+    upper = vertices[..., topology.UPPER_LIP_INNER_MID, :]
+    return np.linalg.norm(upper - vertices[..., topology.LOWER_LIP_INNER_MID, :], axis=-1)
+
+
+def mouth_width(vertices: np.ndarray) -> np.ndarray:
+    """Distance (...,) between the outer mouth corners."""
+    right, left = topology.MOUTH_CORNERS
+    return np.linalg.norm(vertices[..., right, :] - vertices[..., left, :], axis=-1)
+
+
 def normalise(vertices: np.ndarray) -> np.ndarray:
     """Translate and scale (no rotation) so the eye midpoint is the origin and IOD = 1."""
     vertices = np.asarray(vertices, dtype=np.float64)

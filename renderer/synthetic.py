@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from talkinghead.renderer.blendshapes import author_blendshapes
+from talkinghead.arkit import ARKIT_INDEX
+from talkinghead.renderer.blendshapes import author_blendshapes, express
 from talkinghead.renderer.solve import SOLVED_INDEX, from_model_frame
 from talkinghead.renderer.tracking import Camera, pose_to_similarity
 
@@ -37,8 +38,6 @@ def _smooth_curve(rng: np.random.Generator, frames: int, active: float) -> np.nd
 
 def random_weights(rng: np.random.Generator, frames: int, active: float = 0.35) -> np.ndarray:
     """Smooth, sparse weights on the solved shapes; the first 15% of frames are neutral."""
-    from talkinghead.arkit import ARKIT_INDEX
-
     weights = np.zeros((frames, 52))
     for index in SOLVED_INDEX:
         weights[:, index] = _smooth_curve(rng, frames, active)
@@ -69,8 +68,7 @@ def render_landmarks(
     depth_noise_px: float = 1.5,
 ) -> SyntheticSequence:
     basis = author_blendshapes(neutral).astype(np.float64)
-    vertices = neutral + np.einsum("tk,knc->tnc", weights, basis)
-    points = from_model_frame(vertices, *pose_to_similarity(pose, camera))
+    points = from_model_frame(express(neutral, basis, weights), *pose_to_similarity(pose, camera))
     pixels = points * np.array([1.0, -1.0, -1.0])
     pixels += rng.standard_normal(pixels.shape) * np.array([noise_px, noise_px, depth_noise_px])
     return SyntheticSequence(pixels.astype(np.float32), weights.astype(np.float32), pose.astype(np.float32), camera)

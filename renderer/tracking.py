@@ -25,8 +25,14 @@ from tqdm import tqdm
 
 from talkinghead.coefficients import Coefficients
 from talkinghead.renderer import topology
-from talkinghead.renderer.blendshapes import author_blendshapes
-from talkinghead.renderer.face_model import euler_from_matrix, rotation_matrix_np
+from talkinghead.renderer.blendshapes import author_blendshapes, express
+from talkinghead.renderer.face_model import (
+    euler_from_matrix,
+    lip_gap,
+    mouth_width,
+    normalise,
+    rotation_matrix_np,
+)
 from talkinghead.renderer.landmarks import NUM_LANDMARKS, DetectorConfig, FaceMeshDetector
 from talkinghead.renderer.solve import (
     ExpressionSolver,
@@ -111,12 +117,13 @@ class Track:
         except (OSError, KeyError, ValueError) as error:
             raise ValueError(f"{path}: not a talkinghead track file ({error})") from None
 
+    def mesh(self) -> np.ndarray:
+        """The solved model (T,478,3) in the model frame, before head pose."""
+        return express(self.neutral, author_blendshapes(self.neutral), self.blendshapes)
+
     def fitted_landmarks(self) -> np.ndarray:
         """The solved model re-projected to pixels (T,478,2): what the fit explains."""
-        basis = author_blendshapes(self.neutral)
-        vertices = self.neutral + np.einsum("tk,knc->tnc", self.blendshapes, basis)
-        scale, rotation, translation = pose_to_similarity(self.pose, self.camera)
-        points = from_model_frame(vertices, scale, rotation, translation)
+        points = from_model_frame(self.mesh(), *pose_to_similarity(self.pose, self.camera))
         return np.stack([points[..., 0], -points[..., 1]], -1)
 
 
@@ -139,21 +146,6 @@ def similarity_to_pose(scale, rotation, translation, camera: Camera) -> np.ndarr
     return np.stack([pitch, yaw, roll, tx, ty, tz], -1)
 
 
-def _normalise(vertices: np.ndarray) -> np.ndarray:
-    """Origin at the eye-centre midpoint, one inter-ocular distance per unit."""
-    right = vertices[list(topology.RIGHT_EYE_CORNERS)].mean(0)
-    left = vertices[list(topology.LEFT_EYE_CORNERS)].mean(0)
-    return (vertices - (left + right) / 2) / np.linalg.norm(left - right)
-
-
-def _lip_gap(vertices: np.ndarray) -> np.ndarray:
-    return np.linalg.norm(vertices[..., 13, :] - vertices[..., 14, :], axis=-1)
-
-
-def _mouth_width(vertices: np.ndarray) -> np.ndarray:
-    return np.linalg.norm(vertices[..., 61, :] - vertices[..., 291, :], axis=-1)
-
-
 def _eye_aperture(vertices: np.ndarray) -> np.ndarray:
     right = np.linalg.norm(vertices[..., 159, :] - vertices[..., 145, :], axis=-1)
     left = np.linalg.norm(vertices[..., 386, :] - vertices[..., 374, :], axis=-1)
@@ -170,13 +162,13 @@ def estimate_neutral(points: np.ndarray, quantile: float, rounds: int = 2) -> np
     rigid = np.asarray(topology.RIGID)
     for _ in range(rounds):
         aligned = to_model_frame(points, *robust_similarity(reference, points, rigid))
-        gap = _lip_gap(aligned)
+        gap = lip_gap(aligned)
         closed = gap <= np.quantile(gap, quantile)
         chosen = closed.copy()
-        for measure in (_mouth_width(aligned), _eye_aperture(aligned)):
+        for measure in (mouth_width(aligned), _eye_aperture(aligned)):
             typical = np.abs(measure - np.median(measure))  # relaxed: neither spread nor rounded
             chosen &= typical <= np.median(typical[closed])
-        reference = _normalise(np.median(aligned[chosen], axis=0))
+        reference = normalise(np.median(aligned[chosen], axis=0))
     return reference
 
 
@@ -209,8 +201,7 @@ def _solve_sequence(points: np.ndarray, neutral: np.ndarray, basis: np.ndarray, 
     rigid = np.asarray(topology.RIGID)
     weights = np.zeros((len(points), 52))
     for _ in range(config.solve.iterations):
-        shapes = neutral + np.einsum("tk,knc->tnc", weights, basis)
-        similarity = robust_similarity(shapes, points, rigid)
+        similarity = robust_similarity(express(neutral, basis, weights), points, rigid)
         weights = solver.solve(to_model_frame(points, *similarity))
     return weights, similarity
 
