@@ -11,8 +11,12 @@ frame, so thousands of frames are solved at once.
 Monocular landmarks cannot tell every ARKit shape apart (funnel vs pucker only
 weakly, close vs press vs roll not at all, cheekPuff and tongueOut never), so
 only :data:`SOLVED_SHAPES` are solved, with a ridge prior towards zero; the
-rest stay 0. ``mouthClose`` stands in for close, press and roll: lips sealing
-tighter than at rest, which bilabials need (press/roll are never solved).
+rest stay 0. Two shapes stand in for groups the landmarks cannot separate:
+``mouthClose`` for close, press and roll (lips sealing tighter than at rest,
+which bilabials need), and ``mouthPucker`` for pucker and funnel (lips
+narrowing and pushed forward). With funnel solved too, it took the corner
+narrowing that comes with opening the jaw on spread vowels, so rounding read
+from the solved weights got worse, not better.
 """
 
 from __future__ import annotations
@@ -28,7 +32,6 @@ SOLVED_SHAPES: tuple[str, ...] = (
     "jawLeft",
     "jawRight",
     "mouthClose",
-    "mouthFunnel",
     "mouthPucker",
     "mouthSmileLeft",
     "mouthSmileRight",
@@ -54,7 +57,8 @@ SOLVED_INDEX = np.array([ARKIT_INDEX[name] for name in SOLVED_SHAPES])
 @dataclass(frozen=True)
 class SolveConfig:
     ridge: float = 0.005  # prior towards 0, relative to the mean diagonal of the normal matrix
-    lip_weight: float = 2.0  # lips carry the speech signal; fit them tighter than the rest
+    lip_weight: float = 2.0  # outer lips carry the speech signal; fit them tighter than the rest
+    inner_lip_weight: float = 8.0  # the inner lips bound the opening itself; fit them tightest
     depth_weight: float = 0.3  # MediaPipe's regressed depth is less reliable than x, y
     sweeps: int = 60  # coordinate-descent sweeps of the bounded least squares
     iterations: int = 3  # alternations of rigid alignment and expression solve

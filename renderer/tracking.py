@@ -196,7 +196,8 @@ def _solve_sequence(points: np.ndarray, neutral: np.ndarray, basis: np.ndarray, 
     """Alternate rigid alignment and the bounded expression solve for every frame."""
     vertex_weights = np.zeros(NUM_LANDMARKS)
     vertex_weights[:468] = 1.0  # iris points follow gaze, which is not solved
-    vertex_weights[list(topology.LIPS_OUTER) + list(topology.LIPS_INNER)] = config.solve.lip_weight
+    vertex_weights[list(topology.LIPS_OUTER)] = config.solve.lip_weight
+    vertex_weights[list(topology.LIPS_INNER)] = config.solve.inner_lip_weight
     solver = ExpressionSolver(neutral, basis, vertex_weights, config.solve)
     rigid = np.asarray(topology.RIGID)
     weights = np.zeros((len(points), 52))
