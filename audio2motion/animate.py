@@ -1,0 +1,182 @@
+"""Speech -> :class:`~talkinghead.Coefficients` at any frame rate, streamed or whole.
+
+The network runs on its own 50 Hz step grid (:mod:`.model`); a video frame
+``k`` at rate ``F`` is the step curve sampled at the frame's midpoint
+``(k + 1/2) / F``, linearly between the two nearest steps. Frame ``k`` is
+final once the step after its midpoint is final; at the end of the stream the
+caller gets exactly ``ceil(N * F / sr)`` frames (the clock's count), the last
+ones holding the last step where no later step exists. :class:`StreamingAnimator`
+and :func:`animate` share every computation, so they agree for any chunking.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from talkinghead.audio2motion.features import StreamingFrontEnd
+from talkinghead.audio2motion.model import (
+    MELS_PER_STEP,
+    NUM_BLENDSHAPES,
+    NUM_POSE,
+    SILENT_MEL,
+    STEP_OFFSET,
+    STEPS_PER_SECOND,
+    Audio2Motion,
+    split_heads,
+)
+from talkinghead.coefficients import Coefficients
+from talkinghead.streaming.clock import FrameClock, RateLike, as_fraction
+
+STEP_MS = 1000 // int(STEPS_PER_SECOND)
+OFFLINE_BLOCK_STEPS = 1024  # bounds memory on long files; results do not depend on it
+
+
+def lookahead_steps(model: Audio2Motion, lookahead_ms: int) -> int:
+    """Milliseconds -> the head index; must be a multiple of the step within the trained range."""
+    top = model.config.max_lookahead_steps * STEP_MS
+    if lookahead_ms % STEP_MS or not 0 <= lookahead_ms <= top:
+        raise ValueError(f"look-ahead must be a multiple of {STEP_MS} ms in 0..{top} ms, got {lookahead_ms}")
+    return lookahead_ms // STEP_MS
+
+
+def sample_steps(values: np.ndarray, frames: range, fps: Fraction) -> np.ndarray:
+    """Step values (n, C) -> frame values at midpoints ``(k+1/2)/fps``, held past either end."""
+    k = np.arange(frames.start, frames.stop, dtype=np.float64)
+    position = ((k + 0.5) / float(fps) - float(STEP_OFFSET)) * float(STEPS_PER_SECOND)
+    position = np.clip(position, 0.0, len(values) - 1)
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, len(values) - 1)
+    frac = (position - low)[:, None]
+    return (values[low] * (1 - frac) + values[high] * frac).astype(np.float32)
+
+
+def frames_covered(n_steps: int, fps: Fraction) -> int:
+    """Frames whose midpoint lies before the last of ``n_steps`` steps (so both neighbours exist)."""
+    if n_steps < 2:
+        return 0
+    last = STEP_OFFSET + Fraction(n_steps - 1) / STEPS_PER_SECOND
+    # midpoint (k + 1/2)/fps < last  <=>  k < last*fps - 1/2
+    bound = last * fps - Fraction(1, 2)
+    return max(0, -(-bound.numerator // bound.denominator))
+
+
+class StreamingAnimator:
+    """``push(pcm) -> Coefficients`` of the frames that became final; ``flush()`` ends the stream."""
+
+    def __init__(self, model: Audio2Motion, sample_rate: int, fps: RateLike = 30, lookahead_ms: int = 100) -> None:
+        self.model = model.eval()
+        self.clock = FrameClock(sample_rate, as_fraction(fps, "fps"))
+        self.lookahead = lookahead_steps(model, lookahead_ms)
+        self._front = StreamingFrontEnd(sample_rate)
+        self._mel = np.zeros((0, model.config.n_mels), np.float32)
+        self._state = None
+        self._trunk_steps = 0
+        self._targets: list[np.ndarray] = []
+        self._received = 0
+        self._emitted = 0
+        self._closed = False
+
+    @property
+    def fps(self) -> Fraction:
+        return self.clock.fps
+
+    def push(self, pcm: np.ndarray) -> Coefficients:
+        if self._closed:
+            raise ValueError("push() after flush(): start a new StreamingAnimator")
+        pcm = _mono_float(pcm)
+        self._received += len(pcm)
+        self._feed(self._front.push(pcm))
+        return self._emit(frames_covered(len(self._targets), self.fps))
+
+    def flush(self) -> Coefficients:
+        if self._closed:
+            raise ValueError("flush() called twice")
+        self._closed = True
+        mel = np.concatenate([self._mel, self._front.flush()])
+        pad = (-len(mel)) % MELS_PER_STEP + MELS_PER_STEP * self.lookahead
+        self._mel = np.zeros((0, mel.shape[1]), np.float32)
+        self._feed(np.concatenate([mel, np.full((pad, mel.shape[1]), SILENT_MEL, np.float32)]))
+        return self._emit(self.clock.frames_for(self._received))
+
+    def _feed(self, mel: np.ndarray) -> None:
+        mel = np.concatenate([self._mel, mel])
+        whole = len(mel) - len(mel) % MELS_PER_STEP
+        self._mel = mel[whole:]
+        if whole == 0:
+            return
+        with torch.inference_mode():
+            out, self._state = self.model(torch.from_numpy(np.ascontiguousarray(mel[:whole]))[None], self._state)
+        first = max(0, self.lookahead - self._trunk_steps)  # trunk steps before L have no target
+        self._trunk_steps += out.shape[1]
+        self._targets.extend(_step_values(out[0, first:, self.lookahead]))
+
+    def _emit(self, stop: int) -> Coefficients:
+        frames = range(self._emitted, max(self._emitted, stop))
+        self._emitted = frames.stop
+        if not self._targets or not len(frames):
+            empty = np.zeros((0, NUM_BLENDSHAPES + NUM_POSE), np.float32)
+            return _coefficients(empty, self.fps, frames.start)
+        return _coefficients(sample_steps(np.stack(self._targets), frames, self.fps), self.fps, frames.start)
+
+
+def animate(
+    model: Audio2Motion, audio: np.ndarray, sample_rate: int, fps: RateLike = 30, lookahead_ms: int = 100
+) -> Coefficients:
+    """Whole-utterance inference (blocks of steps with carried state, so memory stays bounded)."""
+    fps = as_fraction(fps, "fps")
+    audio = _mono_float(audio)
+    if len(audio) == 0:
+        raise ValueError("the audio is empty")
+    front = StreamingFrontEnd(sample_rate)
+    mel = np.concatenate([front.push(audio), front.flush()])
+    lookahead = lookahead_steps(model, lookahead_ms)
+    pad = (-len(mel)) % MELS_PER_STEP + MELS_PER_STEP * lookahead
+    mel = np.concatenate([mel, np.full((pad, mel.shape[1]), SILENT_MEL, np.float32)])
+    model.eval()
+    state, outputs = None, []
+    block = OFFLINE_BLOCK_STEPS * MELS_PER_STEP
+    with torch.inference_mode():
+        for start in range(0, len(mel), block):
+            out, state = model(torch.from_numpy(np.ascontiguousarray(mel[start:start + block]))[None], state)
+            outputs.append(out[0, :, lookahead])
+    values = _step_values(torch.cat(outputs)[lookahead:])
+    frames = range(FrameClock(sample_rate, fps).frames_for(len(audio)))
+    return _coefficients(sample_steps(values, frames, fps), fps, 0)
+
+
+def animate_file(model: Audio2Motion, path: str | Path, fps: RateLike = 30, lookahead_ms: int = 100) -> Coefficients:
+    from talkinghead.audio2motion.audio_io import load_audio
+
+    samples, sample_rate = load_audio(path)
+    return animate(model, samples, sample_rate, fps, lookahead_ms)
+
+
+def _step_values(out: torch.Tensor) -> np.ndarray:
+    """Head rows (n, head_width) -> (n, 58): weights in [0,1] then pose."""
+    weights, pose, _ = split_heads(out)
+    return torch.cat([weights, pose], -1).float().numpy()
+
+
+def _coefficients(values: np.ndarray, fps: Fraction, start: int) -> Coefficients:
+    return Coefficients(
+        np.clip(values[:, :NUM_BLENDSHAPES], 0.0, 1.0), values[:, NUM_BLENDSHAPES:], fps, start_frame=start
+    )
+
+
+def _mono_float(pcm: np.ndarray) -> np.ndarray:
+    """Validate caller PCM: 1-D (or (n, channels), averaged) finite floats or int16."""
+    pcm = np.asarray(pcm)
+    if pcm.dtype == np.int16:
+        pcm = pcm.astype(np.float32) / 32768.0
+    if pcm.ndim == 2:
+        pcm = pcm.mean(axis=1)
+    if pcm.ndim != 1:
+        raise ValueError(f"audio must be 1-D samples or (samples, channels), got shape {pcm.shape}")
+    pcm = pcm.astype(np.float32, copy=False)
+    if not np.isfinite(pcm).all():
+        raise ValueError("audio contains NaN or infinite samples")
+    return pcm

@@ -1,0 +1,229 @@
+"""Training audio2motion on the teacher corpus: seeded, resumable, with a held-out split.
+
+Every 20th utterance of the corpus is held out. A batch is random crops of
+utterances (the crop starts a fresh stream, as a session does), SpecAugment
+masks on the mel, and every look-ahead head is trained at once: head ``L``'s
+output at trunk step ``i`` is compared with the target of step ``i - L``.
+Losses: squared error of the 52 weights (summed over shapes), cross-entropy
+of the phone at that step (auxiliary: it teaches the trunk phones), and the
+pose head towards the target pose (zero for TTS speech, which has no head
+motion; per-avatar fine-tuning on tracked video gives it real motion).
+
+A checkpoint (model, optimiser, step, random states) is written every
+``checkpoint_every`` steps and at the end; running again with the same output
+directory resumes from it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from talkinghead.audio2motion.corpus import Example, read_corpus
+from talkinghead.audio2motion.model import (
+    MELS_PER_STEP,
+    NUM_BLENDSHAPES,
+    NUM_POSE,
+    SILENT_MEL,
+    Audio2Motion,
+    ModelConfig,
+    running_mean,
+    save_model,
+)
+from talkinghead.audio2motion.phones import PHONE_INDEX, SILENCE
+
+HELD_OUT_EVERY = 20
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 2000
+    batch: int = 16
+    crop_steps: int = 250  # 5 s crops
+    lr: float = 1e-3
+    warmup: int = 100
+    weight_decay: float = 0.01
+    phone_loss: float = 0.1
+    pose_loss: float = 0.1
+    freq_masks: int = 2
+    freq_mask_bins: int = 12
+    time_masks: int = 2
+    time_mask_frames: int = 5  # mel frames; short, since lips still move under a masked sound
+    seed: int = 0
+    threads: int = 0  # 0: torch's default
+    checkpoint_every: int = 200
+    validate_every: int = 200
+
+
+def split(examples: list[Example]) -> tuple[list[Example], list[Example]]:
+    held = [e for i, e in enumerate(examples) if i % HELD_OUT_EVERY == HELD_OUT_EVERY - 1]
+    train = [e for i, e in enumerate(examples) if i % HELD_OUT_EVERY != HELD_OUT_EVERY - 1]
+    return train, held
+
+
+def feature_scale(examples: list[Example], model: Audio2Motion) -> torch.Tensor:
+    """Per-bin spread of the running-mean-normalised features over a sample of the corpus."""
+    sample = [torch.from_numpy(e.mel)[None] for e in examples[:200]]
+    empty = torch.zeros(1, 0, model.config.n_mels)
+    window = model.config.norm_window
+    centred = torch.cat([(m - running_mean(m, empty, window)).reshape(-1, model.config.n_mels) for m in sample])
+    return centred.std(0).clamp(min=0.1)
+
+
+def make_batch(examples: list[Example], config: TrainConfig, rng: np.random.Generator, augment: bool = True):
+    """Random crops, padded with silence and masked, plus SpecAugment."""
+    lengths = np.array([len(e.weights) for e in examples], np.float64)
+    chosen = rng.choice(len(examples), size=config.batch, p=lengths / lengths.sum())
+    n_mels = examples[0].mel.shape[1]
+    mel = np.full((config.batch, MELS_PER_STEP * config.crop_steps, n_mels), SILENT_MEL, np.float32)
+    weights = np.zeros((config.batch, config.crop_steps, NUM_BLENDSHAPES), np.float32)
+    phones = np.full((config.batch, config.crop_steps), PHONE_INDEX[SILENCE], np.int64)
+    mask = np.zeros((config.batch, config.crop_steps), np.float32)
+    for row, index in enumerate(chosen):
+        example = examples[index]
+        steps = len(example.weights)
+        start = int(rng.integers(0, max(1, steps - config.crop_steps + 1)))
+        stop = min(steps, start + config.crop_steps)
+        n = stop - start
+        mel[row, :MELS_PER_STEP * n] = example.mel[MELS_PER_STEP * start:MELS_PER_STEP * stop]
+        weights[row, :n] = example.weights[start:stop]
+        phones[row, :n] = example.phones[start:stop]
+        mask[row, :n] = 1.0
+        if augment:
+            _spec_augment(mel[row, :MELS_PER_STEP * n], config, rng)
+    return (torch.from_numpy(mel), torch.from_numpy(weights), torch.from_numpy(phones), torch.from_numpy(mask))
+
+
+def _spec_augment(mel: np.ndarray, config: TrainConfig, rng: np.random.Generator) -> None:
+    fill = mel.mean(0)
+    for _ in range(config.freq_masks):
+        width = int(rng.integers(0, config.freq_mask_bins + 1))
+        low = int(rng.integers(0, mel.shape[1] - width + 1))
+        mel[:, low:low + width] = fill[low:low + width]
+    for _ in range(config.time_masks):
+        width = int(rng.integers(0, config.time_mask_frames + 1))
+        low = int(rng.integers(0, max(1, len(mel) - width + 1)))
+        mel[low:low + width] = fill
+
+
+def batch_loss(model: Audio2Motion, batch, config: TrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
+    mel, weights, phones, mask = batch
+    out, _ = model(mel)
+    heads = model.config.max_lookahead_steps + 1
+    total = {"weights": 0.0, "phones": 0.0, "pose": 0.0}
+    loss = mel.new_zeros(())
+    for lookahead in range(heads):
+        steps = out.shape[1] - lookahead
+        pred = out[:, lookahead:, lookahead]
+        m = mask[:, :steps]
+        denominator = m.sum().clamp(min=1.0)
+        w = torch.sigmoid(pred[..., :NUM_BLENDSHAPES])
+        weight_err = (((w - weights[:, :steps]) ** 2).sum(-1) * m).sum() / denominator
+        pose_err = ((pred[..., NUM_BLENDSHAPES:NUM_BLENDSHAPES + NUM_POSE] ** 2).sum(-1) * m).sum() / denominator
+        logits = pred[..., NUM_BLENDSHAPES + NUM_POSE:]
+        phone_err = (F.cross_entropy(logits.transpose(1, 2), phones[:, :steps], reduction="none") * m).sum() / denominator
+        loss = loss + (weight_err + config.phone_loss * phone_err + config.pose_loss * pose_err) / heads
+        total["weights"] += weight_err.item() / heads
+        total["phones"] += phone_err.item() / heads
+        total["pose"] += pose_err.item() / heads
+    return loss, total
+
+
+def validate(model: Audio2Motion, held: list[Example], config: TrainConfig) -> dict[str, float]:
+    rng = np.random.default_rng(12345)
+    model.eval()
+    with torch.no_grad():
+        parts = [batch_loss(model, make_batch(held, config, rng, augment=False), config)[1] for _ in range(4)]
+    model.train()
+    return {key: float(np.mean([p[key] for p in parts])) for key in parts[0]}
+
+
+def learning_rate(step: int, config: TrainConfig) -> float:
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
+    return config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def train(
+    corpus: Path, out_dir: Path, config: TrainConfig = TrainConfig(), model_config: ModelConfig = ModelConfig(),
+    progress: bool = True,
+) -> Audio2Motion:
+    """Train (or resume) and write ``out_dir/a2m.pt``; returns the model."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log = _logger(out_dir / "train.log")
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    examples = read_corpus(corpus)
+    train_set, held = split(examples)
+    if not held:
+        raise ValueError(f"{corpus}: too few utterances ({len(examples)}) for a held-out split")
+    torch.manual_seed(config.seed)
+    model = Audio2Motion(model_config)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    rng = np.random.default_rng(config.seed)
+    step = 0
+    checkpoint = out_dir / "checkpoint.pt"
+    if checkpoint.exists():
+        saved = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(saved["model"])
+        optimiser.load_state_dict(saved["optimiser"])
+        rng.bit_generator.state = saved["rng"]
+        torch.set_rng_state(saved["torch_rng"])
+        step = saved["step"]
+        log.info("resumed at step %d", step)
+    else:
+        model.feature_scale.copy_(feature_scale(train_set, model))
+        log.info("corpus %s: %d train / %d held-out utterances, %.2f h; model %.2f M parameters; %s",
+                 corpus, len(train_set), len(held), sum(len(e.weights) for e in examples) / 50 / 3600,
+                 sum(p.numel() for p in model.parameters()) / 1e6, json.dumps(asdict(config)))
+    model.train()
+    bar = tqdm(total=config.steps, initial=step, desc="train audio2motion", unit="step", disable=not progress)
+    started = time.time()
+    while step < config.steps:
+        for group in optimiser.param_groups:
+            group["lr"] = learning_rate(step, config)
+        loss, parts = batch_loss(model, make_batch(train_set, config, rng), config)
+        optimiser.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        step += 1
+        bar.update()
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+        if step % config.validate_every == 0 or step == config.steps:
+            held_out = validate(model, held, config)
+            log.info("step %d train %s held-out %s (%.0f s)", step, _fmt(parts), _fmt(held_out), time.time() - started)
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            tmp = checkpoint.with_suffix(".tmp")
+            torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "rng": rng.bit_generator.state,
+                        "torch_rng": torch.get_rng_state(), "step": step}, tmp)
+            tmp.replace(checkpoint)
+    bar.close()
+    model.eval()
+    save_model(model, out_dir / "a2m.pt")
+    return model
+
+
+def _fmt(parts: dict[str, float]) -> str:
+    return " ".join(f"{k}={v:.4f}" for k, v in parts.items())
+
+
+def _logger(path: Path) -> logging.Logger:
+    log = logging.getLogger(f"talkinghead.train.{path}")
+    if not log.handlers:
+        handler = logging.FileHandler(path)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    return log
