@@ -31,7 +31,7 @@ from talkinghead.audio2motion.model import MELS_PER_STEP, SILENT_MEL, STEP_OFFSE
 from talkinghead.audio2motion.phones import PHONE_INDEX, SILENCE, Phone, merge_silences, phones_at
 from talkinghead.audio2motion.resample import resample
 from talkinghead.audio2motion.sentences import SentenceGenerator
-from talkinghead.audio2motion.tts import Utterance, espeak_voices, synthesize
+from talkinghead.audio2motion.tts import espeak_voices, synthesize
 
 SAMPLE_RATE = 16000
 
@@ -55,45 +55,40 @@ def make_shard(index: int, config: TeacherConfig) -> list[Example]:
     sentences = SentenceGenerator(seed=int(rng.integers(2**31)))
     voices = espeak_voices()
     speech = [_speak(sentences.sentence(), rng, voices, config) for _ in range(config.utterances_per_shard)]
-    babble_sources = [utterance.audio for utterance, _ in speech]
-    return [_example(utterance, meta, rng, config, babble_sources) for utterance, meta in speech]
+    babble_sources = [audio for audio, _, _ in speech]
+    return [_example(i, speech, rng, config, babble_sources) for i in range(len(speech))]
 
 
 def _speak(text: str, rng: np.random.Generator, voices: list[str], config: TeacherConfig):
+    """Text -> (16 kHz audio padded with silence, its phones, metadata)."""
     if rng.random() < config.espeak_share:
         voice = voices[int(rng.integers(len(voices)))]
         options = {"rate": int(rng.integers(*config.espeak_rate)), "pitch": int(rng.integers(*config.espeak_pitch))}
-        utterance = synthesize(text, "espeak", voice, **options)
+        utterance = synthesize(text, "espeak-ng", voice, **options)
     else:
         voice = config.festival_voices[int(rng.integers(len(config.festival_voices)))]
         options = {}
         utterance = synthesize(text, "festival", voice)
-    utterance = _pad(utterance, rng, config)
-    resampled = resample(utterance.audio.astype(np.float32), utterance.sample_rate, SAMPLE_RATE)
-    meta = {"text": text, "engine": utterance.engine, "voice": utterance.voice, **options}
-    return Utterance(resampled, SAMPLE_RATE, utterance.phones, text, utterance.engine, utterance.voice), meta
-
-
-def _pad(utterance: Utterance, rng: np.random.Generator, config: TeacherConfig) -> Utterance:
-    """Add random silence before and after, shifting the phones."""
+    audio = resample(utterance.audio, utterance.sample_rate, SAMPLE_RATE)
     before, after = (float(rng.uniform(*config.lead_silence)) for _ in range(2))
-    sr = utterance.sample_rate
-    lead, tail = int(round(before * sr)), int(round(after * sr))
-    audio = np.concatenate([np.zeros(lead, np.float32), utterance.audio, np.zeros(tail, np.float32)])
-    shift = lead / sr
-    end = len(audio) / sr
-    phones = [Phone(SILENCE, 0.0, shift)] + [Phone(p.symbol, p.start + shift, p.end + shift) for p in utterance.phones]
-    phones.append(Phone(SILENCE, phones[-1].end, end))
-    return Utterance(audio, sr, tuple(merge_silences(phones)), utterance.text, utterance.engine, utterance.voice)
+    lead = int(round(before * SAMPLE_RATE))
+    audio = np.concatenate([np.zeros(lead, np.float32), audio, np.zeros(int(round(after * SAMPLE_RATE)), np.float32)])
+    shift = lead / SAMPLE_RATE
+    phones = [Phone(SILENCE, 0.0, shift)]
+    phones += [Phone(p.symbol, p.start + shift, p.end + shift) for p in utterance.phones]
+    phones.append(Phone(SILENCE, phones[-1].end, max(phones[-1].end, len(audio) / SAMPLE_RATE)))
+    meta = {"text": text, "engine": utterance.engine, "voice": utterance.voice, **options}
+    return audio, merge_silences(phones), meta
 
 
-def _example(utterance: Utterance, meta: dict, rng: np.random.Generator, config: TeacherConfig, babble) -> Example:
-    audio, scale = utterance.audio, 1.0
+def _example(i: int, speech, rng: np.random.Generator, config: TeacherConfig, babble) -> Example:
+    audio, phones, meta = speech[i]
+    scale = 1.0
     if rng.random() >= config.p_clean:
-        others = [b for b in babble if b is not utterance.audio]
+        others = babble[:i] + babble[i + 1:]
         audio, scale = augment(audio, SAMPLE_RATE, rng, config.augment, babble=others)
         meta = {**meta, "augmented": True, "time_scale": scale}
-    phones = [Phone(p.symbol, p.start * scale, p.end * scale) for p in utterance.phones]
+    phones = [Phone(p.symbol, p.start * scale, p.end * scale) for p in phones]
     mel = log_mel(audio)
     if len(mel) % MELS_PER_STEP:
         mel = np.concatenate([mel, np.full((1, mel.shape[1]), SILENT_MEL, np.float32)])

@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 import talkinghead
 
 
@@ -39,6 +41,40 @@ def _track(args: argparse.Namespace) -> int:
     return 0
 
 
+def _animate(args: argparse.Namespace) -> int:
+    from talkinghead.audio2motion.audio_io import load_audio, load_audio_16k
+    from talkinghead.streaming.clock import FrameClock, as_fraction
+
+    fps = as_fraction(args.fps, "fps")
+    if args.text is not None:
+        from talkinghead.audio2motion.baselines import text_mouth
+        from talkinghead.coefficients import Coefficients
+
+        samples, rate = load_audio(args.audio)
+        frames = FrameClock(rate, fps).frames_for(len(samples))
+        weights = text_mouth(load_audio_16k(args.audio), args.text, frames, fps)
+        coefficients = Coefficients(weights, np.zeros((frames, 6), np.float32), fps)
+    else:
+        from talkinghead.audio2motion.animate import animate
+        from talkinghead.audio2motion.model import load_model
+
+        samples, rate = load_audio(args.audio)
+        model = load_model(args.weights, device=args.device)
+        coefficients = animate(model, samples, rate, fps, args.lookahead_ms)
+    coefficients.save(args.output)
+    if not args.quiet:
+        print(f"{len(coefficients)} frames at {fps} fps -> {args.output}", file=sys.stderr)
+    return 0
+
+
+def _train_a2m(args: argparse.Namespace) -> int:
+    from talkinghead.audio2motion.train import TrainConfig, train
+
+    config = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed, threads=args.threads)
+    train(args.corpus, args.output, config, progress=not args.quiet)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="talkinghead",
@@ -60,6 +96,39 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("--min-valid", type=float, default=0.5, help="refuse videos with a smaller fraction of frames with a face")
     track.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     track.set_defaults(run=_track)
+
+    animate = commands.add_parser(
+        "animate",
+        help="speech to per-frame ARKit weights and head pose (npz, json or Live Link csv)",
+        description="Run audio2motion on AUDIO (any audio file, or a video's audio track). "
+        "With --text, align the transcript with PocketSphinx and drive the articulation model "
+        "directly instead (offline, English).",
+    )
+    animate.add_argument("audio", type=Path, help="input audio or video file")
+    animate.add_argument("-o", "--output", type=Path, required=True, help="OUT.npz, OUT.json or OUT.csv")
+    animate.add_argument("--fps", default="30", help="frame rate, e.g. 25, 30, 30000/1001, 60")
+    animate.add_argument("--lookahead-ms", type=int, default=100, help="model look-ahead, 0..200 in steps of 20")
+    animate.add_argument("--text", default=None, help="transcript: text-assisted mode")
+    animate.add_argument("--weights", type=Path, default=None, help="a trained a2m.pt (default: the shipped weights)")
+    animate.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    animate.add_argument("-q", "--quiet", action="store_true")
+    animate.set_defaults(run=_animate)
+
+    train = commands.add_parser(
+        "train-a2m",
+        help="train audio2motion on a teacher corpus (resumable)",
+        description="Train the audio2motion network on a corpus made by scripts/build_teacher_corpus.py. "
+        "Running again with the same output directory resumes from its checkpoint.",
+    )
+    train.add_argument("corpus", type=Path, help="corpus directory (shard-*.npz)")
+    train.add_argument("-o", "--output", type=Path, required=True, help="output directory (a2m.pt, checkpoint, log)")
+    train.add_argument("--steps", type=int, default=2000)
+    train.add_argument("--batch", type=int, default=16)
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    train.add_argument("-q", "--quiet", action="store_true")
+    train.set_defaults(run=_train_a2m)
     return parser
 
 
