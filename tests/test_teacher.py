@@ -1,0 +1,93 @@
+"""Teacher corpus shards and the training loop: format round trip, a real shard
+from the TTS engines, training that writes loadable weights and resumes."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from talkinghead.arkit import ARKIT_INDEX
+from talkinghead.audio2motion.corpus import Example, read_corpus, read_shard, shard_indices, shard_path, write_shard
+from talkinghead.audio2motion.model import ModelConfig, load_model
+from talkinghead.audio2motion.phones import PHONE_INDEX, PHONES
+from talkinghead.audio2motion.train import TrainConfig, split, train
+
+SMALL = ModelConfig(dim=32, layers=1, heads=2, context_steps=16, norm_window=40, max_lookahead_steps=2)
+
+
+def synthetic_example(rng: np.random.Generator, steps: int) -> Example:
+    return Example(
+        mel=rng.normal(-5, 2, (2 * steps, 80)).astype(np.float32),
+        weights=rng.uniform(0, 1, (steps, 52)).astype(np.float32),
+        phones=rng.integers(0, len(PHONES), steps),
+        meta={"text": f"utterance of {steps} steps"},
+    )
+
+
+def test_shard_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    examples = [synthetic_example(rng, n) for n in (10, 37, 5)]
+    write_shard(shard_path(tmp_path, 3), examples)
+    assert shard_indices(tmp_path) == [3]
+    back = read_shard(shard_path(tmp_path, 3))
+    for a, b in zip(examples, back):
+        assert np.abs(a.mel - b.mel).max() < 0.01  # float16
+        assert np.abs(a.weights - b.weights).max() <= 0.5 / 255 + 1e-6  # uint8
+        assert np.array_equal(a.phones, b.phones)
+        assert a.meta == b.meta
+
+
+def test_example_lengths_must_agree():
+    with pytest.raises(ValueError, match="lengths"):
+        Example(np.zeros((9, 80), np.float32), np.zeros((5, 52), np.float32), np.zeros(5, int), {})
+
+
+def test_empty_corpus_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="no corpus shards"):
+        read_corpus(tmp_path)
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("festival") is None,
+                    reason="espeak-ng and festival are needed for a real shard")
+def test_a_real_shard_has_speech_where_its_phones_say():
+    from talkinghead.audio2motion.teacher import TeacherConfig, make_shard
+
+    examples = make_shard(0, TeacherConfig(utterances_per_shard=3, p_clean=1.0))
+    again = make_shard(0, TeacherConfig(utterances_per_shard=3, p_clean=1.0))
+    assert [e.meta["text"] for e in examples] == [e.meta["text"] for e in again]
+    silence = PHONE_INDEX["SIL"]
+    for example in examples:
+        assert len(example.mel) == 2 * len(example.weights)
+        assert 0.0 <= example.weights.min() and example.weights.max() <= 1.0
+        loudness = example.mel.reshape(len(example.weights), 2, -1).mean((1, 2))
+        speaking = example.phones != silence
+        assert speaking.any() and (~speaking).any()
+        # the engine's timings put speech where the energy is
+        assert np.median(loudness[speaking]) > np.median(loudness[~speaking]) + 3.0
+        jaw = example.weights[:, ARKIT_INDEX["jawOpen"]]
+        assert jaw[speaking].mean() > 3 * jaw[~speaking].mean()
+
+
+def test_training_writes_loadable_weights_and_resumes(tmp_path):
+    rng = np.random.default_rng(1)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    write_shard(shard_path(corpus, 0), [synthetic_example(rng, int(n)) for n in rng.integers(30, 60, 40)])
+    config = TrainConfig(steps=3, batch=2, crop_steps=20, warmup=1, checkpoint_every=3, validate_every=3)
+    train(corpus, tmp_path / "run", config, SMALL, progress=False)
+    model = load_model(tmp_path / "run" / "a2m.pt")
+    assert model.config == SMALL
+    assert float(model.feature_scale.min()) > 0
+    resumed = TrainConfig(**{**config.__dict__, "steps": 5})
+    train(corpus, tmp_path / "run", resumed, SMALL, progress=False)
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "resumed at step 3" in log and "step 5 " in log
+
+
+def test_held_out_split_is_disjoint_and_stable():
+    rng = np.random.default_rng(2)
+    examples = [synthetic_example(rng, 4) for _ in range(60)]
+    train_set, held = split(examples)
+    assert len(held) == 3 and len(train_set) == 57
+    assert not {id(e) for e in held} & {id(e) for e in train_set}
+    assert [id(e) for e in split(examples)[1]] == [id(e) for e in held]
