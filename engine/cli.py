@@ -46,11 +46,11 @@ def _animate(args: argparse.Namespace) -> int:
     from talkinghead.streaming.clock import FrameClock, as_fraction
 
     fps = as_fraction(args.fps, "fps")
+    samples, rate = load_audio(args.audio)
     if args.text is not None:
         from talkinghead.audio2motion.baselines import text_mouth
         from talkinghead.coefficients import Coefficients
 
-        samples, rate = load_audio(args.audio)
         frames = FrameClock(rate, fps).frames_for(len(samples))
         weights = text_mouth(load_audio_16k(args.audio), args.text, frames, fps)
         coefficients = Coefficients(weights, np.zeros((frames, 6), np.float32), fps)
@@ -58,13 +58,25 @@ def _animate(args: argparse.Namespace) -> int:
         from talkinghead.audio2motion.animate import animate
         from talkinghead.audio2motion.model import load_model
 
-        samples, rate = load_audio(args.audio)
         model = load_model(args.weights, device=args.device)
         coefficients = animate(model, samples, rate, fps, args.lookahead_ms)
+    coefficients = _apply_motion(coefficients, samples, rate, args)
     coefficients.save(args.output)
     if not args.quiet:
         print(f"{len(coefficients)} frames at {fps} fps -> {args.output}", file=sys.stderr)
     return 0
+
+
+def _apply_motion(coefficients, samples, rate, args: argparse.Namespace):
+    """The motion layer after the model: silence closes the mouth, blinks, idle head motion."""
+    from talkinghead.audio2motion.motion import BlinkConfig, HeadConfig, MotionConfig, apply_motion
+
+    config = MotionConfig(
+        intensity=args.intensity, style=args.style,
+        head=HeadConfig(scale=0.0 if args.no_head_motion else 1.0),
+        blink=BlinkConfig(enabled=not args.no_blinks),
+    )
+    return apply_motion(coefficients, samples, rate, config, seed=args.seed)
 
 
 def _train_a2m(args: argparse.Namespace) -> int:
@@ -111,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     animate.add_argument("--text", default=None, help="transcript: text-assisted mode")
     animate.add_argument("--weights", type=Path, default=None, help="a trained a2m.pt (default: the shipped weights)")
     animate.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    animate.add_argument("--intensity", type=float, default=1.0, help="scale of mouth motion (motion layer)")
+    animate.add_argument("--style", choices=("talk", "idle"), default="talk", help="idle: mouth at rest, blinks and head motion only")
+    animate.add_argument("--no-head-motion", action="store_true", help="pose stays neutral (avatars with their own base video)")
+    animate.add_argument("--no-blinks", action="store_true")
+    animate.add_argument("--seed", type=int, default=0, help="seed of blinks and head motion")
     animate.add_argument("-q", "--quiet", action="store_true")
     animate.set_defaults(run=_animate)
 
