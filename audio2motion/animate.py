@@ -7,12 +7,15 @@ final once the step after its midpoint is final; at the end of the stream the
 caller gets exactly ``ceil(N * F / sr)`` frames (the clock's count), the last
 ones holding the last step where no later step exists. :class:`StreamingAnimator`
 and :func:`animate` share every computation, so they agree for any chunking.
+Both drive any :class:`MotionNetwork`: the torch model or the onnxruntime
+runner (:class:`~talkinghead.audio2motion.onnx_export.OnnxAudio2Motion`).
 """
 
 from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -25,7 +28,7 @@ from talkinghead.audio2motion.model import (
     SILENT_MEL,
     STEP_OFFSET,
     STEPS_PER_SECOND,
-    Audio2Motion,
+    ModelConfig,
     split_heads,
 )
 from talkinghead.coefficients import Coefficients
@@ -35,7 +38,23 @@ STEP_MS = 1000 // int(STEPS_PER_SECOND)
 OFFLINE_BLOCK_STEPS = 1024  # bounds memory on long files; results do not depend on it
 
 
-def lookahead_steps(model: Audio2Motion, lookahead_ms: int) -> int:
+class MotionNetwork(Protocol):
+    """What the animators need from a network: its config and one stream's chunk step."""
+
+    config: ModelConfig
+
+    def run(self, mel: np.ndarray, state: Any | None) -> tuple[np.ndarray, Any]:
+        """Mel (2S, n_mels) and the previous state (``None``: start) -> heads (S, L+1, head_width), new state."""
+        ...
+
+
+def _ready(model: MotionNetwork) -> MotionNetwork:
+    if isinstance(model, torch.nn.Module):
+        model.eval()
+    return model
+
+
+def lookahead_steps(model: MotionNetwork, lookahead_ms: int) -> int:
     """Milliseconds -> the head index; must be a multiple of the step within the trained range."""
     top = model.config.max_lookahead_steps * STEP_MS
     if lookahead_ms % STEP_MS or not 0 <= lookahead_ms <= top:
@@ -67,8 +86,8 @@ def frames_covered(n_steps: int, fps: Fraction) -> int:
 class StreamingAnimator:
     """``push(pcm) -> Coefficients`` of the frames that became final; ``flush()`` ends the stream."""
 
-    def __init__(self, model: Audio2Motion, sample_rate: int, fps: RateLike = 30, lookahead_ms: int = 100) -> None:
-        self.model = model.eval()
+    def __init__(self, model: MotionNetwork, sample_rate: int, fps: RateLike = 30, lookahead_ms: int = 100) -> None:
+        self.model = _ready(model)
         self.clock = FrameClock(sample_rate, as_fraction(fps, "fps"))
         self.lookahead = lookahead_steps(model, lookahead_ms)
         self._front = StreamingFrontEnd(sample_rate)
@@ -108,11 +127,10 @@ class StreamingAnimator:
         self._mel = mel[whole:]
         if whole == 0:
             return
-        with torch.inference_mode():
-            out, self._state = self.model(torch.from_numpy(np.ascontiguousarray(mel[:whole]))[None], self._state)
+        out, self._state = self.model.run(mel[:whole], self._state)
         first = max(0, self.lookahead - self._trunk_steps)  # trunk steps before L have no target
-        self._trunk_steps += out.shape[1]
-        self._targets.extend(_step_values(out[0, first:, self.lookahead]))
+        self._trunk_steps += out.shape[0]
+        self._targets.extend(_step_values(out[first:, self.lookahead]))
 
     def _emit(self, stop: int) -> Coefficients:
         frames = range(self._emitted, max(self._emitted, stop))
@@ -124,7 +142,7 @@ class StreamingAnimator:
 
 
 def animate(
-    model: Audio2Motion, audio: np.ndarray, sample_rate: int, fps: RateLike = 30, lookahead_ms: int = 100
+    model: MotionNetwork, audio: np.ndarray, sample_rate: int, fps: RateLike = 30, lookahead_ms: int = 100
 ) -> Coefficients:
     """Whole-utterance inference (blocks of steps with carried state, so memory stays bounded)."""
     fps = as_fraction(fps, "fps")
@@ -136,28 +154,27 @@ def animate(
     lookahead = lookahead_steps(model, lookahead_ms)
     pad = (-len(mel)) % MELS_PER_STEP + MELS_PER_STEP * lookahead
     mel = np.concatenate([mel, np.full((pad, mel.shape[1]), SILENT_MEL, np.float32)])
-    model.eval()
+    model = _ready(model)
     state, outputs = None, []
     block = OFFLINE_BLOCK_STEPS * MELS_PER_STEP
-    with torch.inference_mode():
-        for start in range(0, len(mel), block):
-            out, state = model(torch.from_numpy(np.ascontiguousarray(mel[start:start + block]))[None], state)
-            outputs.append(out[0, :, lookahead])
-    values = _step_values(torch.cat(outputs)[lookahead:])
+    for start in range(0, len(mel), block):
+        out, state = model.run(mel[start:start + block], state)
+        outputs.append(out[:, lookahead])
+    values = _step_values(np.concatenate(outputs)[lookahead:])
     frames = range(FrameClock(sample_rate, fps).frames_for(len(audio)))
     return _coefficients(sample_steps(values, frames, fps), fps, 0)
 
 
-def animate_file(model: Audio2Motion, path: str | Path, fps: RateLike = 30, lookahead_ms: int = 100) -> Coefficients:
+def animate_file(model: MotionNetwork, path: str | Path, fps: RateLike = 30, lookahead_ms: int = 100) -> Coefficients:
     from talkinghead.audio2motion.audio_io import load_audio
 
     samples, sample_rate = load_audio(path)
     return animate(model, samples, sample_rate, fps, lookahead_ms)
 
 
-def _step_values(out: torch.Tensor) -> np.ndarray:
+def _step_values(out: np.ndarray) -> np.ndarray:
     """Head rows (n, head_width) -> (n, 58): weights in [0,1] then pose."""
-    weights, pose, _ = split_heads(out)
+    weights, pose, _ = split_heads(torch.from_numpy(out))
     return torch.cat([weights, pose], -1).float().numpy()
 
 

@@ -24,16 +24,20 @@ Layers, in order:
 The same code path computes a whole sequence and a streamed chunk: each part
 takes its history explicitly (:class:`StreamState`), and the whole-sequence
 call is the streamed call with an empty history, which is what makes streaming
-equal offline inference.
+equal offline inference. The state a chunk returns has fixed shapes (buffers
+left-padded with zeros plus a step counter saying how much of them is real),
+so an exported graph (:mod:`.onnx_export`) carries it as plain tensors and
+computes exactly what this module computes.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -78,23 +82,44 @@ class ModelConfig:
 
 @dataclass
 class StreamState:
-    """Everything a streamed chunk needs from the past; starts empty."""
+    """Everything a streamed chunk needs from the past, in shapes that never change.
 
-    mel_history: torch.Tensor  # (B, <= norm_window-1, n_mels) raw log-mel
+    Before the stream has filled them the buffers are left-padded with zeros;
+    ``steps_done`` says how much is real: the running mean counts only real
+    frames and attention masks the cache slots no step has written yet.
+    """
+
+    mel_history: torch.Tensor  # (B, norm_window-1, n_mels) raw log-mel, newest last
     step_history: torch.Tensor  # (B, conv_history, 2*n_mels) normalised, stacked
-    keys: list[torch.Tensor] = field(default_factory=list)  # per layer (B, heads, <= context-1, d)
-    values: list[torch.Tensor] = field(default_factory=list)
-    steps_done: int = 0
+    keys: list[torch.Tensor]  # per layer (B, heads, context_steps-1, dim/heads), newest last
+    values: list[torch.Tensor]
+    steps_done: torch.Tensor  # () int64: steps consumed since the start of the stream
 
 
-def running_mean(mel: torch.Tensor, history: torch.Tensor, window: int) -> torch.Tensor:
-    """Mean of each frame's last ``window`` frames (itself included), history prepended."""
+def running_mean(
+    mel: torch.Tensor, history: torch.Tensor, window: int, frames_before: torch.Tensor | int | None = None
+) -> torch.Tensor:
+    """Mean of each frame's last ``window`` frames (itself included), history prepended.
+
+    ``history`` may be left-padded with zeros: only its last ``frames_before``
+    frames (default: all of it) are real, and only real frames are counted.
+    """
     full = torch.cat([history, mel], 1).double()
     cumsum = F.pad(full.cumsum(1), (0, 0, 1, 0))
     end = torch.arange(history.shape[1] + 1, full.shape[1] + 1, device=mel.device)
     start = (end - window).clamp(min=0)
-    count = (end - start).to(full.dtype)[None, :, None]
-    return ((cumsum[:, end] - cumsum[:, start]) / count).to(mel.dtype)
+    real_before = history.shape[1] if frames_before is None else frames_before
+    count = (torch.arange(1, mel.shape[1] + 1, device=mel.device) + real_before).clamp(max=window)
+    return ((cumsum[:, end] - cumsum[:, start]) / count.to(full.dtype)[None, :, None]).to(mel.dtype)
+
+
+def keep_last(x: torch.Tensor, n: int, dim: int) -> torch.Tensor:
+    """The last ``n`` entries along ``dim``, left-padded with zeros when there are fewer."""
+    short = n - x.shape[dim]
+    if short > 0:
+        x = torch.cat([x.new_zeros(*x.shape[:dim], short, *x.shape[dim + 1:]), x], dim)
+    index = (slice(None),) * dim
+    return x[(*index, slice(-n, None))] if n else x[(*index, slice(0, 0))]
 
 
 class CausalAttention(nn.Module):
@@ -109,19 +134,20 @@ class CausalAttention(nn.Module):
         self.register_buffer("slopes", slopes[:, None, None], persistent=False)
         self.dropout = config.dropout
 
-    def forward(self, x: torch.Tensor, past_k: torch.Tensor, past_v: torch.Tensor):
+    def forward(self, x: torch.Tensor, past_k: torch.Tensor, past_v: torch.Tensor, past_steps: torch.Tensor | int):
+        """``past_k``/``past_v`` hold earlier steps, newest last; only the last ``past_steps`` slots are real."""
         b, t, d = x.shape
-        q, k, v = self.qkv(x).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = self.qkv(x).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
         k, v = torch.cat([past_k, k], 2), torch.cat([past_v, v], 2)
         past = past_k.shape[2]
         q_pos = torch.arange(past, past + t, device=x.device)[:, None]
         k_pos = torch.arange(past + t, device=x.device)[None, :]
         distance = (q_pos - k_pos).to(x.dtype)
-        visible = (distance >= 0) & (distance < self.context)
-        bias = torch.where(visible, -self.slopes * distance, torch.tensor(float("-inf"), dtype=x.dtype))
+        visible = (distance >= 0) & (distance < self.context) & (k_pos >= past - past_steps)
+        bias = (-self.slopes * distance).masked_fill(~visible, float("-inf"))
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=self.dropout if self.training else 0.0)
         keep = self.context - 1
-        return self.out(y.transpose(1, 2).reshape(b, t, d)), k[:, :, -keep:], v[:, :, -keep:]
+        return self.out(y.transpose(1, 2).reshape(b, t, d)), keep_last(k, keep, 2), keep_last(v, keep, 2)
 
 
 class Block(nn.Module):
@@ -135,8 +161,8 @@ class Block(nn.Module):
         )
         self.drop = nn.Dropout(config.dropout)
 
-    def forward(self, x, past_k, past_v):
-        y, k, v = self.attention(self.norm1(x), past_k, past_v)
+    def forward(self, x, past_k, past_v, past_steps):
+        y, k, v = self.attention(self.norm1(x), past_k, past_v, past_steps)
         x = x + self.drop(y)
         return x + self.drop(self.ff(self.norm2(x))), k, v
 
@@ -157,29 +183,35 @@ class Audio2Motion(nn.Module):
         self.heads = nn.Linear(config.dim, (config.max_lookahead_steps + 1) * config.head_width)
 
     def initial_state(self, batch: int = 1) -> StreamState:
+        """The state before any audio: zero buffers of their final shapes, nothing real in them."""
+        return self._state(batch, self.config.norm_window - 1, self.config.context_steps - 1)
+
+    def _state(self, batch: int, mel_frames: int, cached_steps: int) -> StreamState:
         c, p = self.config, next(self.parameters())
-        empty = torch.zeros(batch, c.heads, 0, c.dim // c.heads, dtype=p.dtype, device=p.device)
+        cache = (batch, c.heads, cached_steps, c.dim // c.heads)
         return StreamState(
-            mel_history=torch.zeros(batch, 0, c.n_mels, dtype=p.dtype, device=p.device),
-            step_history=torch.zeros(batch, c.conv_history, MELS_PER_STEP * c.n_mels, dtype=p.dtype, device=p.device),
-            keys=[empty] * c.layers,
-            values=[empty] * c.layers,
+            mel_history=p.new_zeros(batch, mel_frames, c.n_mels),
+            step_history=p.new_zeros(batch, c.conv_history, MELS_PER_STEP * c.n_mels),
+            keys=[p.new_zeros(cache) for _ in range(c.layers)],
+            values=[p.new_zeros(cache) for _ in range(c.layers)],
+            steps_done=torch.zeros((), dtype=torch.long, device=p.device),
         )
 
-    def normalise(self, mel: torch.Tensor, history: torch.Tensor) -> torch.Tensor:
-        return (mel - running_mean(mel, history, self.config.norm_window)) / self.feature_scale
+    def normalise(self, mel: torch.Tensor, history: torch.Tensor, frames_before: torch.Tensor | int | None = None):
+        return (mel - running_mean(mel, history, self.config.norm_window, frames_before)) / self.feature_scale
 
     def forward(self, mel: torch.Tensor, state: StreamState | None = None):
         """Mel frames (B, 2S, n_mels) -> head outputs (B, S, L+1, head_width) and the new state.
 
-        ``state`` is the history from earlier chunks (``None``: start of stream).
-        The mel count must be even (whole steps).
+        ``state`` is the history from earlier chunks; ``None`` starts a stream
+        and skips the empty padded history (same result as :meth:`initial_state`,
+        less work for whole sequences). The mel count must be even (whole steps).
         """
         c = self.config
         if mel.shape[1] % MELS_PER_STEP:
             raise ValueError(f"mel frames must come in whole steps of {MELS_PER_STEP}, got {mel.shape[1]}")
-        state = state or self.initial_state(mel.shape[0])
-        normalised = self.normalise(mel, state.mel_history)
+        state = self._state(mel.shape[0], 0, 0) if state is None else state
+        normalised = self.normalise(mel, state.mel_history, MELS_PER_STEP * state.steps_done)
         stacked = normalised.reshape(mel.shape[0], -1, MELS_PER_STEP * c.n_mels)
         steps = torch.cat([state.step_history, stacked], 1)
         x = self.project(steps).transpose(1, 2)
@@ -188,18 +220,29 @@ class Audio2Motion(nn.Module):
         x = x.transpose(1, 2)
         keys, values = [], []
         for block, past_k, past_v in zip(self.blocks, state.keys, state.values):
-            x, k, v = block(x, past_k, past_v)
+            x, k, v = block(x, past_k, past_v, state.steps_done)
             keys.append(k)
             values.append(v)
         out = self.heads(self.norm(x)).view(x.shape[0], x.shape[1], c.max_lookahead_steps + 1, c.head_width)
         new_state = StreamState(
-            mel_history=torch.cat([state.mel_history, mel], 1)[:, -(c.norm_window - 1):],
-            step_history=steps[:, steps.shape[1] - c.conv_history:],
+            mel_history=keep_last(torch.cat([state.mel_history, mel], 1), c.norm_window - 1, 1),
+            step_history=keep_last(steps, c.conv_history, 1),
             keys=keys,
             values=values,
             steps_done=state.steps_done + stacked.shape[1],
         )
         return out, new_state
+
+    def run(self, mel: np.ndarray, state: StreamState | None = None) -> tuple[np.ndarray, StreamState]:
+        """One stream's chunk as numpy: mel (2S, n_mels) -> heads (S, L+1, head_width) float32, new state.
+
+        The interface :mod:`.animate` drives, shared with the onnxruntime runner;
+        put the model in eval mode first.
+        """
+        device = self.feature_scale.device
+        with torch.inference_mode():
+            out, state = self(torch.from_numpy(np.ascontiguousarray(mel, np.float32))[None].to(device), state)
+        return out[0].float().cpu().numpy(), state
 
 
 def split_heads(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from talkinghead.audio2motion.animate import StreamingAnimator, animate, frames_covered, sample_steps
-from talkinghead.audio2motion.model import Audio2Motion, ModelConfig, load_model, save_model
+from talkinghead.audio2motion.model import Audio2Motion, ModelConfig, load_model, running_mean, save_model
 
 SMALL = ModelConfig(dim=32, layers=2, heads=2, context_steps=16, norm_window=40, dropout=0.0)
 
@@ -133,3 +133,35 @@ def test_push_after_flush_is_refused(model):
 def test_missing_weights_file_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="no audio2motion weights"):
         load_model(tmp_path / "nothing.pt")
+
+
+def test_stream_state_keeps_fixed_shapes(model):
+    """The state a chunk returns has the initial state's shapes whatever the chunk length (ONNX carries it)."""
+    mel = torch.randn(1, 2 * 60, SMALL.n_mels)
+    expected = model.initial_state(1)
+    shapes = lambda s: [s.mel_history.shape, s.step_history.shape, *(k.shape for k in s.keys + s.values)]
+    state, done = None, 0
+    for steps in (1, 2, 30, 7, 20):
+        _, state = model(mel[:, 2 * done:2 * (done + steps)], state)
+        done += steps
+        assert shapes(state) == shapes(expected)
+        assert int(state.steps_done) == done
+
+
+def test_padded_initial_state_computes_the_same_as_no_state(model):
+    mel = torch.randn(2, 2 * 25, SMALL.n_mels) - 4.0
+    with torch.inference_mode():
+        a, _ = model(mel)
+        b, _ = model(mel, model.initial_state(2))
+    assert torch.abs(a - b).max() < 1e-5
+
+
+def test_running_mean_counts_only_real_frames():
+    mel = torch.randn(1, 12, 3) + 5.0
+    padded = torch.zeros(1, 9, 3)
+    plain = running_mean(mel, torch.zeros(1, 0, 3), 10)
+    assert torch.allclose(running_mean(mel, padded, 10, frames_before=0), plain)
+    assert torch.allclose(plain[:, 0], mel[:, 0])  # the first frame's mean is itself, not diluted by padding
+    assert torch.allclose(plain[:, 11], mel[:, 2:12].mean(1), atol=1e-6)
+    history = torch.cat([torch.zeros(1, 5, 3), mel[:, :4]], 1)  # 4 real frames behind 5 padded ones
+    assert torch.allclose(running_mean(mel[:, 4:], history, 10, frames_before=4), plain[:, 4:], atol=1e-6)
