@@ -56,15 +56,28 @@ def _animate(args: argparse.Namespace) -> int:
         coefficients = Coefficients(weights, np.zeros((frames, 6), np.float32), fps)
     else:
         from talkinghead.audio2motion.animate import animate
-        from talkinghead.audio2motion.model import load_model
 
-        model = load_model(args.weights, device=args.device)
+        model = _network(args)
         coefficients = animate(model, samples, rate, fps, args.lookahead_ms)
     coefficients = _apply_motion(coefficients, samples, rate, args)
     coefficients.save(args.output)
     if not args.quiet:
         print(f"{len(coefficients)} frames at {fps} fps -> {args.output}", file=sys.stderr)
     return 0
+
+
+def _network(args: argparse.Namespace):
+    """The audio2motion network on the chosen backend (torch weights, or their ONNX export)."""
+    from talkinghead.audio2motion.model import load_model
+
+    if args.backend == "torch":
+        return load_model(args.weights, device=args.device)
+    from talkinghead.audio2motion.onnx_export import OnnxAudio2Motion
+
+    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if args.device == "cuda" else ["CPUExecutionProvider"]
+    if args.weights is not None and args.weights.suffix == ".pt":
+        return OnnxAudio2Motion.from_model(load_model(args.weights), providers=providers)
+    return OnnxAudio2Motion(args.weights, providers=providers)
 
 
 def _apply_motion(coefficients, samples, rate, args: argparse.Namespace):
@@ -121,8 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     animate.add_argument("--fps", default="30", help="frame rate, e.g. 25, 30, 30000/1001, 60")
     animate.add_argument("--lookahead-ms", type=int, default=100, help="model look-ahead, 0..200 in steps of 20")
     animate.add_argument("--text", default=None, help="transcript: text-assisted mode")
-    animate.add_argument("--weights", type=Path, default=None, help="a trained a2m.pt (default: the shipped weights)")
+    animate.add_argument("--weights", type=Path, default=None, help="a trained a2m.pt or a2m.onnx (default: the shipped weights)")
     animate.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    animate.add_argument("--backend", default="torch", choices=("torch", "onnx"), help="run the network in torch or onnxruntime")
     animate.add_argument("--intensity", type=float, default=1.0, help="scale of mouth motion (motion layer)")
     animate.add_argument("--style", choices=("talk", "idle"), default="talk", help="idle: mouth at rest, blinks and head motion only")
     animate.add_argument("--no-head-motion", action="store_true", help="pose stays neutral (avatars with their own base video)")
