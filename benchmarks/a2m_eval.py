@@ -1,41 +1,68 @@
 """audio2motion on real speech, through the frozen lip-sync yardstick.
 
     python benchmarks/a2m_eval.py [--clips report|tuning] [--weights A2M.pt] [--data ../shared/data]
+                                  [--no-robustness]
 
 Systems, all at 30 fps on each clip's own audio:
-- the model at look-ahead 0, 40 and 100 ms (shipped weights unless ``--weights``);
+- the model at look-ahead 0, 40 and 100 ms (shipped weights unless ``--weights``),
+  followed by the motion layer's silence gate (blinks and head motion off:
+  they do not touch the mouth);
 - the RMS-energy mouth and PocketSphinx phone recognition -> the articulation
   model (frozen baselines, :mod:`talkinghead.audio2motion.baselines`).
-Signals: aperture = signed inner-lip gap of the reference face / IOD, rounding
-= ``mouthFunnel + mouthPucker`` (``baselines.mouth_signals``). For each system
-the lag is chosen once on the pooled aperture AUC within -1..+1 (positive =
-signal late) and every figure is taken at that lag, with 95% event-bootstrap
-intervals.
+
+Signals: aperture = signed inner-lip gap of the reference face / IOD,
+rounding = ``mouthFunnel + mouthPucker`` (``baselines.mouth_signals``).
+For each system the lag is chosen once on the pooled aperture AUC within
+-1..+1 (positive = signal late); every figure is taken at that lag:
+- AUC of aperture and rounding, pooled and per clip, 95% event-bootstrap CI;
+- Pearson r of the predicted aperture against the real mouth (raw MediaPipe
+  lip gap / IOD) tracked from the clip's own video, at the video's offset
+  (the raw lip gap's best lag against the labels, searched in -8..+8);
+- amplitude: median aperture on P/B/M frames / on open-vowel frames, and
+  open-vowel aperture / the tracked real mouth's;
+- silence: median aperture on SIL runs longer than 200 ms / on speech frames;
+- jitter: mean |second difference| of the 52 weights, and the tracked mouth's
+  (the tracker's solved weights) beside it;
+- robustness: pooled aperture AUC at 10 dB SNR (white and babble noise, seeded;
+  babble = the other clips' speech) and through an 8 kHz telephone band.
+Clips without a video have no Pearson r, tracked amplitude or tracked jitter.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from talkinghead.audio2motion.animate import animate
 from talkinghead.audio2motion.audio_io import load_audio_16k
+from talkinghead.audio2motion.augment import add_noise, telephone
 from talkinghead.audio2motion.baselines import energy_mouth, mouth_signals, pocketsphinx_mouth
 from talkinghead.audio2motion.model import load_model
+from talkinghead.audio2motion.motion import BlinkConfig, HeadConfig, MotionConfig, apply_motion
 from talkinghead.evaluation import lipsync
-from talkinghead.evaluation.labels import REPORT_CLIPS, TUNING_CLIPS, available_clips
+from talkinghead.evaluation.labels import REPORT_CLIPS, TUNING_CLIPS, LabelledClip, available_clips
 
 ROOT = Path(__file__).resolve().parents[1]
 FPS = 30
+RATE = 16000
 LAGS = (-1, 0, 1)
 LOOKAHEADS_MS = (0, 40, 100)
+OPEN = frozenset({"AA", "AE", "AH", "AO", "AW", "AY"})
+BILABIAL = frozenset({"P", "B", "M"})
+MOUTH_ONLY = MotionConfig(blink=BlinkConfig(enabled=False), head=HeadConfig(scale=0.0))
+
+System = Callable[[np.ndarray, int], np.ndarray]  # 16 kHz audio, frames -> (frames, 52) weights
 
 
-def systems(model) -> dict:
-    def model_at(lookahead_ms):
-        return lambda audio, n: animate(model, audio, 16000, FPS, lookahead_ms).blendshapes[:n]
+def systems(model) -> dict[str, System]:
+    def model_at(lookahead_ms: int) -> System:
+        def run(audio: np.ndarray, n: int) -> np.ndarray:
+            coefficients = animate(model, audio, RATE, FPS, lookahead_ms)
+            return apply_motion(coefficients, audio, RATE, MOUTH_ONLY).blendshapes[:n]
+        return run
 
     table = {f"model {ms} ms": model_at(ms) for ms in LOOKAHEADS_MS}
     table["energy"] = lambda audio, n: energy_mouth(audio, n, FPS)
@@ -43,8 +70,61 @@ def systems(model) -> dict:
     return table
 
 
+class RealMouth:
+    """The mouth tracked from a clip's own video: raw lip gap and solved weights."""
+
+    def __init__(self, clip: LabelledClip) -> None:
+        from talkinghead.renderer.face_model import interocular, lip_gap
+        from talkinghead.renderer.tracking import track_video
+
+        track = track_video(clip.video, progress=False)
+        self.aperture = lip_gap(track.landmarks) / interocular(track.landmarks)
+        self.weights = track.blendshapes
+        self.offset = lipsync.best_lag(self.aperture, clip.labels, track.fps, "aperture", n_boot=0).best_lag
+
+
+def median_on(signal: np.ndarray, labels: np.ndarray, classes: frozenset[str], lag: int) -> float:
+    n = min(len(labels), len(signal) - max(0, lag))
+    frames = np.arange(max(0, -lag), n)
+    chosen = [j for j in frames if labels[j] in classes]
+    return float(np.median(signal[np.array(chosen) + lag])) if chosen else float("nan")
+
+
+def long_silence(labels: np.ndarray, min_frames: int = 7) -> np.ndarray:
+    """Frames inside SIL runs longer than 200 ms (7 frames at 30 fps)."""
+    mask = np.zeros(len(labels), bool)
+    start = 0
+    for j in range(1, len(labels) + 1):
+        if j == len(labels) or labels[j] != labels[start]:
+            if labels[start] == "SIL" and j - start >= min_frames:
+                mask[start:j] = True
+            start = j
+    return mask
+
+
+def jitter(weights: np.ndarray) -> float:
+    return float(np.abs(np.diff(weights, 2, axis=0)).mean())
+
+
 def cell(result: lipsync.AUCResult) -> str:
     return f"{result.auc:.3f} [{result.ci_low:.2f}, {result.ci_high:.2f}]"
+
+
+def pooled_aperture(run: System, audios: dict[str, np.ndarray], clips, lag: int) -> float:
+    signals = [(mouth_signals(run(audios[c.name], len(c.labels)))["aperture"], c.labels, FPS) for c in clips]
+    return lipsync.pooled_auc(signals, "aperture", lag, n_boot=0).pooled.auc
+
+
+def degraded(audios: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+    names = list(audios)
+    out: dict[str, dict[str, np.ndarray]] = {"white 10 dB": {}, "babble 10 dB": {}, "telephone": {}}
+    for i, name in enumerate(names):
+        x = audios[name]
+        out["white 10 dB"][name] = add_noise(x, 10.0, np.random.default_rng(i), "white")
+        others = [audios[o] for o in names if o != name]
+        out["babble 10 dB"][name] = add_noise(x, 10.0, np.random.default_rng(100 + i), "babble", others)
+        out["telephone"][name] = telephone(x, RATE)
+    return out
 
 
 def main() -> None:
@@ -52,29 +132,63 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--clips", choices=("report", "tuning"), default="report")
     parser.add_argument("--weights", type=Path, default=None)
+    parser.add_argument("--no-robustness", action="store_true")
     args = parser.parse_args()
     clips = available_clips(args.data, REPORT_CLIPS if args.clips == "report" else TUNING_CLIPS)
     if not clips:
         raise SystemExit(f"no labelled clips under {args.data}")
-    audio = {clip.name: load_audio_16k(clip.audio) for clip in clips}
-    model = load_model(args.weights)
-
+    audios = {clip.name: load_audio_16k(clip.audio) for clip in clips}
+    real = {clip.name: RealMouth(clip) for clip in clips if clip.video is not None}
+    table = systems(load_model(args.weights))
     names = [clip.name for clip in clips]
+
     print(f"| system | lag | pooled aperture | {' | '.join(names)} | pooled rounding |")
     print("|---|---|---|" + "---|" * len(names) + "---|")
-    for name, run in systems(model).items():
-        signals = []
-        for clip in clips:
-            weights = run(audio[clip.name], len(clip.labels))
-            signals.append(mouth_signals(weights))
-        aperture = [(s["aperture"], clip.labels, FPS) for s, clip in zip(signals, clips)]
-        rounding = [(s["rounding"], clip.labels, FPS) for s, clip in zip(signals, clips)]
-        search = lipsync.pooled_best_lag(aperture, "aperture", lags=LAGS, n_boot=0)
-        lag = search.best_lag
+    details = {}
+    for name, run in table.items():
+        weights = {c.name: run(audios[c.name], len(c.labels)) for c in clips}
+        signals = {k: mouth_signals(w) for k, w in weights.items()}
+        aperture = [(signals[c.name]["aperture"], c.labels, FPS) for c in clips]
+        rounding = [(signals[c.name]["rounding"], c.labels, FPS) for c in clips]
+        lag = lipsync.pooled_best_lag(aperture, "aperture", lags=LAGS, n_boot=0).best_lag
         pooled = lipsync.pooled_auc(aperture, "aperture", lag)
         rounded = lipsync.pooled_auc(rounding, "rounding", lag)
         per_clip = " | ".join(cell(r) for r in pooled.per_clip)
         print(f"| {name} | {lag:+d} | {cell(pooled.pooled)} | {per_clip} | {cell(rounded.pooled)} |", flush=True)
+        details[name] = (lag, weights, signals)
+
+    print("\n| system | clip | r vs tracked | bilabial/open | open vs tracked | long SIL/speech | jitter (tracked) |")
+    print("|---|---|---|---|---|---|---|")
+    for name, (lag, weights, signals) in details.items():
+        for clip in clips:
+            ap = signals[clip.name]["aperture"]
+            labels = np.asarray(clip.labels)
+            open_ap = median_on(ap, labels, OPEN, lag)
+            ratio = median_on(ap, labels, BILABIAL, lag) / open_ap
+            silent = long_silence(labels)
+            speech = ~np.isin(labels, ["SIL", "NSN"])
+            n = min(len(labels), len(ap))
+            sil_ratio = np.median(ap[:n][silent[:n]]) / np.median(ap[:n][speech[:n]]) if silent[:n].any() else float("nan")
+            r = amp = tracked_jitter = float("nan")
+            if clip.name in real:
+                mouth = real[clip.name]
+                r = lipsync.pearson(ap, FPS, mouth.aperture, FPS, lag=lag - mouth.offset)
+                amp = open_ap / median_on(mouth.aperture, labels, OPEN, mouth.offset)
+                tracked_jitter = jitter(mouth.weights)
+            print(f"| {name} | {clip.name} | {r:.2f} | {ratio:.2f} | {amp:.2f} | {sil_ratio:.2f} | "
+                  f"{jitter(weights[clip.name]):.4f} ({tracked_jitter:.4f}) |", flush=True)
+
+    if args.no_robustness:
+        return
+    print("\n| system | clean | white 10 dB | babble 10 dB | telephone 8 kHz | worst drop |")
+    print("|---|---|---|---|---|---|")
+    conditions = degraded(audios)
+    for name, run in table.items():
+        lag = details[name][0]
+        clean = pooled_aperture(run, audios, clips, lag)
+        scores = [pooled_aperture(run, conditions[c], clips, lag) for c in conditions]
+        print(f"| {name} | {clean:.3f} | " + " | ".join(f"{s:.3f}" for s in scores)
+              + f" | {clean - min(scores):.3f} |", flush=True)
 
 
 if __name__ == "__main__":
