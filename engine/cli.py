@@ -75,9 +75,9 @@ def _network(args: argparse.Namespace):
     from talkinghead.audio2motion.onnx_export import OnnxAudio2Motion
 
     providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if args.device == "cuda" else ["CPUExecutionProvider"]
-    if args.weights is not None and args.weights.suffix == ".pt":
-        return OnnxAudio2Motion.from_model(load_model(args.weights), providers=providers)
-    return OnnxAudio2Motion(args.weights, providers=providers)
+    if args.weights is not None and args.weights.suffix == ".onnx":
+        return OnnxAudio2Motion(args.weights, providers=providers)
+    return OnnxAudio2Motion.from_model(load_model(args.weights), providers=providers)  # exported in memory
 
 
 def _apply_motion(coefficients, samples, rate, args: argparse.Namespace):
