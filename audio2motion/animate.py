@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from talkinghead.audio2motion.audio_io import caller_pcm
 from talkinghead.audio2motion.features import StreamingFrontEnd
 from talkinghead.audio2motion.model import (
     MELS_PER_STEP,
@@ -106,7 +107,7 @@ class StreamingAnimator:
     def push(self, pcm: np.ndarray) -> Coefficients:
         if self._closed:
             raise ValueError("push() after flush(): start a new StreamingAnimator")
-        pcm = _mono_float(pcm)
+        pcm = caller_pcm(pcm)
         self._received += len(pcm)
         self._feed(self._front.push(pcm))
         return self._emit(frames_covered(len(self._targets), self.fps))
@@ -146,7 +147,7 @@ def animate(
 ) -> Coefficients:
     """Whole-utterance inference (blocks of steps with carried state, so memory stays bounded)."""
     fps = as_fraction(fps, "fps")
-    audio = _mono_float(audio)
+    audio = caller_pcm(audio)
     if len(audio) == 0:
         raise ValueError("the audio is empty")
     front = StreamingFrontEnd(sample_rate)
@@ -182,18 +183,3 @@ def _coefficients(values: np.ndarray, fps: Fraction, start: int) -> Coefficients
     return Coefficients(
         np.clip(values[:, :NUM_BLENDSHAPES], 0.0, 1.0), values[:, NUM_BLENDSHAPES:], fps, start_frame=start
     )
-
-
-def _mono_float(pcm: np.ndarray) -> np.ndarray:
-    """Validate caller PCM: 1-D (or (n, channels), averaged) finite floats or int16."""
-    pcm = np.asarray(pcm)
-    if pcm.dtype == np.int16:
-        pcm = pcm.astype(np.float32) / 32768.0
-    if pcm.ndim == 2:
-        pcm = pcm.mean(axis=1)
-    if pcm.ndim != 1:
-        raise ValueError(f"audio must be 1-D samples or (samples, channels), got shape {pcm.shape}")
-    pcm = pcm.astype(np.float32, copy=False)
-    if not np.isfinite(pcm).all():
-        raise ValueError("audio contains NaN or infinite samples")
-    return pcm

@@ -80,3 +80,21 @@ def load_audio_16k(path: str | os.PathLike) -> np.ndarray:
     """Decode ``path`` and resample (zero phase) to 16 kHz mono float32."""
     samples, rate = load_audio(path)
     return resample(samples, rate, FEATURE_RATE)
+
+
+def caller_pcm(pcm: np.ndarray) -> np.ndarray:
+    """Caller PCM as every streaming stage reads it: int16 scaled to [-1, 1), channels
+    averaged, float32, finite; anything else is a one-line ``ValueError``."""
+    pcm = np.asarray(pcm)
+    if pcm.dtype == np.int16:
+        pcm = pcm.astype(np.float32) / 32768.0
+    if pcm.ndim == 2:
+        pcm = pcm.mean(axis=1)
+    if pcm.ndim != 1:
+        raise ValueError(f"audio must be 1-D samples or (samples, channels), got shape {pcm.shape}")
+    if pcm.dtype.kind not in "fiu" and pcm.size:
+        raise ValueError(f"audio must be numbers, got dtype {pcm.dtype}")
+    pcm = pcm.astype(np.float32, copy=False)
+    if not np.isfinite(pcm).all():
+        raise ValueError("audio contains NaN or infinite samples")
+    return pcm

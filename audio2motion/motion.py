@@ -41,6 +41,7 @@ from fractions import Fraction
 
 import numpy as np
 from talkinghead.arkit import ARKIT_INDEX, ARKIT_NAMES
+from talkinghead.audio2motion.audio_io import caller_pcm
 from talkinghead.coefficients import Coefficients
 from talkinghead.streaming.clock import FrameClock, RateLike, as_fraction
 
@@ -398,7 +399,7 @@ class MotionLayer:
     def push_audio(self, pcm: np.ndarray) -> None:
         """Feed caller PCM (the same samples the animator gets); float in [-1, 1] or int16."""
         _check(not self._ended, "push_audio() after end_audio(): start a new MotionLayer")
-        self._buffer = np.concatenate([self._buffer, _mono(pcm)])
+        self._buffer = np.concatenate([self._buffer, caller_pcm(pcm)])
         while self._block_bounds(self._blocks_done())[1] <= self.received:
             self._run_block()
 
@@ -499,21 +500,3 @@ def apply_motion(
     layer.push_audio(audio)
     layer.end_audio()
     return layer.apply(coefficients)
-
-
-def _mono(pcm: np.ndarray) -> np.ndarray:
-    """Caller PCM as the animator reads it: int16 scaled, channels averaged, float32, finite."""
-    pcm = np.asarray(pcm)
-    if pcm.dtype == np.int16:
-        pcm = pcm.astype(np.float32) / 32768.0
-    if pcm.ndim == 2:
-        pcm = pcm.mean(axis=1)
-    _check(
-        pcm.ndim == 1, f"audio must be 1-D samples or (samples, channels), got shape {pcm.shape}"
-    )
-    _check(
-        pcm.dtype.kind in "fiu" or pcm.size == 0, f"audio must be numbers, got dtype {pcm.dtype}"
-    )
-    pcm = pcm.astype(np.float32, copy=False)
-    _check(bool(np.isfinite(pcm).all()), "audio contains NaN or infinite samples")
-    return pcm
