@@ -4,7 +4,9 @@ Every 20th utterance of the corpus is held out. A batch is random crops of
 utterances (the crop starts a fresh stream, as a session does), SpecAugment
 masks on the mel, and every look-ahead head is trained at once: head ``L``'s
 output at trunk step ``i`` is compared with the target of step ``i - L``.
-Losses: squared error of the 52 weights (summed over shapes), cross-entropy
+Losses: squared error of the 52 weights (summed over shapes), squared error
+of the lip gap those weights open on the reference face (the visible quantity
+lip-sync is judged on; linear in the weights, so one dot product), cross-entropy
 of the phone at that step (auxiliary: it teaches the trunk phones), and the
 pose head towards the target pose (zero for TTS speech, which has no head
 motion; per-avatar fine-tuning on tracked video gives it real motion).
@@ -16,6 +18,7 @@ directory resumes from it.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -40,6 +43,9 @@ from talkinghead.audio2motion.model import (
     save_model,
 )
 from talkinghead.audio2motion.phones import PHONE_INDEX, SILENCE
+from talkinghead.renderer import topology
+from talkinghead.renderer.blendshapes import author_blendshapes
+from talkinghead.renderer.face_model import interocular
 
 HELD_OUT_EVERY = 20
 
@@ -53,6 +59,7 @@ class TrainConfig:
     warmup: int = 100
     weight_decay: float = 0.01
     phone_loss: float = 0.1
+    aperture_loss: float = 10.0  # squared error of the lip gap the weights make on the reference face
     pose_loss: float = 0.1
     freq_masks: int = 2
     freq_mask_bins: int = 12
@@ -115,11 +122,21 @@ def _spec_augment(mel: np.ndarray, config: TrainConfig, rng: np.random.Generator
         mel[low:low + width] = fill
 
 
+@functools.lru_cache(maxsize=1)
+def lip_gap_direction() -> torch.Tensor:
+    """``c`` with lip gap = const + c·w (in IOD) on the reference face: the mesh is linear in w."""
+    neutral = topology.load_topology().neutral.astype(np.float64)
+    basis = author_blendshapes(neutral)
+    upper, lower = topology.UPPER_LIP_INNER_MID, topology.LOWER_LIP_INNER_MID
+    return torch.from_numpy((basis[:, upper, 1] - basis[:, lower, 1]) / interocular(neutral)).float()
+
+
 def batch_loss(model: Audio2Motion, batch, config: TrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
     mel, weights, phones, mask = batch
+    direction = lip_gap_direction()
     out, _ = model(mel)
     heads = model.config.max_lookahead_steps + 1
-    total = {"weights": 0.0, "phones": 0.0, "pose": 0.0}
+    total = {"weights": 0.0, "aperture": 0.0, "phones": 0.0, "pose": 0.0}
     loss = mel.new_zeros(())
     for lookahead in range(heads):
         steps = out.shape[1] - lookahead
@@ -127,12 +144,16 @@ def batch_loss(model: Audio2Motion, batch, config: TrainConfig) -> tuple[torch.T
         m = mask[:, :steps]
         denominator = m.sum().clamp(min=1.0)
         w = torch.sigmoid(pred[..., :NUM_BLENDSHAPES])
-        weight_err = (((w - weights[:, :steps]) ** 2).sum(-1) * m).sum() / denominator
+        error = w - weights[:, :steps]
+        weight_err = ((error ** 2).sum(-1) * m).sum() / denominator
+        aperture_err = (((error @ direction) ** 2) * m).sum() / denominator
         pose_err = ((pred[..., NUM_BLENDSHAPES:NUM_BLENDSHAPES + NUM_POSE] ** 2).sum(-1) * m).sum() / denominator
         logits = pred[..., NUM_BLENDSHAPES + NUM_POSE:]
         phone_err = (F.cross_entropy(logits.transpose(1, 2), phones[:, :steps], reduction="none") * m).sum() / denominator
-        loss = loss + (weight_err + config.phone_loss * phone_err + config.pose_loss * pose_err) / heads
+        loss = loss + (weight_err + config.aperture_loss * aperture_err + config.phone_loss * phone_err
+                       + config.pose_loss * pose_err) / heads
         total["weights"] += weight_err.item() / heads
+        total["aperture"] += aperture_err.item() / heads
         total["phones"] += phone_err.item() / heads
         total["pose"] += pose_err.item() / heads
     return loss, total

@@ -81,7 +81,7 @@ def test_training_writes_loadable_weights_and_resumes(tmp_path):
     resumed = TrainConfig(**{**config.__dict__, "steps": 5})
     train(corpus, tmp_path / "run", resumed, SMALL, progress=False)
     log = (tmp_path / "run" / "train.log").read_text()
-    assert "resumed at step 3" in log and "step 5 " in log
+    assert "resumed at step 3" in log and "step 5 " in log and "aperture=" in log
 
 
 def test_held_out_split_is_disjoint_and_stable():
@@ -91,3 +91,14 @@ def test_held_out_split_is_disjoint_and_stable():
     assert len(held) == 3 and len(train_set) == 57
     assert not {id(e) for e in held} & {id(e) for e in train_set}
     assert [id(e) for e in split(examples)[1]] == [id(e) for e in held]
+
+
+def test_lip_gap_direction_matches_the_mesh():
+    """The aperture loss's dot product equals the reference face's signed lip gap change."""
+    from talkinghead.audio2motion.baselines import mouth_signals
+    from talkinghead.audio2motion.train import lip_gap_direction
+
+    weights = np.random.default_rng(3).uniform(0, 0.6, (6, 52))
+    change = mouth_signals(weights)["aperture"] - mouth_signals(np.zeros((1, 52)))["aperture"]
+    assert np.abs(change - weights @ lip_gap_direction().numpy()).max() < 1e-5
+    assert lip_gap_direction()[ARKIT_INDEX["jawOpen"]] > 0 > lip_gap_direction()[ARKIT_INDEX["mouthClose"]]
