@@ -63,15 +63,25 @@ def lookahead_steps(model: MotionNetwork, lookahead_ms: int) -> int:
     return lookahead_ms // STEP_MS
 
 
-def sample_steps(values: np.ndarray, frames: range, fps: Fraction) -> np.ndarray:
-    """Step values (n, C) -> frame values at midpoints ``(k+1/2)/fps``, held past either end."""
+def sample_steps(values: np.ndarray, frames: range, fps: Fraction, first_step: int = 0) -> np.ndarray:
+    """Step values (n, C) -> frame values at midpoints ``(k+1/2)/fps``, held past either end.
+
+    ``values`` holds steps ``first_step .. first_step+n-1`` (a stream drops steps no
+    later frame needs); positions are computed on the whole step axis, so the
+    result does not depend on ``first_step``.
+    """
+    last = first_step + len(values) - 1
     k = np.arange(frames.start, frames.stop, dtype=np.float64)
-    position = ((k + 0.5) / float(fps) - float(STEP_OFFSET)) * float(STEPS_PER_SECOND)
-    position = np.clip(position, 0.0, len(values) - 1)
+    position = np.clip(_step_position(k, fps), 0.0, last)
     low = np.floor(position).astype(int)
-    high = np.minimum(low + 1, len(values) - 1)
+    high = np.minimum(low + 1, last)
     frac = (position - low)[:, None]
-    return (values[low] * (1 - frac) + values[high] * frac).astype(np.float32)
+    return (values[low - first_step] * (1 - frac) + values[high - first_step] * frac).astype(np.float32)
+
+
+def _step_position(frames: np.ndarray, fps: Fraction) -> np.ndarray:
+    """Frame midpoints on the step axis (step s is at ``STEP_OFFSET + s / STEPS_PER_SECOND``)."""
+    return ((frames + 0.5) / float(fps) - float(STEP_OFFSET)) * float(STEPS_PER_SECOND)
 
 
 def frames_covered(n_steps: int, fps: Fraction) -> int:
@@ -95,7 +105,8 @@ class StreamingAnimator:
         self._mel = np.zeros((0, model.config.n_mels), np.float32)
         self._state = None
         self._trunk_steps = 0
-        self._targets: list[np.ndarray] = []
+        self._values = np.zeros((0, NUM_BLENDSHAPES + NUM_POSE), np.float32)  # steps not yet passed
+        self._first_step = 0  # step index of self._values[0]
         self._received = 0
         self._emitted = 0
         self._closed = False
@@ -110,7 +121,7 @@ class StreamingAnimator:
         pcm = caller_pcm(pcm)
         self._received += len(pcm)
         self._feed(self._front.push(pcm))
-        return self._emit(frames_covered(len(self._targets), self.fps))
+        return self._emit(frames_covered(self._first_step + len(self._values), self.fps))
 
     def flush(self) -> Coefficients:
         if self._closed:
@@ -131,15 +142,19 @@ class StreamingAnimator:
         out, self._state = self.model.run(mel[:whole], self._state)
         first = max(0, self.lookahead - self._trunk_steps)  # trunk steps before L have no target
         self._trunk_steps += out.shape[0]
-        self._targets.extend(_step_values(out[first:, self.lookahead]))
+        self._values = np.concatenate([self._values, _step_values(out[first:, self.lookahead])])
 
     def _emit(self, stop: int) -> Coefficients:
         frames = range(self._emitted, max(self._emitted, stop))
         self._emitted = frames.stop
-        if not self._targets or not len(frames):
-            empty = np.zeros((0, NUM_BLENDSHAPES + NUM_POSE), np.float32)
-            return _coefficients(empty, self.fps, frames.start)
-        return _coefficients(sample_steps(np.stack(self._targets), frames, self.fps), self.fps, frames.start)
+        if not len(self._values) or not len(frames):
+            return _coefficients(self._values[:0], self.fps, frames.start)
+        values = sample_steps(self._values, frames, self.fps, self._first_step)
+        # later frames start at or after the step below the next frame's midpoint
+        needed = int(np.floor(max(0.0, _step_position(np.float64(frames.stop), self.fps))))
+        drop = min(max(0, needed - self._first_step), len(self._values) - 1)
+        self._values, self._first_step = self._values[drop:], self._first_step + drop
+        return _coefficients(values, self.fps, frames.start)
 
 
 def animate(

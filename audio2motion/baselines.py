@@ -29,7 +29,7 @@ from talkinghead.audio2motion.audio_io import FEATURE_RATE as SAMPLE_RATE
 from talkinghead.audio2motion.resample import check_samples
 from talkinghead.renderer import topology
 from talkinghead.renderer.blendshapes import author_blendshapes, express
-from talkinghead.renderer.face_model import interocular
+from talkinghead.renderer.face_model import interocular, signed_lip_gap
 from talkinghead.streaming.clock import as_fraction
 
 
@@ -106,7 +106,8 @@ def text_mouth(audio_16k: np.ndarray, text: str, num_frames: int, fps: Fraction 
 
 
 @functools.lru_cache(maxsize=1)
-def _reference_face() -> tuple[np.ndarray, np.ndarray]:
+def reference_face() -> tuple[np.ndarray, np.ndarray]:
+    """The topology's neutral and its authored blendshapes: the face every mouth signal is read on."""
     neutral = np.asarray(topology.load_topology().neutral, np.float64)
     return neutral, author_blendshapes(neutral).astype(np.float64)
 
@@ -125,8 +126,8 @@ def mouth_signals(weights: np.ndarray) -> dict[str, np.ndarray]:
         raise ValueError(f"weights must be (T, {len(ARKIT_NAMES)}), got shape {w.shape}")
     if not np.isfinite(w).all():
         raise ValueError("weights contain NaN or infinite values")
-    neutral, basis = _reference_face()
+    neutral, basis = reference_face()
     mesh = express(neutral, basis, w)
-    gap = mesh[:, topology.UPPER_LIP_INNER_MID, 1] - mesh[:, topology.LOWER_LIP_INNER_MID, 1]
+    gap = signed_lip_gap(mesh)
     rounding = w[:, ARKIT_INDEX["mouthFunnel"]] + w[:, ARKIT_INDEX["mouthPucker"]]
     return {"aperture": gap / interocular(mesh), "rounding": rounding}

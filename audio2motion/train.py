@@ -43,9 +43,8 @@ from talkinghead.audio2motion.model import (
     save_model,
 )
 from talkinghead.audio2motion.phones import PHONE_INDEX, SILENCE
-from talkinghead.renderer import topology
-from talkinghead.renderer.blendshapes import author_blendshapes
-from talkinghead.renderer.face_model import interocular
+from talkinghead.audio2motion.baselines import reference_face
+from talkinghead.renderer.face_model import interocular, signed_lip_gap
 
 HELD_OUT_EVERY = 20
 
@@ -125,10 +124,8 @@ def _spec_augment(mel: np.ndarray, config: TrainConfig, rng: np.random.Generator
 @functools.lru_cache(maxsize=1)
 def lip_gap_direction() -> torch.Tensor:
     """``c`` with lip gap = const + c·w (in IOD) on the reference face: the mesh is linear in w."""
-    neutral = topology.load_topology().neutral.astype(np.float64)
-    basis = author_blendshapes(neutral)
-    upper, lower = topology.UPPER_LIP_INNER_MID, topology.LOWER_LIP_INNER_MID
-    return torch.from_numpy((basis[:, upper, 1] - basis[:, lower, 1]) / interocular(neutral)).float()
+    neutral, basis = reference_face()
+    return torch.from_numpy(signed_lip_gap(basis) / interocular(neutral)).float()
 
 
 def batch_loss(model: Audio2Motion, batch, config: TrainConfig) -> tuple[torch.Tensor, dict[str, float]]:

@@ -25,8 +25,7 @@ import numpy as np
 from talkinghead.arkit import ARKIT_INDEX
 from talkinghead.evaluation import lipsync
 from talkinghead.evaluation.labels import REPORT_CLIPS, TUNING_CLIPS, available_clips
-from talkinghead.renderer import topology
-from talkinghead.renderer.face_model import interocular, lip_gap, mouth_width
+from talkinghead.renderer.face_model import interocular, lip_gap, mouth_width, signed_lip_gap
 from talkinghead.renderer.tracking import track_video
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,8 +38,7 @@ def aperture(points: np.ndarray) -> np.ndarray:
 
 def mesh_aperture(vertices: np.ndarray) -> np.ndarray:
     """Signed inner-lip gap of model-frame meshes (+y up): a mesh's lips can cross."""
-    gap = vertices[:, topology.UPPER_LIP_INNER_MID, 1] - vertices[:, topology.LOWER_LIP_INNER_MID, 1]
-    return gap / interocular(vertices)
+    return signed_lip_gap(vertices) / interocular(vertices)
 
 
 def narrowing(points: np.ndarray) -> np.ndarray:

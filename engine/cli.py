@@ -42,7 +42,8 @@ def _track(args: argparse.Namespace) -> int:
 
 
 def _animate(args: argparse.Namespace) -> int:
-    from talkinghead.audio2motion.audio_io import load_audio, load_audio_16k
+    from talkinghead.audio2motion.audio_io import FEATURE_RATE, load_audio
+    from talkinghead.audio2motion.resample import resample
     from talkinghead.streaming.clock import FrameClock, as_fraction
 
     fps = as_fraction(args.fps, "fps")
@@ -52,7 +53,7 @@ def _animate(args: argparse.Namespace) -> int:
         from talkinghead.coefficients import Coefficients
 
         frames = FrameClock(rate, fps).frames_for(len(samples))
-        weights = text_mouth(load_audio_16k(args.audio), args.text, frames, fps)
+        weights = text_mouth(resample(samples, rate, FEATURE_RATE), args.text, frames, fps)
         coefficients = Coefficients(weights, np.zeros((frames, 6), np.float32), fps)
     else:
         from talkinghead.audio2motion.animate import animate

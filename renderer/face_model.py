@@ -73,6 +73,15 @@ def lip_gap(vertices: np.ndarray) -> np.ndarray:
     return np.linalg.norm(upper - vertices[..., topology.LOWER_LIP_INNER_MID, :], axis=-1)
 
 
+def signed_lip_gap(vertices: np.ndarray) -> np.ndarray:
+    """Upper minus lower inner-lip midpoint height (...,) in the model frame (+y up).
+
+    Signed because a model's lips can cross; also a displacement field's effect
+    on the gap when given blendshape displacements.
+    """
+    return vertices[..., topology.UPPER_LIP_INNER_MID, 1] - vertices[..., topology.LOWER_LIP_INNER_MID, 1]
+
+
 def mouth_width(vertices: np.ndarray) -> np.ndarray:
     """Distance (...,) between the outer mouth corners."""
     right, left = topology.MOUTH_CORNERS
