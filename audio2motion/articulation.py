@@ -357,6 +357,16 @@ def _to_arkit(channels: np.ndarray, config: ArticulationConfig) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
+def viseme_weights(config: ArticulationConfig = ArticulationConfig()) -> np.ndarray:
+    """ARKit weights (len(PHONES), 52) of each phone's held target, in ``PHONES`` order.
+
+    What a phone looks like with no neighbours pulling at it (SIL: the rest
+    pose); the network's articulation layer starts from these.
+    """
+    targets = np.stack([_TABLE[p][0] for p in PHONES])
+    return _to_arkit(targets, config).astype(np.float32)
+
+
 def frame_times(num_frames: int, fps: Fraction | int) -> np.ndarray:
     """Midpoints ``(k + 1/2) / fps`` of frames ``0..num_frames-1`` in seconds (float64)."""
     rate = as_fraction(fps, "fps")

@@ -18,16 +18,19 @@ Layers, in order:
   causal convolutions over steps;
 - transformer encoder with causal sliding-window attention (``context_steps``)
   and ALiBi distance biases (no absolute positions, so any length streams);
-- heads per look-ahead: 52 blendshape logits (sigmoid), 6 pose values, and
-  phone logits (an auxiliary training target that teaches the trunk phones).
-
-The same code path computes a whole sequence and a streamed chunk: each part
-takes its history explicitly (:class:`StreamState`), and the whole-sequence
-call is the streamed call with an empty history, which is what makes streaming
-equal offline inference. The state a chunk returns has fixed shapes (buffers
-left-padded with zeros plus a step counter saying how much of them is real),
-so an exported graph (:mod:`.onnx_export`) carries it as plain tensors and
-computes exactly what this module computes.
+- heads per look-ahead: phone logits and 6 pose values;
+- articulation from phone posteriors (a phonetic bottleneck): head ``L``'s 52
+  weights are a dominance blend of per-phone viseme targets (sigmoids of
+  learnt logits, initialised from :mod:`.articulation`), each phone weighted
+  by its posterior at every head of the same step times a learnt dominance
+  per (head, describing head, phone) and per (phone, shape). The heads of one
+  step describe steps ``i-10 .. i``: the target's past and, for ``L > 0``,
+  its future, which is how coarticulation anticipates. The output is a
+  convex mix of viseme targets, so diffuse posteriors on an unfamiliar voice
+  give a cautious mouth rather than an extrapolated one. The posteriors are
+  detached: the trunk learns phones only (on the tuning clips, mouths read
+  off TTS-trained phone posteriors ranked open vowels above bilabials better
+  than a head regressed from the trunk).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from talkinghead.audio2motion.articulation import viseme_weights
 from talkinghead.audio2motion.phones import PHONES
 
 STEPS_PER_SECOND = Fraction(50)
@@ -180,7 +184,16 @@ class Audio2Motion(nn.Module):
         )
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.layers))
         self.norm = nn.LayerNorm(config.dim)
-        self.heads = nn.Linear(config.dim, (config.max_lookahead_steps + 1) * config.head_width)
+        n_heads = config.max_lookahead_steps + 1
+        self.heads = nn.Linear(config.dim, n_heads * (NUM_POSE + config.n_phones))
+        # Starts as the articulation model: its viseme targets, and each head's dominance
+        # falling with the distance between the step it describes and the others'.
+        targets = torch.from_numpy(viseme_weights()).clamp(1e-3, 1 - 1e-3)
+        self.viseme_logits = nn.Parameter(torch.log(targets / (1 - targets)))
+        distance = (torch.arange(n_heads)[:, None] - torch.arange(n_heads)[None, :]).abs().float()
+        self.dominance = nn.Parameter(  # log, [head, describing head, phone]
+            (-0.5 * distance)[:, :, None].repeat(1, 1, config.n_phones))
+        self.shape_dominance = nn.Parameter(torch.zeros(config.n_phones, NUM_BLENDSHAPES))  # log
 
     def initial_state(self, batch: int = 1) -> StreamState:
         """The state before any audio: zero buffers of their final shapes, nothing real in them."""
@@ -223,7 +236,7 @@ class Audio2Motion(nn.Module):
             x, k, v = block(x, past_k, past_v, state.steps_done)
             keys.append(k)
             values.append(v)
-        out = self.heads(self.norm(x)).view(x.shape[0], x.shape[1], c.max_lookahead_steps + 1, c.head_width)
+        out = self.heads_from_trunk(self.norm(x))
         new_state = StreamState(
             mel_history=keep_last(torch.cat([state.mel_history, mel], 1), c.norm_window - 1, 1),
             step_history=keep_last(steps, c.conv_history, 1),
@@ -232,6 +245,17 @@ class Audio2Motion(nn.Module):
             steps_done=state.steps_done + stacked.shape[1],
         )
         return out, new_state
+
+    def heads_from_trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """Trunk features (B, S, dim) -> head outputs (B, S, L+1, head_width): weights, pose, phones."""
+        c, (b, s, _) = self.config, x.shape
+        n_heads = c.max_lookahead_steps + 1
+        pose, logits = self.heads(x).view(b, s, n_heads, NUM_POSE + c.n_phones).split([NUM_POSE, c.n_phones], -1)
+        posteriors = torch.softmax(logits, -1).detach()
+        weight = torch.einsum("bsmp,lmp->bslp", posteriors, torch.exp(self.dominance))
+        shape_weight = torch.exp(self.shape_dominance)
+        weights = (weight @ (shape_weight * torch.sigmoid(self.viseme_logits))) / (weight @ shape_weight)
+        return torch.cat([weights, pose, logits], -1)
 
     def run(self, mel: np.ndarray, state: StreamState | None = None) -> tuple[np.ndarray, StreamState]:
         """One stream's chunk as numpy: mel (2S, n_mels) -> heads (S, L+1, head_width) float32, new state.
@@ -247,18 +271,19 @@ class Audio2Motion(nn.Module):
 
 def split_heads(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Head outputs -> blendshape weights in [0,1], pose, phone logits."""
-    weights = torch.sigmoid(out[..., :NUM_BLENDSHAPES])
+    weights = out[..., :NUM_BLENDSHAPES]
     pose = out[..., NUM_BLENDSHAPES:NUM_BLENDSHAPES + NUM_POSE]
     return weights, pose, out[..., NUM_BLENDSHAPES + NUM_POSE:]
 
 
+FORMAT_VERSION = 2  # 2: articulation layer on phone posteriors
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "assets" / "a2m.pt"
 
 
 def save_model(model: Audio2Motion, path: str | Path) -> None:
     """Config and weights (float16 to keep the shipped file small) in one ``.pt`` file."""
     state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    torch.save({"format_version": 1, "config": model.config.to_dict(), "state": state}, Path(path))
+    torch.save({"format_version": FORMAT_VERSION, "config": model.config.to_dict(), "state": state}, Path(path))
 
 
 def load_model(path: str | Path | None = None, device: str = "cpu") -> Audio2Motion:
@@ -268,8 +293,11 @@ def load_model(path: str | Path | None = None, device: str = "cpu") -> Audio2Mot
         raise ValueError(f"{path}: no audio2motion weights there (train with `talkinghead train-a2m`)")
     try:
         saved = torch.load(path, map_location=device, weights_only=True)
+        if saved.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"{path}: weights format {saved.get('format_version')}, this version reads "
+                             f"{FORMAT_VERSION} (retrain with `talkinghead train-a2m`)")
         model = Audio2Motion(ModelConfig(**saved["config"]))
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in saved["state"].items()})
-    except (KeyError, TypeError, RuntimeError) as error:
+    except (AttributeError, KeyError, TypeError, RuntimeError) as error:
         raise ValueError(f"{path}: not an audio2motion weights file ({error})") from None
     return model.to(device).eval()

@@ -7,7 +7,8 @@ the same whichever process makes it and in whatever order, and a stopped
 build resumes by making only the shards that are missing.
 
 Engines are mixed (espeak-ng with many voices and variants, festival's kal,
-ked and slt); the augmentation chain (:mod:`.augment`) then changes speaker,
+ked and slt, flite's awb, rms, slt and kal16: its statistical voices are
+three more speakers that sound less synthetic than espeak); the augmentation chain (:mod:`.augment`) then changes speaker,
 tempo, room, noise, channel and level. Silence of random length is added
 around each utterance so the model sees onsets and long pauses.
 """
@@ -40,13 +41,20 @@ SAMPLE_RATE = 16000
 class TeacherConfig:
     seed: int = 0
     utterances_per_shard: int = 40
-    espeak_share: float = 0.6  # the rest is festival
+    espeak_share: float = 0.6
+    flite_share: float = 0.0  # the rest is festival
     festival_voices: tuple[str, ...] = ("kal", "ked", "slt")
+    flite_voices: tuple[str, ...] = ("awb", "rms", "slt", "kal16")
     espeak_rate: tuple[int, int] = (130, 230)  # words per minute
     espeak_pitch: tuple[int, int] = (25, 75)
     lead_silence: tuple[float, float] = (0.05, 0.8)  # seconds before and after the speech
     p_clean: float = 0.1  # utterances left unaugmented
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self) -> None:
+        shares = (self.espeak_share, self.flite_share)
+        if not all(0.0 <= share <= 1.0 for share in shares) or sum(shares) > 1.0:
+            raise ValueError(f"TeacherConfig: engine shares must be in [0, 1] and sum to at most 1, got {shares}")
 
 
 def make_shard(index: int, config: TeacherConfig) -> list[Example]:
@@ -61,10 +69,15 @@ def make_shard(index: int, config: TeacherConfig) -> list[Example]:
 
 def _speak(text: str, rng: np.random.Generator, voices: list[str], config: TeacherConfig):
     """Text -> (16 kHz audio padded with silence, its phones, metadata)."""
-    if rng.random() < config.espeak_share:
+    draw = rng.random()
+    if draw < config.espeak_share:
         voice = voices[int(rng.integers(len(voices)))]
         options = {"rate": int(rng.integers(*config.espeak_rate)), "pitch": int(rng.integers(*config.espeak_pitch))}
         utterance = synthesize(text, "espeak-ng", voice, **options)
+    elif draw < config.espeak_share + config.flite_share:
+        voice = config.flite_voices[int(rng.integers(len(config.flite_voices)))]
+        options = {}
+        utterance = synthesize(text, "flite", voice)
     else:
         voice = config.festival_voices[int(rng.integers(len(config.festival_voices)))]
         options = {}

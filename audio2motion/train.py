@@ -4,12 +4,17 @@ Every 20th utterance of the corpus is held out. A batch is random crops of
 utterances (the crop starts a fresh stream, as a session does), SpecAugment
 masks on the mel, and every look-ahead head is trained at once: head ``L``'s
 output at trunk step ``i`` is compared with the target of step ``i - L``.
-Losses: squared error of the 52 weights (summed over shapes), squared error
-of the lip gap those weights open on the reference face (the visible quantity
-lip-sync is judged on; linear in the weights, so one dot product), cross-entropy
-of the phone at that step (auxiliary: it teaches the trunk phones), and the
-pose head towards the target pose (zero for TTS speech, which has no head
-motion; per-avatar fine-tuning on tracked video gives it real motion).
+Losses: cross-entropy of the phone at that step (what the trunk learns), and
+for the articulation layer on the (detached) phone posteriors the squared
+error of the 52 weights (summed over shapes) and of the lip gap those weights
+open on the reference face (the visible quantity lip-sync is judged on;
+linear in the weights, so one dot product); the pose head is pulled towards
+the target pose (zero for TTS speech, which has no head motion; per-avatar
+fine-tuning on tracked video gives it real motion).
+
+Besides SpecAugment, each
+crop's mel axis is warped by a random factor (vocal-tract-length
+perturbation), for voices TTS does not have.
 
 A checkpoint (model, optimiser, step, random states) is written every
 ``checkpoint_every`` steps and at the end; running again with the same output
@@ -24,6 +29,7 @@ import logging
 import math
 import time
 from dataclasses import asdict, dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -57,13 +63,14 @@ class TrainConfig:
     lr: float = 1e-3
     warmup: int = 100
     weight_decay: float = 0.01
-    phone_loss: float = 0.1
+    phone_loss: float = 1.0
     aperture_loss: float = 10.0  # squared error of the lip gap the weights make on the reference face
     pose_loss: float = 0.1
     freq_masks: int = 2
     freq_mask_bins: int = 12
     time_masks: int = 2
     time_mask_frames: int = 5  # mel frames; short, since lips still move under a masked sound
+    mel_warp: float = 0.1  # mel axis stretched by a factor in [1 - w, 1 + w] per crop
     seed: int = 0
     threads: int = 0  # 0: torch's default
     checkpoint_every: int = 200
@@ -110,6 +117,12 @@ def make_batch(examples: list[Example], config: TrainConfig, rng: np.random.Gene
 
 
 def _spec_augment(mel: np.ndarray, config: TrainConfig, rng: np.random.Generator) -> None:
+    if config.mel_warp:
+        bins = np.arange(mel.shape[1], dtype=np.float64)
+        source = np.clip(bins * rng.uniform(1 - config.mel_warp, 1 + config.mel_warp), 0, mel.shape[1] - 1)
+        low = np.floor(source).astype(int)
+        high, frac = np.minimum(low + 1, mel.shape[1] - 1), (source - low).astype(np.float32)
+        mel[:] = mel[:, low] * (1 - frac) + mel[:, high] * frac
     fill = mel.mean(0)
     for _ in range(config.freq_masks):
         width = int(rng.integers(0, config.freq_mask_bins + 1))
@@ -140,7 +153,7 @@ def batch_loss(model: Audio2Motion, batch, config: TrainConfig) -> tuple[torch.T
         pred = out[:, lookahead:, lookahead]
         m = mask[:, :steps]
         denominator = m.sum().clamp(min=1.0)
-        w = torch.sigmoid(pred[..., :NUM_BLENDSHAPES])
+        w = pred[..., :NUM_BLENDSHAPES]
         error = w - weights[:, :steps]
         weight_err = ((error ** 2).sum(-1) * m).sum() / denominator
         aperture_err = (((error @ direction) ** 2) * m).sum() / denominator
@@ -173,19 +186,20 @@ def learning_rate(step: int, config: TrainConfig) -> float:
 
 
 def train(
-    corpus: Path, out_dir: Path, config: TrainConfig = TrainConfig(), model_config: ModelConfig = ModelConfig(),
-    progress: bool = True,
+    corpus: Path | Sequence[Path], out_dir: Path, config: TrainConfig = TrainConfig(),
+    model_config: ModelConfig = ModelConfig(), progress: bool = True,
 ) -> Audio2Motion:
-    """Train (or resume) and write ``out_dir/a2m.pt``; returns the model."""
+    """Train (or resume) on one or more corpus directories and write ``out_dir/a2m.pt``; returns the model."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     log = _logger(out_dir / "train.log")
     if config.threads:
         torch.set_num_threads(config.threads)
-    examples = read_corpus(corpus)
+    corpora = [Path(corpus)] if isinstance(corpus, (str, Path)) else [Path(c) for c in corpus]
+    examples = [e for directory in corpora for e in read_corpus(directory)]
     train_set, held = split(examples)
     if not held:
-        raise ValueError(f"{corpus}: too few utterances ({len(examples)}) for a held-out split")
+        raise ValueError(f"{' + '.join(map(str, corpora))}: too few utterances ({len(examples)}) for a held-out split")
     torch.manual_seed(config.seed)
     model = Audio2Motion(model_config)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -203,7 +217,8 @@ def train(
     else:
         model.feature_scale.copy_(feature_scale(train_set, model))
         log.info("corpus %s: %d train / %d held-out utterances, %.2f h; model %.2f M parameters; %s",
-                 corpus, len(train_set), len(held), sum(len(e.weights) for e in examples) / 50 / 3600,
+                 " + ".join(map(str, corpora)), len(train_set), len(held),
+                 sum(len(e.weights) for e in examples) / 50 / 3600,
                  sum(p.numel() for p in model.parameters()) / 1e6, json.dumps(asdict(config)))
     model.train()
     bar = tqdm(total=config.steps, initial=step, desc="train audio2motion", unit="step", disable=not progress)

@@ -15,6 +15,8 @@ rounding = ``mouthFunnel + mouthPucker`` (``baselines.mouth_signals``).
 For each system the lag is chosen once on the pooled aperture AUC within
 -1..+1 (positive = signal late); every figure is taken at that lag:
 - AUC of aperture and rounding, pooled and per clip, 95% event-bootstrap CI;
+- each clip's own best aperture lag in -4..+4 (one fixed output delay means
+  the same lag on every clip);
 - Pearson r of the predicted aperture against the real mouth (raw MediaPipe
   lip gap / IOD) tracked from the clip's own video, at the video's offset
   (the raw lip gap's best lag against the labels, searched in -8..+8);
@@ -49,6 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FPS = 30
 RATE = 16000
 LAGS = (-1, 0, 1)
+OWN_LAGS = tuple(range(-4, 5))  # each clip's own best lag, to show the output delay is one number
 LOOKAHEADS_MS = (0, 40, 100)
 OPEN = frozenset({"AA", "AE", "AH", "AO", "AW", "AY"})
 BILABIAL = frozenset({"P", "B", "M"})
@@ -157,12 +160,14 @@ def main() -> None:
         print(f"| {name} | {lag:+d} | {cell(pooled.pooled)} | {per_clip} | {cell(rounded.pooled)} |", flush=True)
         details[name] = (lag, weights, signals)
 
-    print("\n| system | clip | r vs tracked | bilabial/open | open vs tracked | long SIL/speech | jitter (tracked) |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| system | clip | own lag | r vs tracked | bilabial/open | open vs tracked | long SIL/speech "
+          "| jitter (tracked) |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, (lag, weights, signals) in details.items():
         for clip in clips:
             ap = signals[clip.name]["aperture"]
             labels = np.asarray(clip.labels)
+            own_lag = lipsync.best_lag(ap, clip.labels, FPS, "aperture", lags=OWN_LAGS, n_boot=0).best_lag
             open_ap = median_on(ap, labels, OPEN, lag)
             ratio = median_on(ap, labels, BILABIAL, lag) / open_ap
             silent = long_silence(labels)
@@ -175,7 +180,7 @@ def main() -> None:
                 r = lipsync.pearson(ap, FPS, mouth.aperture, FPS, lag=lag - mouth.offset)
                 amp = open_ap / median_on(mouth.aperture, labels, OPEN, mouth.offset)
                 tracked_jitter = jitter(mouth.weights)
-            print(f"| {name} | {clip.name} | {r:.2f} | {ratio:.2f} | {amp:.2f} | {sil_ratio:.2f} | "
+            print(f"| {name} | {clip.name} | {own_lag:+d} | {r:.2f} | {ratio:.2f} | {amp:.2f} | {sil_ratio:.2f} | "
                   f"{jitter(weights[clip.name]):.4f} ({tracked_jitter:.4f}) |", flush=True)
 
     if args.no_robustness:

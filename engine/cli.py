@@ -152,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train the audio2motion network on a corpus made by scripts/build_teacher_corpus.py. "
         "Running again with the same output directory resumes from its checkpoint.",
     )
-    train.add_argument("corpus", type=Path, help="corpus directory (shard-*.npz)")
+    train.add_argument("corpus", type=Path, nargs="+", help="corpus directories (shard-*.npz), used together")
     train.add_argument("-o", "--output", type=Path, required=True, help="output directory (a2m.pt, checkpoint, log)")
     train.add_argument("--steps", type=int, default=2000)
     train.add_argument("--batch", type=int, default=16)

@@ -165,3 +165,14 @@ def test_running_mean_counts_only_real_frames():
     assert torch.allclose(plain[:, 11], mel[:, 2:12].mean(1), atol=1e-6)
     history = torch.cat([torch.zeros(1, 5, 3), mel[:, :4]], 1)  # 4 real frames behind 5 padded ones
     assert torch.allclose(running_mean(mel[:, 4:], history, 10, frames_before=4), plain[:, 4:], atol=1e-6)
+
+
+@pytest.mark.parametrize("sample_rate", [16000, 44100])
+def test_offline_blocks_do_not_change_the_output(model, monkeypatch, sample_rate):
+    """Long files go through the front end and the network in blocks (bounded memory)."""
+    audio = speech_like(2.3, sample_rate)
+    whole = animate(model, audio, sample_rate, 30, 100)
+    monkeypatch.setattr("talkinghead.audio2motion.animate.OFFLINE_BLOCK_STEPS", 7)
+    blocks = animate(model, audio, sample_rate, 30, 100)
+    assert np.abs(blocks.blendshapes - whole.blendshapes).max() < 1e-5
+    assert np.abs(blocks.pose - whole.pose).max() < 1e-5

@@ -1,5 +1,7 @@
 """`talkinghead animate` end to end: files in every format, the clock's frame
-count, the motion layer, ONNX backend, text mode, and one-line errors."""
+count, the motion layer, ONNX backend, text mode, one-line errors, and bad
+audio (empty, very short, 8 kHz stereo, NaN/inf; the 10-minute case is
+benchmarks/a2m_bad_input.py)."""
 
 import shutil
 import subprocess
@@ -9,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 from talkinghead.audio2motion.model import DEFAULT_WEIGHTS, Audio2Motion, ModelConfig, save_model
@@ -111,3 +114,40 @@ def test_bad_input_is_one_line_exit_2(tmp_path, capsys, weights, speech, args, m
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("talkinghead: error:") and "\n" not in err and message in err
+
+
+@pytest.mark.parametrize("seconds, rate, frames", [(0.1, 16000, 3), (1.0, 8000, 30)])
+def test_short_and_stereo_audio_give_the_clocks_frame_count(tmp_path, weights, seconds, rate, frames):
+    """Stereo is averaged to mono, any rate resampled: the same samples in both channels
+    animate exactly like the mono file."""
+    mono = np.random.default_rng(0).standard_normal(round(seconds * rate)) * 0.1
+    outputs = []
+    for channels in (1, 2):
+        wav, out = tmp_path / f"{channels}.wav", tmp_path / f"{channels}.npz"
+        sf.write(wav, np.repeat(mono[:, None], channels, axis=1), rate, subtype="PCM_16")
+        assert main(["animate", str(wav), "-o", str(out), "--weights", str(weights), "-q"]) == 0
+        outputs.append(Coefficients.load(out))
+    assert len(outputs[0]) == frames
+    assert np.array_equal(outputs[0].blendshapes, outputs[1].blendshapes)
+    assert np.array_equal(outputs[0].pose, outputs[1].pose)
+
+
+def _with(value: float) -> np.ndarray:
+    samples = np.zeros(1600, np.float32)
+    samples[800] = value
+    return samples
+
+
+@pytest.mark.parametrize("samples, message", [
+    (np.zeros(0, np.float32), "no samples"),
+    (_with(np.nan), "NaN or infinite"),
+    (_with(np.inf), "NaN or infinite"),
+])
+def test_bad_audio_is_one_line_exit_2(tmp_path, capsys, weights, samples, message):
+    wav = tmp_path / "bad.wav"
+    sf.write(wav, samples, 16000, subtype="FLOAT")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["animate", str(wav), "-o", str(tmp_path / "x.npz"), "--weights", str(weights), "-q"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"talkinghead: error: {wav}:") and "\n" not in err and message in err

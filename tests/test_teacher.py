@@ -102,3 +102,21 @@ def test_lip_gap_direction_matches_the_mesh():
     change = mouth_signals(weights)["aperture"] - mouth_signals(np.zeros((1, 52)))["aperture"]
     assert np.abs(change - weights @ lip_gap_direction().numpy()).max() < 1e-5
     assert lip_gap_direction()[ARKIT_INDEX["jawOpen"]] > 0 > lip_gap_direction()[ARKIT_INDEX["mouthClose"]]
+
+
+@pytest.mark.skipif(shutil.which("flite") is None, reason="flite is needed for a flite shard")
+def test_a_flite_share_of_one_speaks_only_flite_voices():
+    from talkinghead.audio2motion.teacher import TeacherConfig, make_shard
+
+    config = TeacherConfig(utterances_per_shard=2, p_clean=1.0, espeak_share=0.0, flite_share=1.0)
+    examples = make_shard(0, config)
+    assert {e.meta["engine"] for e in examples} == {"flite"}
+    assert {e.meta["voice"] for e in examples} <= set(config.flite_voices)
+
+
+@pytest.mark.parametrize("espeak, flite", [(-0.1, 0.0), (0.7, 0.4), (0.0, 1.5)])
+def test_engine_shares_must_be_a_distribution(espeak, flite):
+    from talkinghead.audio2motion.teacher import TeacherConfig
+
+    with pytest.raises(ValueError, match="shares"):
+        TeacherConfig(espeak_share=espeak, flite_share=flite)
