@@ -89,7 +89,13 @@ class SilenceConfig:
     ``release_ms`` and rises back over ``attack_ms``. ``hangover_ms +
     release_ms <= 100`` is enforced: with 10 ms blocks read up to 10 ms past a
     frame's midpoint, every frame whose midpoint is 100 ms or more after the
-    end of speech then has its mouth shut.
+    end of speech then has its mouth shut. ``anticipation_ms`` lets the gate
+    open that much before the detector hears speech (a frame's gain is the
+    largest in the blocks up to that far past it): set it to the animator's
+    look-ahead, which already waits that long for the audio, so the mouth can
+    start opening before a word as the network predicts, at no extra latency
+    (on the tuning clips a gate without it cost the 100 ms model 0.03
+    aperture AUC). Closing after speech is unchanged.
 
     It is an energy detector, an approximation: loud non-speech (music,
     coughs, breaths) counts as speech, a sound with no dip for
@@ -107,6 +113,7 @@ class SilenceConfig:
     hangover_ms: int = 50
     release_ms: int = 40
     attack_ms: int = 20
+    anticipation_ms: int = 0
     floor_window_s: float = 1.5
     floor_prior_db: float = -50.0
     floor_min_db: float = -70.0
@@ -117,7 +124,7 @@ class SilenceConfig:
         )
         _finite("silence.on_db", self.on_db, 0.0, 60.0)
         _finite("silence.off_db", self.off_db, 0.0, self.on_db)
-        for name in ("hangover_ms", "release_ms", "attack_ms"):
+        for name in ("hangover_ms", "release_ms", "attack_ms", "anticipation_ms"):
             value = getattr(self, name)
             _check(
                 isinstance(value, int)
@@ -131,6 +138,7 @@ class SilenceConfig:
             f"silence.hangover_ms + release_ms must be <= 100 (mouth shut within 100 ms), "
             f"got {self.hangover_ms + self.release_ms}",
         )
+        _check(self.anticipation_ms <= 200, f"silence.anticipation_ms must be <= 200, got {self.anticipation_ms}")
         _finite("silence.floor_window_s", self.floor_window_s, 0.1, 30.0)
         _finite("silence.floor_prior_db", self.floor_prior_db, -120.0, 0.0)
         _finite("silence.floor_min_db", self.floor_min_db, -120.0, 0.0)
@@ -358,8 +366,8 @@ class MotionLayer:
     """Streamed motion layer: ``push_audio`` the caller PCM, ``apply`` frames, ``end_audio``.
 
     Frames must be applied in increasing order (gaps are fine); a frame can
-    be applied once its audio, up to 10 ms past its midpoint, has been pushed
-    (``can_apply``), or any time after ``end_audio()`` (the audio is then
+    be applied once its audio, up to 10 ms (plus the gate's anticipation) past
+    its midpoint, has been pushed (``can_apply``), or any time after ``end_audio()`` (the audio is then
     padded with silence, as the animator pads it).
     """
 
@@ -379,6 +387,7 @@ class MotionLayer:
         self._blinks = _Blinks(config.blink, blink_rng)
         self._head = _Head(config.head, head_rng)
         self._vad = _Vad(config.silence, config.head.speech_tau_s)
+        self._ahead = config.silence.anticipation_ms // BLOCK_MS  # blocks a frame's gain looks past it
         self._buffer = np.zeros(0, np.float32)  # caller samples from _buffer_start on
         self._buffer_start = 0
         # (gain, speaking envelope) of the VAD blocks from _first_block on
@@ -412,7 +421,8 @@ class MotionLayer:
         """Whether frames before ``end_frame`` have all the audio they depend on."""
         if end_frame <= 0:
             return True
-        return self._ended or self._block_bounds(self._block_of(end_frame - 1))[1] <= self.received
+        last = self._block_of(end_frame - 1) + self._ahead
+        return self._ended or self._block_bounds(last)[1] <= self.received
 
     def apply(self, coefficients: Coefficients) -> Coefficients:
         """The layer applied to consecutive frames ``coefficients`` (on the session clock)."""
@@ -435,10 +445,12 @@ class MotionLayer:
         )
         frames = np.arange(first, end)
         blocks = [self._block_of(k) for k in range(first, end)]
-        while self._blocks_done() <= blocks[-1]:  # only after end_audio: silent padding
+        while self._blocks_done() <= blocks[-1] + self._ahead:  # only after end_audio: silent padding
             self._run_block()
-        states = np.array([self._states[b - self._first_block] for b in blocks])
-        gain, envelope = states[:, 0], states[:, 1]
+        states = np.array(self._states)
+        rows = np.array(blocks) - self._first_block
+        gain = np.array([states[r:r + self._ahead + 1, 0].max() for r in rows])
+        envelope = states[rows, 1]
         for _ in range(blocks[0] - self._first_block):
             self._states.popleft()
         self._first_block = blocks[0]

@@ -5,8 +5,8 @@
 
 Systems, all at 30 fps on each clip's own audio:
 - the model at look-ahead 0, 40 and 100 ms (shipped weights unless ``--weights``),
-  followed by the motion layer's silence gate (blinks and head motion off:
-  they do not touch the mouth);
+  followed by the motion layer's silence gate, anticipating by the same
+  look-ahead (blinks and head motion off: they do not touch the mouth);
 - the RMS-energy mouth and PocketSphinx phone recognition -> the articulation
   model (frozen baselines, :mod:`talkinghead.audio2motion.baselines`).
 
@@ -43,7 +43,7 @@ from talkinghead.audio2motion.audio_io import load_audio_16k
 from talkinghead.audio2motion.augment import add_noise, telephone
 from talkinghead.audio2motion.baselines import energy_mouth, mouth_signals, pocketsphinx_mouth
 from talkinghead.audio2motion.model import load_model
-from talkinghead.audio2motion.motion import BlinkConfig, HeadConfig, MotionConfig, apply_motion
+from talkinghead.audio2motion.motion import BlinkConfig, HeadConfig, MotionConfig, SilenceConfig, apply_motion
 from talkinghead.evaluation import lipsync
 from talkinghead.evaluation.labels import REPORT_CLIPS, TUNING_CLIPS, LabelledClip, available_clips
 
@@ -55,7 +55,13 @@ OWN_LAGS = tuple(range(-4, 5))  # each clip's own best lag, to show the output d
 LOOKAHEADS_MS = (0, 40, 100)
 OPEN = frozenset({"AA", "AE", "AH", "AO", "AW", "AY"})
 BILABIAL = frozenset({"P", "B", "M"})
-MOUTH_ONLY = MotionConfig(blink=BlinkConfig(enabled=False), head=HeadConfig(scale=0.0))
+
+
+def mouth_only(lookahead_ms: int) -> MotionConfig:
+    """The motion layer with only the silence gate (it anticipates as far as the model looks ahead)."""
+    return MotionConfig(blink=BlinkConfig(enabled=False), head=HeadConfig(scale=0.0),
+                        silence=SilenceConfig(anticipation_ms=lookahead_ms))
+
 
 System = Callable[[np.ndarray, int], np.ndarray]  # 16 kHz audio, frames -> (frames, 52) weights
 
@@ -64,7 +70,7 @@ def systems(model) -> dict[str, System]:
     def model_at(lookahead_ms: int) -> System:
         def run(audio: np.ndarray, n: int) -> np.ndarray:
             coefficients = animate(model, audio, RATE, FPS, lookahead_ms)
-            return apply_motion(coefficients, audio, RATE, MOUTH_ONLY).blendshapes[:n]
+            return apply_motion(coefficients, audio, RATE, mouth_only(lookahead_ms)).blendshapes[:n]
         return run
 
     table = {f"model {ms} ms": model_at(ms) for ms in LOOKAHEADS_MS}

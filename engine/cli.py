@@ -83,12 +83,13 @@ def _network(args: argparse.Namespace):
 
 def _apply_motion(coefficients, samples, rate, args: argparse.Namespace):
     """The motion layer after the model: silence closes the mouth, blinks, idle head motion."""
-    from talkinghead.audio2motion.motion import BlinkConfig, HeadConfig, MotionConfig, apply_motion
+    from talkinghead.audio2motion.motion import BlinkConfig, HeadConfig, MotionConfig, SilenceConfig, apply_motion
 
     config = MotionConfig(
         intensity=args.intensity, style=args.style,
         head=HeadConfig(scale=0.0 if args.no_head_motion else 1.0),
         blink=BlinkConfig(enabled=not args.no_blinks),
+        silence=SilenceConfig(anticipation_ms=args.lookahead_ms),
     )
     return apply_motion(coefficients, samples, rate, config, seed=args.seed)
 

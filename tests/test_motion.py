@@ -405,3 +405,45 @@ def test_vad_silence_agrees_with_labelled_pauses(data_root):
     assert settled_agreement >= 0.95
     assert agreement >= 0.85
     assert false_close <= 0.05
+
+
+# ------------------------------------------------------------ anticipation
+def test_anticipation_opens_earlier_and_closes_at_the_same_time():
+    sr = 16000
+    rng = np.random.default_rng(4)
+    audio = np.concatenate([noise(1.0, sr, 0.001, rng), speech_then_silence(sr, 0.8, 0.8, 3)])
+    gated = {}
+    for ms in (0, 100):
+        config = MotionConfig(blink=NO_BLINK, head=NO_HEAD, silence=SilenceConfig(anticipation_ms=ms))
+        _, out = run(audio, sr, 100, config)
+        gated[ms] = out.blendshapes[:, JAW] > 0
+    first = {ms: int(np.argmax(open_)) for ms, open_ in gated.items()}
+    last = {ms: len(open_) - int(np.argmax(open_[::-1])) for ms, open_ in gated.items()}
+    assert first[0] - first[100] == 10  # 100 ms earlier at 100 fps
+    assert last[0] == last[100]
+
+
+def test_anticipation_needs_that_much_more_audio_and_streams_like_offline():
+    sr, fps = 16000, 30
+    audio = speech_then_silence(sr, 0.7, 0.6, 1)
+    config = MotionConfig(silence=SilenceConfig(anticipation_ms=100))
+    plain, ahead = MotionLayer(sr, fps), MotionLayer(sr, fps, config)
+    for layer in (plain, ahead):
+        layer.push_audio(audio[:sr // 2])
+    frames = FrameClock(sr, Fraction(fps)).frames_for(sr // 2)
+    assert plain.can_apply(frames - 1) and not ahead.can_apply(frames - 1)
+    coeffs = mouth_input(FrameClock(sr, Fraction(fps)).frames_for(len(audio)), fps)
+    offline = apply_motion(coeffs, audio, sr, config)
+    layer, out, pos, done = MotionLayer(sr, fps, config), [], 0, 0
+    while pos < len(audio):
+        layer.push_audio(audio[pos:pos + 700])
+        pos += 700
+        end = done
+        while end < len(coeffs) and layer.can_apply(end + 1):
+            end += 1
+        if end > done:
+            out.append(layer.apply(coeffs[done:end]))
+            done = end
+    layer.end_audio()
+    out.append(layer.apply(coeffs[done:]))
+    assert Coefficients.concat(out) == offline
