@@ -252,9 +252,10 @@ class Audio2Motion(nn.Module):
         n_heads = c.max_lookahead_steps + 1
         pose, logits = self.heads(x).view(b, s, n_heads, NUM_POSE + c.n_phones).split([NUM_POSE, c.n_phones], -1)
         posteriors = torch.softmax(logits, -1).detach()
-        weight = torch.einsum("bsmp,lmp->bslp", posteriors, torch.exp(self.dominance))
+        phone_weight = torch.einsum("bsmp,lmp->bslp", posteriors, torch.exp(self.dominance))
         shape_weight = torch.exp(self.shape_dominance)
-        weights = (weight @ (shape_weight * torch.sigmoid(self.viseme_logits))) / (weight @ shape_weight)
+        targets = shape_weight * torch.sigmoid(self.viseme_logits)
+        weights = (phone_weight @ targets) / (phone_weight @ shape_weight)
         return torch.cat([weights, pose, logits], -1)
 
     def run(self, mel: np.ndarray, state: StreamState | None = None) -> tuple[np.ndarray, StreamState]:
