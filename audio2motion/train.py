@@ -14,8 +14,7 @@ fine-tuning on tracked video gives it real motion).
 
 Besides SpecAugment, each
 crop's mel axis is warped by a random factor (vocal-tract-length
-perturbation), for voices TTS does not have, and half the crops get white
-noise at 0-20 dB SNR added to their mel power.
+perturbation), for voices TTS does not have.
 
 A checkpoint (model, optimiser, step, random states) is written every
 ``checkpoint_every`` steps and at the end; running again with the same output
@@ -39,7 +38,6 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from talkinghead.audio2motion.corpus import Example, read_corpus
-from talkinghead.audio2motion.features import log_mel
 from talkinghead.audio2motion.model import (
     MELS_PER_STEP,
     NUM_BLENDSHAPES,
@@ -73,8 +71,6 @@ class TrainConfig:
     time_masks: int = 2
     time_mask_frames: int = 5  # mel frames; short, since lips still move under a masked sound
     mel_warp: float = 0.1  # mel axis stretched by a factor in [1 - w, 1 + w] per crop
-    noise_probability: float = 0.5  # crops that get white noise added to their mel power
-    noise_snr_db: tuple[float, float] = (0.0, 20.0)  # speech power over noise power
     seed: int = 0
     threads: int = 0  # 0: torch's default
     checkpoint_every: int = 200
@@ -116,33 +112,8 @@ def make_batch(examples: list[Example], config: TrainConfig, rng: np.random.Gene
         phones[row, :n] = example.phones[start:stop]
         mask[row, :n] = 1.0
         if augment:
-            if rng.random() < config.noise_probability:
-                _add_white_noise(mel[row, :MELS_PER_STEP * n], phones[row, :n] != PHONE_INDEX[SILENCE], config, rng)
             _spec_augment(mel[row, :MELS_PER_STEP * n], config, rng)
     return (torch.from_numpy(mel), torch.from_numpy(weights), torch.from_numpy(phones), torch.from_numpy(mask))
-
-
-@functools.lru_cache(maxsize=1)
-def white_noise_mel(seconds: float = 30.0) -> np.ndarray:
-    """Log-mel of seeded white noise at unit power, through the project's own front end."""
-    return log_mel(np.random.default_rng(0).standard_normal(int(seconds * 16000)).astype(np.float32))
-
-
-def _add_white_noise(mel: np.ndarray, speaking: np.ndarray, config: TrainConfig, rng: np.random.Generator) -> None:
-    """Noise at a random SNR added in the power domain (exact on average: speech and noise are uncorrelated).
-
-    The corpus has noise in its audio too, but only in part of it and at one
-    draw per utterance; this gives every crop a fresh chance, cheaply.
-    """
-    speech = np.repeat(speaking, MELS_PER_STEP)[:len(mel)]
-    if not speech.any():
-        return
-    noise = white_noise_mel()
-    start = int(rng.integers(0, len(noise) - len(mel) + 1)) if len(noise) > len(mel) else 0
-    noise_power = np.exp(np.resize(noise[start:], mel.shape).astype(np.float64))
-    speech_power = np.exp(mel[speech].astype(np.float64)).mean()
-    gain = speech_power / (noise_power.mean() * 10 ** (rng.uniform(*config.noise_snr_db) / 10))
-    mel[:] = np.log(np.exp(mel.astype(np.float64)) + gain * noise_power).astype(np.float32)
 
 
 def _spec_augment(mel: np.ndarray, config: TrainConfig, rng: np.random.Generator) -> None:
