@@ -26,10 +26,10 @@ from talkinghead.audio2motion.model import (
     MELS_PER_STEP,
     NUM_BLENDSHAPES,
     NUM_POSE,
-    SILENT_MEL,
     STEP_OFFSET,
     STEPS_PER_SECOND,
     ModelConfig,
+    pad_for_lookahead,
     split_heads,
 )
 from talkinghead.coefficients import Coefficients
@@ -128,9 +128,8 @@ class StreamingAnimator:
             raise ValueError("flush() called twice")
         self._closed = True
         mel = np.concatenate([self._mel, self._front.flush()])
-        pad = (-len(mel)) % MELS_PER_STEP + MELS_PER_STEP * self.lookahead
         self._mel = np.zeros((0, mel.shape[1]), np.float32)
-        self._feed(np.concatenate([mel, np.full((pad, mel.shape[1]), SILENT_MEL, np.float32)]))
+        self._feed(pad_for_lookahead(mel, self.lookahead))
         return self._emit(self.clock.frames_for(self._received))
 
     def _feed(self, mel: np.ndarray) -> None:
@@ -167,8 +166,7 @@ def animate(
         raise ValueError("the audio is empty")
     mel = _log_mel(audio, sample_rate)
     lookahead = lookahead_steps(model, lookahead_ms)
-    pad = (-len(mel)) % MELS_PER_STEP + MELS_PER_STEP * lookahead
-    mel = np.concatenate([mel, np.full((pad, mel.shape[1]), SILENT_MEL, np.float32)])
+    mel = pad_for_lookahead(mel, lookahead)
     model = _ready(model)
     state, outputs = None, []
     block = OFFLINE_BLOCK_STEPS * MELS_PER_STEP

@@ -76,6 +76,12 @@ def read_shard(path: Path) -> list[Example]:
         ]
 
 
+def read_shard_meta(path: Path) -> list[dict]:
+    """The utterances' metadata alone (no arrays decoded)."""
+    with np.load(path) as data:
+        return [json.loads(meta) for meta in str(data["meta"]).split("\n")]
+
+
 def shard_indices(directory: Path) -> list[int]:
     return sorted(int(p.stem.split("-")[1]) for p in Path(directory).glob("shard-[0-9][0-9][0-9][0-9][0-9].npz"))
 

@@ -270,6 +270,19 @@ class Audio2Motion(nn.Module):
         return out[0].float().cpu().numpy(), state
 
 
+def pad_for_lookahead(mel: np.ndarray, lookahead: int) -> np.ndarray:
+    """End-of-stream mel padded with silence to whole steps plus ``lookahead`` steps, so every step gets its head."""
+    pad = (-len(mel)) % MELS_PER_STEP + MELS_PER_STEP * lookahead
+    return np.concatenate([mel, np.full((pad, mel.shape[1]), SILENT_MEL, np.float32)])
+
+
+def head_rows(model: Audio2Motion, mel: np.ndarray, lookahead: int) -> torch.Tensor:
+    """Whole-utterance outputs (S, head_width) of head ``lookahead``, row ``s`` describing step ``s``."""
+    with torch.inference_mode():
+        out, _ = model(torch.from_numpy(pad_for_lookahead(mel, lookahead))[None])
+    return out[0, lookahead:, lookahead].float()
+
+
 def split_heads(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Head outputs -> blendshape weights in [0,1], pose, phone logits."""
     weights = out[..., :NUM_BLENDSHAPES]

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from talkinghead.audio2motion.corpus import Example
-from talkinghead.audio2motion.model import MELS_PER_STEP, NUM_BLENDSHAPES, NUM_POSE, SILENT_MEL, Audio2Motion
+from talkinghead.audio2motion.model import MELS_PER_STEP, SILENT_MEL, Audio2Motion, head_rows, split_heads
 
 MEL_FRAME_S = 0.01
 
@@ -55,12 +55,8 @@ def viterbi_starts(log_posteriors: np.ndarray, sequence: np.ndarray) -> np.ndarr
 
 def step_log_posteriors(model: Audio2Motion, mel: np.ndarray) -> np.ndarray:
     """Log phone posteriors (S, n_phones) of each step from the longest look-ahead head."""
-    lookahead = model.config.max_lookahead_steps
-    padded = np.concatenate([mel, np.full((MELS_PER_STEP * lookahead, mel.shape[1]), SILENT_MEL, np.float32)])
-    with torch.inference_mode():
-        out, _ = model(torch.from_numpy(padded)[None])
-    logits = out[0, lookahead:, lookahead, NUM_BLENDSHAPES + NUM_POSE:]
-    return torch.log_softmax(logits.float(), -1).numpy()
+    _, _, logits = split_heads(head_rows(model, mel, model.config.max_lookahead_steps))
+    return torch.log_softmax(logits, -1).numpy()
 
 
 def utterance_offset(model: Audio2Motion, example: Example, trim: float = 0.25) -> float:

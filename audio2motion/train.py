@@ -12,9 +12,8 @@ linear in the weights, so one dot product); the pose head is pulled towards
 the target pose (zero for TTS speech, which has no head motion; per-avatar
 fine-tuning on tracked video gives it real motion).
 
-Besides SpecAugment, each
-crop's mel axis is warped by a random factor (vocal-tract-length
-perturbation), for voices TTS does not have.
+Besides SpecAugment, each crop's mel axis is warped by a random factor
+(vocal-tract-length perturbation), for voices TTS does not have.
 
 A checkpoint (model, optimiser, step, random states) is written every
 ``checkpoint_every`` steps and at the end; running again with the same output
@@ -28,8 +27,8 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np

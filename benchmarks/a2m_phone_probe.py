@@ -28,7 +28,7 @@ from talkinghead.audio2motion.animate import sample_steps
 from talkinghead.audio2motion.audio_io import load_audio_16k
 from talkinghead.audio2motion.baselines import mouth_signals
 from talkinghead.audio2motion.features import log_mel
-from talkinghead.audio2motion.model import MELS_PER_STEP, SILENT_MEL, load_model, split_heads
+from talkinghead.audio2motion.model import head_rows, load_model, split_heads
 from talkinghead.audio2motion.phones import PHONE_INDEX
 from talkinghead.evaluation import lipsync
 from talkinghead.evaluation.labels import REPORT_CLIPS, TUNING_CLIPS, available_clips
@@ -43,11 +43,7 @@ BILABIAL = [PHONE_INDEX[p] for p in sorted(lipsync.APERTURE.negative)]
 
 def heads(model, mel: np.ndarray, lookahead: int) -> tuple[np.ndarray, np.ndarray]:
     """Weights (S, 52) and phone posteriors (S, P) of one look-ahead head, aligned to the steps they describe."""
-    pad = (-len(mel)) % MELS_PER_STEP + MELS_PER_STEP * lookahead
-    mel = np.concatenate([mel, np.full((pad, mel.shape[1]), SILENT_MEL, np.float32)])
-    with torch.inference_mode():
-        out, _ = model(torch.from_numpy(mel)[None])
-    weights, _, logits = split_heads(out[0, lookahead:, lookahead])
+    weights, _, logits = split_heads(head_rows(model, mel, lookahead))
     return weights.numpy(), torch.softmax(logits, -1).numpy()
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from talkinghead.audio2motion.corpus import read_shard, shard_indices, shard_path, write_shard
+from talkinghead.audio2motion.corpus import read_shard, read_shard_meta, shard_indices, shard_path, write_shard
 from talkinghead.audio2motion.model import load_model
 from talkinghead.audio2motion.realign import realign
 
@@ -44,8 +44,8 @@ def main() -> None:
                         [realign(model, e) for e in read_shard(shard_path(args.source, index))])
     offsets: dict[str, list[float]] = defaultdict(list)
     for index in shard_indices(args.output):
-        for example in read_shard(shard_path(args.output, index)):
-            offsets[example.meta["engine"]].append(example.meta["realign_offset_s"])
+        for meta in read_shard_meta(shard_path(args.output, index)):
+            offsets[meta["engine"]].append(meta["realign_offset_s"])
     summary = {
         "weights": str(args.weights),
         "offset_ms": {engine: {"median": round(1000 * float(np.median(v)), 1),
