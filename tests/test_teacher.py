@@ -120,3 +120,36 @@ def test_engine_shares_must_be_a_distribution(espeak, flite):
 
     with pytest.raises(ValueError, match="shares"):
         TeacherConfig(espeak_share=espeak, flite_share=flite)
+
+
+def _batch_with_error_on(phone: str, steps: int = 12):
+    """A batch whose targets differ from a fresh model's output only on ``phone``'s steps."""
+    import torch
+
+    from talkinghead.audio2motion.model import Audio2Motion
+
+    torch.manual_seed(0)
+    model = Audio2Motion(SMALL).eval()
+    mel = torch.randn(2, 2 * steps, 80)
+    with torch.no_grad():
+        out, _ = model(mel)
+    phones = torch.full((2, steps), PHONE_INDEX["AA"])
+    phones[:, 4:8] = PHONE_INDEX[phone]
+    # every head sees its own output as the target except on the chosen phone's steps
+    target = out[:, :, 0, :52].clone()
+    target[:, 4:8] = 1.0 - target[:, 4:8]
+    return model, (mel, target, phones, torch.ones(2, steps))
+
+
+@pytest.mark.parametrize("phone, grows", [("M", True), ("S", False)])
+def test_closure_weight_weighs_only_bilabial_errors(phone, grows):
+    from talkinghead.audio2motion.train import batch_loss
+
+    model, batch = _batch_with_error_on(phone)
+    plain = batch_loss(model, batch, TrainConfig(closure_weight=0.0))[1]["weights"]
+    weighted = batch_loss(model, batch, TrainConfig(closure_weight=10.0))[1]["weights"]
+    if grows:
+        assert weighted > 2 * plain
+    else:  # no P/B/M step in the batch: nothing is weighted
+        assert weighted == pytest.approx(plain, rel=1e-6)
+
