@@ -20,6 +20,9 @@ a bilabial that fails to close is the most visible lip-sync error, and
 unweighted, the layer learns to hedge towards a half-open mouth whenever the
 recogniser is unsure of a bilabial, as it often is on real voices. (Training
 the layer on posteriors softened to look like real speech's did not help.)
+``lip_shape_weight`` does the same for the vowels the lips, not the jaw, tell
+apart (rounded UW OW W UH OY, spread IY IH EY EH AE); off by default until a
+model trained with it has been measured.
 
 A checkpoint (model, optimiser, step, random states) is written every
 ``checkpoint_every`` steps and at the end; running again with the same output
@@ -59,6 +62,8 @@ from talkinghead.renderer.face_model import interocular, signed_lip_gap
 
 HELD_OUT_EVERY = 20
 CLOSURES = [PHONE_INDEX[p] for p in ("P", "B", "M")]
+# Vowels told apart by the lips rather than the jaw: rounded, then spread.
+LIP_SHAPED = [PHONE_INDEX[p] for p in ("UW", "OW", "W", "UH", "OY", "IY", "IH", "EY", "EH", "AE")]
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,7 @@ class TrainConfig:
     time_mask_frames: int = 5  # mel frames; short, since lips still move under a masked sound
     mel_warp: float = 0.1  # mel axis stretched by a factor in [1 - w, 1 + w] per crop
     closure_weight: float = 10.0  # P/B/M steps count 1 + this in the weight and lip-gap errors
+    lip_shape_weight: float = 0.0  # rounded and spread vowels' steps count 1 + this there
     seed: int = 0
     threads: int = 0  # 0: torch's default
     checkpoint_every: int = 200
@@ -153,7 +159,8 @@ def batch_loss(model: Audio2Motion, batch, config: TrainConfig) -> tuple[torch.T
     direction = lip_gap_direction()
     out, _ = model(mel)
     closures = torch.isin(phones, torch.tensor(CLOSURES))
-    articulation_mask = mask * (1.0 + config.closure_weight * closures)
+    lip_shaped = torch.isin(phones, torch.tensor(LIP_SHAPED))
+    articulation_mask = mask * (1.0 + config.closure_weight * closures + config.lip_shape_weight * lip_shaped)
     heads = model.config.max_lookahead_steps + 1
     total = {"weights": 0.0, "aperture": 0.0, "phones": 0.0, "pose": 0.0}
     loss = mel.new_zeros(())

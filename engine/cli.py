@@ -97,7 +97,9 @@ def _apply_motion(coefficients, samples, rate, args: argparse.Namespace):
 def _train_a2m(args: argparse.Namespace) -> int:
     from talkinghead.audio2motion.train import TrainConfig, train
 
-    config = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed, threads=args.threads)
+    weights = {"closure_weight": args.closure_weight, "lip_shape_weight": args.lip_shape_weight}
+    config = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed, threads=args.threads,
+                         **{name: value for name, value in weights.items() if value is not None})
     train(args.corpus, args.output, config, progress=not args.quiet)
     return 0
 
@@ -160,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, default=1e-3)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    train.add_argument("--closure-weight", type=float,
+                       help="extra weight of P/B/M steps in the articulation errors (default: TrainConfig's)")
+    train.add_argument("--lip-shape-weight", type=float,
+                       help="extra weight of rounded and spread vowels' steps there (default: TrainConfig's)")
     train.add_argument("-q", "--quiet", action="store_true")
     train.set_defaults(run=_train_a2m)
     return parser

@@ -141,15 +141,19 @@ def _batch_with_error_on(phone: str, steps: int = 12):
     return model, (mel, target, phones, torch.ones(2, steps))
 
 
-@pytest.mark.parametrize("phone, grows", [("M", True), ("S", False)])
-def test_closure_weight_weighs_only_bilabial_errors(phone, grows):
+@pytest.mark.parametrize("field, phone, grows", [
+    ("closure_weight", "M", True), ("closure_weight", "S", False), ("closure_weight", "UW", False),
+    ("lip_shape_weight", "UW", True), ("lip_shape_weight", "IY", True), ("lip_shape_weight", "M", False),
+])
+def test_articulation_weights_weigh_only_their_phones_errors(field, phone, grows):
     from talkinghead.audio2motion.train import batch_loss
 
     model, batch = _batch_with_error_on(phone)
-    plain = batch_loss(model, batch, TrainConfig(closure_weight=0.0))[1]["weights"]
-    weighted = batch_loss(model, batch, TrainConfig(closure_weight=10.0))[1]["weights"]
+    off = {"closure_weight": 0.0, "lip_shape_weight": 0.0}
+    plain = batch_loss(model, batch, TrainConfig(**off))[1]["weights"]
+    weighted = batch_loss(model, batch, TrainConfig(**{**off, field: 10.0}))[1]["weights"]
     if grows:
         assert weighted > 2 * plain
-    else:  # no P/B/M step in the batch: nothing is weighted
+    else:  # no step of the weighted phones in the batch: nothing changes
         assert weighted == pytest.approx(plain, rel=1e-6)
 
