@@ -89,6 +89,11 @@ class TrainConfig:
     checkpoint_every: int = 200
     validate_every: int = 200
 
+    def __post_init__(self) -> None:
+        for name in ("closure_weight", "lip_shape_weight"):
+            if not 0.0 <= getattr(self, name) < math.inf:
+                raise ValueError(f"{name} must be a finite weight >= 0, got {getattr(self, name)}")
+
 
 def split(examples: list[Example]) -> tuple[list[Example], list[Example]]:
     held = [e for i, e in enumerate(examples) if i % HELD_OUT_EVERY == HELD_OUT_EVERY - 1]

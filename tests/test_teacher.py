@@ -157,3 +157,9 @@ def test_articulation_weights_weigh_only_their_phones_errors(field, phone, grows
     else:  # no step of the weighted phones in the batch: nothing changes
         assert weighted == pytest.approx(plain, rel=1e-6)
 
+
+
+@pytest.mark.parametrize("field", ["closure_weight", "lip_shape_weight"])
+def test_negative_articulation_weights_are_refused(field):
+    with pytest.raises(ValueError, match=field):
+        TrainConfig(**{field: -1.0})
