@@ -61,6 +61,8 @@ from talkinghead.audio2motion.baselines import reference_face
 from talkinghead.renderer.face_model import interocular, signed_lip_gap
 
 HELD_OUT_EVERY = 20
+# These are also the yardstick's classes (aperture's negatives; rounding's two sides),
+# so the weights aim the layer at what lip sync is judged on: say so when quoting gains.
 CLOSURES = [PHONE_INDEX[p] for p in ("P", "B", "M")]
 # Vowels told apart by the lips rather than the jaw: rounded, then spread.
 LIP_SHAPED = [PHONE_INDEX[p] for p in ("UW", "OW", "W", "UH", "OY", "IY", "IH", "EY", "EH", "AE")]

@@ -135,7 +135,7 @@ def _batch_with_error_on(phone: str, steps: int = 12):
         out, _ = model(mel)
     phones = torch.full((2, steps), PHONE_INDEX["AA"])
     phones[:, 4:8] = PHONE_INDEX[phone]
-    # every head sees its own output as the target except on the chosen phone's steps
+    # head 0's own output is the target except on the chosen phone's steps (the other heads err everywhere)
     target = out[:, :, 0, :52].clone()
     target[:, 4:8] = 1.0 - target[:, 4:8]
     return model, (mel, target, phones, torch.ones(2, steps))
@@ -156,7 +156,6 @@ def test_articulation_weights_weigh_only_their_phones_errors(field, phone, grows
         assert weighted > 2 * plain
     else:  # no step of the weighted phones in the batch: nothing changes
         assert weighted == pytest.approx(plain, rel=1e-6)
-
 
 
 @pytest.mark.parametrize("field", ["closure_weight", "lip_shape_weight"])
