@@ -97,8 +97,8 @@ class FaceMeshDetector:
     def close(self) -> None:
         self._mesh.close()
 
-    def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
-        """Landmarks ``(478, 3)`` in pixels of the followed face, or None."""
+    def faces(self, rgb: np.ndarray) -> list[np.ndarray]:
+        """Landmarks ``(478, 3)`` in pixels of every face found (up to ``max_faces``)."""
         height, width = rgb.shape[:2]
         if self._started:
             result = self._mesh.process(np.ascontiguousarray(rgb))
@@ -107,13 +107,19 @@ class FaceMeshDetector:
                 result = self._mesh.process(np.ascontiguousarray(rgb))
             self._started = True
         if not result.multi_face_landmarks:
-            self._last_box = None
-            return None
+            return []
         scale = np.array([width, height, width], np.float32)
-        faces = [
+        return [
             np.array([(p.x, p.y, p.z) for p in face.landmark], np.float32) * scale
             for face in result.multi_face_landmarks
         ]
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
+        """Landmarks ``(478, 3)`` in pixels of the followed face, or None."""
+        faces = self.faces(rgb)
+        if not faces:
+            self._last_box = None
+            return None
         boxes = [_box(face) for face in faces]
         pick = max(range(len(faces)), key=lambda i: _area(boxes[i]))
         if self._last_box is not None:

@@ -59,3 +59,23 @@ def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
                 yield frame.to_ndarray(format="rgb24")
         except av.FFmpegError as error:
             raise ValueError(f"{path}: video decoding failed ({error})") from None
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """The first frame of an image (or video) file as RGB uint8 (H, W, 3)."""
+    for frame in iter_frames(path):
+        return frame
+    raise ValueError(f"{path}: holds no image")
+
+
+def write_image(path: str | Path, rgb: np.ndarray) -> None:
+    """Write RGB uint8 (H, W, 3) as a PNG."""
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    with av.open(str(path), "w", format="image2") as container:
+        stream = container.add_stream("png")
+        stream.width, stream.height = rgb.shape[1], rgb.shape[0]
+        stream.pix_fmt = "rgb24"
+        for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+            container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)

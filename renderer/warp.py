@@ -1,0 +1,105 @@
+"""Mesh-driven image warp: move a face in a still image by moving its mesh.
+
+Backward mapping: each output pixel covered by the *target* mesh takes the
+colour of the point with the same barycentric address on the *source* mesh
+(piecewise-affine, through :mod:`.raster`). A ring of fixed anchor points
+around the face oval, joined to it by a band of triangles, lets the motion
+fade out to nothing, so the face has no seam with the hair, neck and
+background. Outside that ring the image is left untouched, bit for bit.
+
+The eyes and mouth are holes in the mesh: eye holes keep the image's own
+pixels (lids slide over them as they move), and the mouth hole is reported
+as a mask for the caller to fill (the image holds no mouth interior).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from talkinghead.renderer import raster, topology
+
+#: How far the anchor ring lies from the face centre, relative to the face oval.
+RING_SCALE = 1.3
+
+
+def ring(points: torch.Tensor, scale: float = RING_SCALE) -> torch.Tensor:
+    """Anchors ``(..., 36, 2)``: the face oval of ``points`` (..., 478, 2+) pushed out from its centre."""
+    oval = points[..., list(topology.FACE_OVAL), :2]
+    centre = oval.mean(-2, keepdim=True)
+    return centre + scale * (oval - centre)
+
+
+def band_triangles() -> torch.Tensor:
+    """Triangles joining the face oval to the ring (ring vertex ``k`` has index 478 + k)."""
+    oval = torch.tensor(topology.FACE_OVAL, dtype=torch.int64)
+    outer = topology.NUM_VERTICES + torch.arange(len(oval))
+    a, b = oval, oval.roll(-1)
+    c, d = outer, outer.roll(-1)
+    return torch.cat([torch.stack([a, b, d], -1), torch.stack([a, d, c], -1)])
+
+
+@dataclass(frozen=True)
+class Warped:
+    """Warped frames ``(B, H, W, 3)`` float in [0, 255] and where the mouth opened."""
+
+    frames: torch.Tensor
+    mouth: torch.Tensor  # (B, H, W) bool: the mouth hole, for the caller to fill
+    window: tuple[int, int, int, int]  # y0, y1, x0, x1: the only pixels that may differ
+
+
+class MeshWarp:
+    """Warps one image (H,W,3) whose face sits at ``source`` (478,3) screen vertices.
+
+    Screen vertices are ``(u, v, d)``: image pixels (y down) and a distance
+    from the camera (smaller = nearer), as :mod:`.raster` takes them.
+    """
+
+    def __init__(self, image: torch.Tensor, source: torch.Tensor, triangles: torch.Tensor) -> None:
+        if image.ndim != 3 or image.shape[-1] != 3:
+            raise ValueError(f"image must be (H, W, 3), got {tuple(image.shape)}")
+        if source.shape != (topology.NUM_VERTICES, 3):
+            raise ValueError(f"source must be ({topology.NUM_VERTICES}, 3), got {tuple(source.shape)}")
+        self.image = image.float()
+        height, width = image.shape[:2]
+        anchors = ring(source)
+        self.anchors = anchors
+        self.source_uv = torch.cat([source[:, :2], anchors]).float()
+        self.triangles = torch.cat([triangles.long(), band_triangles()])
+        self.far = float(source[:, 2].max()) + 1.0  # the band lies behind the face
+        low = anchors.amin(0).floor().long() - 2
+        high = anchors.amax(0).ceil().long() + 2
+        self.window = (max(0, int(low[1])), min(height, int(high[1])), max(0, int(low[0])), min(width, int(high[0])))
+
+    def __call__(self, target: torch.Tensor) -> Warped:
+        """Target screen vertices (B,478,3) -> the image with its face moved there."""
+        if target.ndim != 3 or target.shape[1:] != (topology.NUM_VERTICES, 3):
+            raise ValueError(f"target must be (B, {topology.NUM_VERTICES}, 3), got {tuple(target.shape)}")
+        b = target.shape[0]
+        y0, y1, x0, x1 = self.window
+        offset = torch.tensor([x0, y0, 0.0])
+        anchors = torch.cat([self.anchors, torch.full((len(self.anchors), 1), self.far)], -1)
+        mesh = torch.cat([target.float(), anchors.expand(b, -1, -1)], 1) - offset
+        size = (y1 - y0, x1 - x0)
+        drawn = raster.rasterize(mesh, self.triangles, size)
+        hole = raster.rasterize(raster.with_mouth_centre(mesh), raster.mouth_triangles(), size)
+        mouth = hole.covered & ~drawn.covered
+
+        ys, xs = torch.meshgrid(torch.arange(size[0]) + y0 + 0.5, torch.arange(size[1]) + x0 + 0.5, indexing="ij")
+        identity = torch.stack([xs, ys], -1).expand(b, -1, -1, -1)
+        source = drawn.interpolate(self.source_uv, self.triangles)
+        where = torch.where(drawn.covered[..., None], source, identity)
+        height, width = self.image.shape[:2]
+        grid = torch.stack([where[..., 0] / width * 2 - 1, where[..., 1] / height * 2 - 1], -1)
+        image = self.image.permute(2, 0, 1).expand(b, -1, -1, -1)
+        patch = F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+        frames = self.image.expand(b, -1, -1, -1).clone()
+        moved = drawn.covered | mouth
+        window = frames[:, y0:y1, x0:x1]
+        window[moved] = patch.permute(0, 2, 3, 1)[moved]
+        full_mouth = torch.zeros(frames.shape[:3], dtype=torch.bool)
+        full_mouth[:, y0:y1, x0:x1] = mouth
+        return Warped(frames, full_mouth, self.window)
