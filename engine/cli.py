@@ -67,6 +67,26 @@ def _animate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _render(args: argparse.Namespace) -> int:
+    from talkinghead.render import RenderConfig, render_file
+    from talkinghead.streaming.clock import as_fraction
+
+    config = RenderConfig(fps=as_fraction(args.fps, "fps"), lookahead_ms=args.lookahead_ms, seed=args.seed)
+    frames = render_file(args.audio, args.output, args.avatar, args.coefficients, config, progress=not args.quiet)
+    if not args.quiet:
+        print(f"{frames} frames at {config.fps} fps -> {args.output}", file=sys.stderr)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from talkinghead.render import demo_audio, render_file
+
+    frames = render_file(demo_audio(), args.output, progress=not args.quiet)
+    if not args.quiet:
+        print(f"{frames} frames -> {args.output}", file=sys.stderr)
+    return 0
+
+
 def _network(args: argparse.Namespace):
     """The audio2motion network on the chosen backend (torch weights, or their ONNX export)."""
     from talkinghead.audio2motion.model import load_model
@@ -148,6 +168,31 @@ def build_parser() -> argparse.ArgumentParser:
     animate.add_argument("--seed", type=int, default=0, help="seed of blinks and head motion")
     animate.add_argument("-q", "--quiet", action="store_true")
     animate.set_defaults(run=_animate)
+
+    render = commands.add_parser(
+        "render",
+        help="speech to an avatar video (MP4 with the speech)",
+        description="Render AUDIO spoken by an avatar (default: the built-in one) to an MP4 "
+        "(H.264 + AAC), driven by audio2motion or by a coefficients file.",
+    )
+    render.add_argument("audio", type=Path, help="input audio or video file")
+    render.add_argument("-o", "--output", type=Path, required=True, help="OUT.mp4")
+    render.add_argument("--avatar", type=Path, default=None, help="avatar bundle directory (default: built-in)")
+    render.add_argument("--coefficients", type=Path, default=None, help="drive with this .npz/.json/.csv instead")
+    render.add_argument("--fps", default="30", help="frame rate, e.g. 25, 30, 30000/1001, 60")
+    render.add_argument("--lookahead-ms", type=int, default=100, help="model look-ahead, 0..200 in steps of 20")
+    render.add_argument("--seed", type=int, default=0, help="seed of blinks and head motion")
+    render.add_argument("-q", "--quiet", action="store_true")
+    render.set_defaults(run=_render)
+
+    demo = commands.add_parser(
+        "demo",
+        help="render a built-in sentence with the built-in avatar (no downloads, no GPU)",
+        description="Render a short built-in sentence with the built-in avatar to an MP4.",
+    )
+    demo.add_argument("-o", "--output", type=Path, default=Path("demo.mp4"), help="output MP4 (default demo.mp4)")
+    demo.add_argument("-q", "--quiet", action="store_true")
+    demo.set_defaults(run=_demo)
 
     train = commands.add_parser(
         "train-a2m",

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from talkinghead.arkit import ARKIT_INDEX
 from talkinghead.renderer import topology
 from talkinghead.renderer.face_model import FaceModel, interocular, rotation_matrix
 from talkinghead.renderer.mouth import MouthStyle, mouth_interior
@@ -63,7 +64,7 @@ class PhotoAvatar:
         write_image(directory / "base.png", self.image)
         np.savez(directory / "face.npz", landmarks=self.landmarks, neutral=self.neutral,
                  blendshapes=self.blendshapes, pose=self.pose)
-        write_image(directory / "preview.png", self.image)
+        write_image(directory / "preview.png", preview(self))
         meta = {"format_version": AVATAR_FORMAT_VERSION, "kind": "photo",
                 "image_size": [int(self.image.shape[1]), int(self.image.shape[0])],
                 "files": {"base": "base.png", "face": "face.npz", "preview": "preview.png"}}
@@ -81,6 +82,17 @@ class PhotoAvatar:
         except (OSError, KeyError, ValueError) as error:
             raise ValueError(f"{directory}: broken avatar bundle ({error})") from None
         return cls(read_image(directory / meta["files"]["base"]), **arrays)
+
+
+def preview(avatar: PhotoAvatar, height: int = 256) -> np.ndarray:
+    """The avatar at rest beside it saying "ah" (jawOpen 0.5), ``height`` pixels high."""
+    weights = np.zeros((2, 52), np.float32)
+    weights[1, ARKIT_INDEX["jawOpen"]] = 0.5
+    frames = torch.from_numpy(PhotoRenderer(avatar).render(weights)).permute(0, 3, 1, 2).float()
+    scale = min(1.0, height / frames.shape[2])
+    size = (int(frames.shape[2] * scale), int(frames.shape[3] * scale))
+    small = F.interpolate(frames, size=size, mode="bilinear", antialias=True, align_corners=False)
+    return torch.cat(list(small), -1).permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
 
 
 def read_meta(directory: Path) -> dict:

@@ -1,7 +1,9 @@
-"""Reading video frames with PyAV, with the frame rate as an exact Fraction.
+"""Video files with PyAV: frames in with the rate as an exact Fraction, MP4 out.
 
 Frames are taken in decode order at the stream's average rate: the project's
-clock counts frames, it does not follow variable-rate timestamps.
+clock counts frames, it does not follow variable-rate timestamps. Written
+frames get presentation time ``k / fps`` exactly (the stream's time base is
+``1 / fps``), beside the audio from sample 0.
 """
 
 from __future__ import annotations
@@ -79,3 +81,55 @@ def write_image(path: str | Path, rgb: np.ndarray) -> None:
             container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+
+
+class Mp4Writer:
+    """H.264 video (yuv420p, even sides) and AAC audio into one MP4, frame ``k`` at ``k / fps``."""
+
+    def __init__(self, path: str | Path, fps: Fraction, size: tuple[int, int],
+                 audio: np.ndarray | None = None, sample_rate: int = 16000, crf: int = 20) -> None:
+        height, width = size
+        if height % 2 or width % 2 or height <= 0 or width <= 0:
+            raise ValueError(f"H.264 needs even, positive frame sides, got {width}x{height}")
+        self.size = size
+        self._container = av.open(str(path), "w", format="mp4")
+        self._video = self._container.add_stream("libx264", rate=fps)
+        self._video.width, self._video.height = width, height
+        self._video.pix_fmt = "yuv420p"
+        self._video.time_base = Fraction(1) / fps
+        self._video.options = {"crf": str(crf), "preset": "veryfast"}
+        self._audio = None if audio is None or not len(audio) else np.asarray(audio, np.float32)
+        self._rate = sample_rate
+        if self._audio is not None:  # every stream exists before the first packet is muxed
+            self._sound = self._container.add_stream("aac", rate=sample_rate, layout="mono")
+        self._frames = 0
+
+    def __enter__(self) -> Mp4Writer:
+        return self
+
+    def __exit__(self, kind, *rest) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self._container.close()
+
+    def write(self, frames: np.ndarray) -> None:
+        """Append RGB uint8 frames (B, H, W, 3)."""
+        if frames.ndim != 4 or frames.shape[1:3] != self.size:
+            raise ValueError(f"frames must be (B, {self.size[0]}, {self.size[1]}, 3), got {frames.shape}")
+        for rgb in frames:
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            frame.pts = self._frames
+            self._frames += 1
+            for packet in self._video.encode(frame):
+                self._container.mux(packet)
+
+    def close(self) -> None:
+        for packet in self._video.encode():
+            self._container.mux(packet)
+        if self._audio is not None:
+            frame = av.AudioFrame.from_ndarray(self._audio.reshape(1, -1), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = self._rate, 0
+            for packet in [*self._sound.encode(frame), *self._sound.encode()]:
+                self._container.mux(packet)
+        self._container.close()

@@ -1,0 +1,33 @@
+"""Avatar bundles on disk: the built-in default and ``talkinghead.load_avatar``.
+
+A bundle is a directory with ``avatar.json`` (format version, kind, files).
+Kinds so far: ``photo`` (:mod:`.photo`).
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from pathlib import Path
+
+from talkinghead.renderer.photo import PhotoAvatar, PhotoRenderer, read_meta
+
+Avatar = PhotoAvatar
+
+
+def default_avatar_dir() -> Path:
+    """The built-in avatar: made by ``scripts/build_default_avatar.py`` from a public-domain portrait."""
+    return Path(str(importlib.resources.files("talkinghead.renderer").joinpath("assets", "default_avatar")))
+
+
+def load_avatar(path: str | Path | None = None) -> Avatar:
+    """Load an avatar bundle (``None``: the built-in default)."""
+    directory = default_avatar_dir() if path is None else Path(path)
+    meta = read_meta(directory)
+    if meta.get("kind") == "photo":
+        return PhotoAvatar.load(directory)
+    raise ValueError(f"{directory}: unknown avatar kind {meta.get('kind')!r}")
+
+
+def avatar_renderer(avatar: Avatar) -> PhotoRenderer:
+    """The renderer that draws ``avatar``."""
+    return PhotoRenderer(avatar)
