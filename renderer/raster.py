@@ -33,8 +33,6 @@ import torch
 
 from talkinghead.renderer import topology
 
-#: Triangles are processed in this many bins of similar bounding-box size.
-SIZE_BINS = 4
 
 
 @dataclass(frozen=True)
@@ -97,8 +95,11 @@ def rasterize(screen: torch.Tensor, triangles: torch.Tensor, size: tuple[int, in
 
     depth = torch.full((b * height * width,), float("inf"), device=device)
     candidates = []
-    order = torch.argsort((extent[..., 0] * extent[..., 1]).amax(0))
-    for chunk in torch.tensor_split(order, min(SIZE_BINS, len(order))):
+    # Bins by box width and height in powers of two: a triangle tests at most 4x its box's pixels.
+    sides = torch.ceil(torch.log2(extent.amax(0).clamp(min=1).double())).long()  # (F, 2)
+    size_class = sides[:, 0] * 64 + sides[:, 1]
+    for value in size_class.unique().tolist():
+        chunk = torch.nonzero(size_class == value).flatten()
         found = _candidates(corners[:, chunk], low[:, chunk], extent[:, chunk], chunk, (height, width))
         if found is None:
             continue
