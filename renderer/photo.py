@@ -184,20 +184,26 @@ class PhotoRenderer:
         points = self._scale * vertices @ self._rotation.T + self._translation
         return torch.stack([points[..., 0], -points[..., 1], -points[..., 2]], -1)
 
-    def render(self, blendshapes: np.ndarray, pose: np.ndarray | None = None) -> np.ndarray:
-        """Weights (B,52) and head-pose offsets (B,6) -> RGB frames (B,H,W,3) uint8."""
+    def targets(self, blendshapes: np.ndarray, pose: np.ndarray | None = None) -> torch.Tensor:
+        """Weights (B,52) and head-pose offsets (B,6) -> where the photo's vertices go (B,478,3)."""
         weights = torch.as_tensor(np.asarray(blendshapes, np.float32))
         if weights.ndim != 2 or weights.shape[1] != 52:
             raise ValueError(f"blendshapes must be (B, 52), got {tuple(weights.shape)}")
         offsets = torch.zeros(len(weights), 6) if pose is None else torch.as_tensor(np.asarray(pose, np.float32))
-        target = self._source + (self._project(weights, offsets) - self._rest)
+        if offsets.shape != (len(weights), 6):
+            raise ValueError(f"pose must be (B, 6) with B = {len(weights)}, got {tuple(offsets.shape)}")
+        return self._source + (self._project(weights, offsets) - self._rest)
+
+    def render(self, blendshapes: np.ndarray, pose: np.ndarray | None = None) -> np.ndarray:
+        """Weights (B,52) and head-pose offsets (B,6) -> RGB frames (B,H,W,3) uint8."""
+        target = self.targets(blendshapes, pose)
         warped = self.warp(target)
         y0, y1, x0, x1 = warped.window
         mask = warped.mouth[:, y0:y1, x0:x1]
         frames = warped.frames
         if bool(mask.any()):
             local = target - torch.tensor([x0, y0, 0.0])
-            iod = torch.full((len(weights),), self._scale)
+            iod = torch.full((len(target),), self._scale)
             interior = mouth_interior(local, mask, iod, self._brightness, self.style)
             alpha = F.avg_pool2d(mask[:, None].float(), 3, stride=1, padding=1)[:, 0, ..., None]  # soft lip edge
             window = frames[:, y0:y1, x0:x1]
