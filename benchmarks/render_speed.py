@@ -1,0 +1,118 @@
+"""Photo-avatar live path per frame on this machine: audio2motion, render, JPEG.
+
+    python benchmarks/render_speed.py [--runs 5] [--frames 60] [--threads 1]
+
+Stages, each per 30 fps frame of the built-in avatar (490x478 frame, the warp
+touches a ~270x245 window around the face), median over ``--runs``
+repetitions of ``--frames`` frames:
+- ``a2m``: 1/30 s of 16 kHz speech through :class:`StreamingAnimator`
+  (shipped weights, torch);
+- ``render``: :meth:`PhotoRenderer.render` one frame at a time (the live
+  case), and ``render x8`` in batches of 8 (offline), per frame;
+- ``jpeg``: the frame encoded as JPEG (PyAV's mjpeg, quality ~90);
+- ``static``: the baseline in the same run: the base frame copied and JPEG
+  encoded, what a frame costs with no face motion at all.
+The ``live`` row is a2m + render + jpeg, and its frames per second; ratios to
+``static`` stay meaningful on a busy machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from fractions import Fraction
+
+import av
+import numpy as np
+import torch
+
+from talkinghead.arkit import ARKIT_INDEX
+from talkinghead.audio2motion.animate import StreamingAnimator
+from talkinghead.audio2motion.model import load_model
+from talkinghead.renderer.avatar import load_avatar
+from talkinghead.renderer.photo import PhotoRenderer
+
+RATE = 16000
+FPS = 30
+
+
+def jpeg_encoder(width: int, height: int):
+    codec = av.CodecContext.create("mjpeg", "w")
+    codec.width, codec.height, codec.pix_fmt = width, height, "yuvj420p"
+    codec.time_base = Fraction(1, FPS)
+    codec.options = {"qscale": "3"}
+
+    def encode(rgb: np.ndarray) -> bytes:
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuvj420p")
+        return b"".join(bytes(p) for p in codec.encode(frame))
+    return encode
+
+
+def per_frame(run, frames: int, runs: int) -> float:
+    """Median over runs of the mean seconds per frame."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - start) / frames)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--frames", type=int, default=60)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    avatar = load_avatar()
+    renderer = PhotoRenderer(avatar)
+    height, width = renderer.size
+    encode = jpeg_encoder(width, height)
+    rng = np.random.default_rng(0)
+    weights = np.zeros((args.frames, 52), np.float32)
+    weights[:, ARKIT_INDEX["jawOpen"]] = rng.uniform(0, 0.5, args.frames)
+    weights[:, ARKIT_INDEX["mouthFunnel"]] = rng.uniform(0, 0.3, args.frames)
+    pose = np.zeros((args.frames, 6), np.float32)
+    pose[:, :3] = rng.normal(0, 0.02, (args.frames, 3))
+    speech = (rng.standard_normal(args.frames * RATE // FPS) * 0.1).astype(np.float32)
+    model = load_model()
+    encode(avatar.image)  # warm up
+    renderer.render(weights[:8], pose[:8])
+
+    def a2m() -> None:
+        animator = StreamingAnimator(model, RATE, FPS, 100)
+        for k in range(args.frames):
+            animator.push(speech[k * RATE // FPS:(k + 1) * RATE // FPS])
+
+    def render_one() -> None:
+        for k in range(args.frames):
+            renderer.render(weights[k:k + 1], pose[k:k + 1])
+
+    def render_batched() -> None:
+        for k in range(0, args.frames, 8):
+            renderer.render(weights[k:k + 8], pose[k:k + 8])
+
+    frames = renderer.render(weights, pose)
+
+    def jpeg() -> None:
+        for frame in frames:
+            encode(frame)
+
+    def static() -> None:
+        for _ in range(args.frames):
+            encode(avatar.image.copy())
+
+    stages = {"a2m": a2m, "render": render_one, "render x8": render_batched, "jpeg": jpeg, "static": static}
+    seconds = {name: per_frame(run, args.frames, args.runs) for name, run in stages.items()}
+    seconds["live"] = seconds["a2m"] + seconds["render"] + seconds["jpeg"]
+    print(f"{args.threads} thread(s), {args.runs} runs of {args.frames} frames, frame {width}x{height}")
+    print("| stage | ms per frame | frames/s | / static |")
+    print("|---|---|---|---|")
+    for name, value in seconds.items():
+        print(f"| {name} | {value * 1000:.2f} | {1 / value:.0f} | {value / seconds['static']:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
