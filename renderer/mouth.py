@@ -56,16 +56,17 @@ def _gaps(screen: torch.Tensor) -> torch.Tensor:
     return torch.cat([gap, gap[:, _HALF // 2, None]], 1)
 
 
-def mouth_interior(screen: torch.Tensor, mask: torch.Tensor, iod_px: torch.Tensor, brightness: float,
-                   style: MouthStyle = MouthStyle()) -> torch.Tensor:
+def mouth_interior(screen: torch.Tensor, fan: raster.Raster, mask: torch.Tensor, iod_px: torch.Tensor,
+                   brightness: float, style: MouthStyle = MouthStyle()) -> torch.Tensor:
     """Colours ``(B, H, W, 3)`` of the mouth hole for screen vertices (B,478,3) in the mask's pixels.
 
-    ``mask`` (B,H,W) is where the hole shows; ``iod_px`` (B,) the face's IOD in
+    ``fan`` is the inner-lip fan rasterised from ``screen`` (as
+    :class:`.warp.Warped` carries it); ``mask`` (B,H,W) is where the hole
+    shows; ``iod_px`` (B,) the face's IOD in
     pixels; ``brightness`` the face's mean level (0-255). Outside the mask the
     colour is the cavity's, so a soft-edged blend darkens the lip margin.
     """
     b, height, width = mask.shape
-    fan = raster.rasterize(raster.with_mouth_centre(screen), raster.mouth_triangles(), (height, width))
     attributes = torch.zeros(b, topology.NUM_VERTICES + 1, 3)  # indexed like the fan's vertices
     fan_vertices = [*topology.LIPS_INNER, topology.NUM_VERTICES]
     attributes[:, fan_vertices] = torch.cat([_fan_attributes().expand(b, -1, -1), _gaps(screen)[..., None]], -1)

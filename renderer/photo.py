@@ -199,12 +199,12 @@ class PhotoRenderer:
         target = self.targets(blendshapes, pose)
         warped = self.warp(target)
         y0, y1, x0, x1 = warped.window
-        mask = warped.mouth[:, y0:y1, x0:x1]
+        mask = warped.mouth
         frames = warped.frames
         if bool(mask.any()):
             local = target - torch.tensor([x0, y0, 0.0])
             iod = torch.full((len(target),), self._scale)
-            interior = mouth_interior(local, mask, iod, self._brightness, self.style)
+            interior = mouth_interior(local, warped.hole, mask, iod, self._brightness, self.style)
             alpha = F.avg_pool2d(mask[:, None].float(), 3, stride=1, padding=1)[:, 0, ..., None]  # soft lip edge
             window = frames[:, y0:y1, x0:x1]
             window.mul_(1 - alpha).add_(alpha * interior)

@@ -43,10 +43,14 @@ def band_triangles() -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Warped:
-    """Warped frames ``(B, H, W, 3)`` float in [0, 255] and where the mouth opened."""
+    """Warped frames ``(B, H, W, 3)`` float in [0, 255] and where the mouth opened.
+
+    ``mouth`` and ``hole`` are in the window's pixels (``window[0]``, ``window[2]`` is their origin).
+    """
 
     frames: torch.Tensor
-    mouth: torch.Tensor  # (B, H, W) bool: the mouth hole, for the caller to fill
+    mouth: torch.Tensor  # (B, h, w) bool: the mouth hole not hidden by the face, for the caller to fill
+    hole: raster.Raster  # the inner-lip fan (see raster.mouth_triangles), for coordinates inside it
     window: tuple[int, int, int, int]  # y0, y1, x0, x1: the only pixels that may differ
 
 
@@ -84,7 +88,7 @@ class MeshWarp:
         mesh = torch.cat([target.float(), anchors.expand(b, -1, -1)], 1) - offset
         size = (y1 - y0, x1 - x0)
         drawn = raster.rasterize(mesh, self.triangles, size)
-        hole = raster.rasterize(raster.with_mouth_centre(mesh), raster.mouth_triangles(), size)
+        hole = raster.rasterize(raster.with_mouth_centre(mesh[:, :topology.NUM_VERTICES]), raster.mouth_triangles(), size)
         mouth = hole.covered & ~drawn.covered
 
         ys, xs = torch.meshgrid(torch.arange(size[0]) + y0 + 0.5, torch.arange(size[1]) + x0 + 0.5, indexing="ij")
@@ -100,6 +104,4 @@ class MeshWarp:
         moved = drawn.covered | mouth
         window = frames[:, y0:y1, x0:x1]
         window[moved] = patch.permute(0, 2, 3, 1)[moved]
-        full_mouth = torch.zeros(frames.shape[:3], dtype=torch.bool)
-        full_mouth[:, y0:y1, x0:x1] = mouth
-        return Warped(frames, full_mouth, self.window)
+        return Warped(frames, mouth, hole, self.window)
