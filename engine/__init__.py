@@ -14,4 +14,13 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["ARKIT_INDEX", "ARKIT_NAMES", "POSE_NAMES", "Coefficients", "__version__"]
+
+
+def load_avatar(path=None):
+    """Load an avatar bundle directory (``None``: the built-in avatar); see :mod:`talkinghead.renderer.avatar`."""
+    from talkinghead.renderer.avatar import load_avatar as load
+
+    return load(path)
+
+
+__all__ = ["ARKIT_INDEX", "ARKIT_NAMES", "POSE_NAMES", "Coefficients", "__version__", "load_avatar"]

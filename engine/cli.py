@@ -78,6 +78,17 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _enroll(args: argparse.Namespace) -> int:
+    from talkinghead.renderer.photo import enroll_photo
+
+    avatar = enroll_photo(args.image or _default_portrait())
+    avatar.save(args.output)
+    if not args.quiet:
+        height, width = avatar.image.shape[:2]
+        print(f"photo avatar {width}x{height} -> {args.output}", file=sys.stderr)
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from talkinghead.render import demo_audio, render_file
 
@@ -184,6 +195,18 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--seed", type=int, default=0, help="seed of blinks and head motion")
     render.add_argument("-q", "--quiet", action="store_true")
     render.set_defaults(run=_render)
+
+    enroll = commands.add_parser(
+        "enroll",
+        help="make an avatar bundle from a photo (instant, no training)",
+        description="Make an avatar from a photo with one clear, frontal face: the face is found "
+        "and fitted, and the photo is kept with the fit. Best with a closed mouth: the mouth "
+        "interior is synthesised. Needs the 'track' extra.",
+    )
+    enroll.add_argument("--image", type=Path, default=None, help="photo (default: the built-in portrait)")
+    enroll.add_argument("-o", "--output", type=Path, required=True, help="output avatar directory")
+    enroll.add_argument("-q", "--quiet", action="store_true")
+    enroll.set_defaults(run=_enroll)
 
     demo = commands.add_parser(
         "demo",

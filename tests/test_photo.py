@@ -150,3 +150,14 @@ def test_enroll_refuses_photos_without_exactly_one_face(tmp_path):
     write_image(tmp_path / "one.png", image)
     again = enroll_photo(tmp_path / "one.png")
     assert again.image.shape[0] % 2 == 0 and again.image.shape[1] % 2 == 0
+
+
+def test_enroll_cli_makes_a_bundle_that_renders(tmp_path):
+    pytest.importorskip("mediapipe")
+    import talkinghead
+
+    write_image(tmp_path / "photo.png", load_avatar().image)
+    assert main(["enroll", "--image", str(tmp_path / "photo.png"), "-o", str(tmp_path / "av"), "-q"]) == 0
+    avatar = talkinghead.load_avatar(tmp_path / "av")
+    frame = PhotoRenderer(avatar).render(weights(jawOpen=0.4))[0]
+    assert frame.shape == avatar.image.shape and not np.array_equal(frame, avatar.image)
