@@ -1,0 +1,73 @@
+"""The label-free A/V offset estimator against the label-based offsets of the talking clips.
+
+    python benchmarks/av_offset_eval.py [--data ../shared/data] [--cache DIR]
+
+For each talking clip with a video: track it (``--cache`` keeps the tracks),
+predict the aperture from its audio with audio2motion (shipped weights,
+100 ms look-ahead, at the video's frame rate), and estimate the offset with
+:func:`talkinghead.renderer.av_offset.estimate_av_offset` from the predicted
+and the tracked (raw lip gap / IOD) apertures. The labels give the truth:
+the tracked aperture's best lag against the labels, minus the predicted
+aperture's best lag against them (both searched in -8..+8 with the
+yardstick), is the lag the estimator should find.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from talkinghead.audio2motion.animate import animate
+from talkinghead.audio2motion.audio_io import load_audio
+from talkinghead.audio2motion.baselines import mouth_signals
+from talkinghead.audio2motion.model import load_model
+from talkinghead.evaluation import lipsync
+from talkinghead.evaluation.labels import ALL_CLIPS, available_clips
+from talkinghead.renderer.av_offset import estimate_av_offset
+from talkinghead.renderer.face_model import interocular, lip_gap
+from talkinghead.renderer.tracking import Track, track_video
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tracked(video: Path, cache: Path | None) -> Track:
+    path = None if cache is None else cache / f"{video.parent.name}.track.npz"
+    if path is not None and path.is_file():
+        return Track.load(path)
+    track = track_video(video, progress=False)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        track.save(path)
+    return track
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--cache", type=Path, default=None)
+    args = parser.parse_args()
+    clips = [c for c in available_clips(args.data, ALL_CLIPS) if c.video is not None]
+    if not clips:
+        raise SystemExit(f"no talking clips with video under {args.data}")
+    model = load_model()
+    print("| clip | fps | estimated lag | r | best chance r | confident | from labels | agree |")
+    print("|---|---|---|---|---|---|---|---|")
+    agree = 0
+    for clip in clips:
+        track = tracked(clip.video, args.cache)
+        samples, rate = load_audio(clip.audio)
+        predicted = mouth_signals(animate(model, samples, rate, track.fps, 100).blendshapes)["aperture"]
+        real = lip_gap(track.landmarks) / interocular(track.landmarks)
+        estimate = estimate_av_offset(predicted, real)
+        picture = lipsync.best_lag(real, clip.labels, track.fps, "aperture", n_boot=0).best_lag
+        sound = lipsync.best_lag(predicted, clip.labels, track.fps, "aperture", n_boot=0).best_lag
+        truth = picture - sound
+        ok = estimate.confident and estimate.lag == truth
+        agree += ok
+        print(f"| {clip.name} | {track.fps} | {estimate.lag:+d} | {estimate.correlation:.2f} | {estimate.chance:.2f} | "
+              f"{'yes' if estimate.confident else 'no'} | {truth:+d} | {'yes' if ok else 'no'} |", flush=True)
+    print(f"\n{agree} of {len(clips)} clips: confident and equal to the label-based lag")
+
+
+if __name__ == "__main__":
+    main()
