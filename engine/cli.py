@@ -135,6 +135,13 @@ def _train_a2m(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_timing_options(command: argparse.ArgumentParser) -> None:
+    """Frame rate, model look-ahead and the motion layer's seed: shared by animate and render."""
+    command.add_argument("--fps", default="30", help="frame rate, e.g. 25, 30, 30000/1001, 60")
+    command.add_argument("--lookahead-ms", type=int, default=100, help="model look-ahead, 0..200 in steps of 20")
+    command.add_argument("--seed", type=int, default=0, help="seed of blinks and head motion")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="talkinghead",
@@ -166,8 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     animate.add_argument("audio", type=Path, help="input audio or video file")
     animate.add_argument("-o", "--output", type=Path, required=True, help="OUT.npz, OUT.json or OUT.csv")
-    animate.add_argument("--fps", default="30", help="frame rate, e.g. 25, 30, 30000/1001, 60")
-    animate.add_argument("--lookahead-ms", type=int, default=100, help="model look-ahead, 0..200 in steps of 20")
+    _add_timing_options(animate)
     animate.add_argument("--text", default=None, help="transcript: text-assisted mode")
     animate.add_argument("--weights", type=Path, default=None, help="a trained a2m.pt or a2m.onnx (default: the shipped weights)")
     animate.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
@@ -176,7 +182,6 @@ def build_parser() -> argparse.ArgumentParser:
     animate.add_argument("--style", choices=("talk", "idle"), default="talk", help="idle: mouth at rest, blinks and head motion only")
     animate.add_argument("--no-head-motion", action="store_true", help="pose stays neutral (avatars with their own base video)")
     animate.add_argument("--no-blinks", action="store_true")
-    animate.add_argument("--seed", type=int, default=0, help="seed of blinks and head motion")
     animate.add_argument("-q", "--quiet", action="store_true")
     animate.set_defaults(run=_animate)
 
@@ -190,9 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("-o", "--output", type=Path, required=True, help="OUT.mp4")
     render.add_argument("--avatar", type=Path, default=None, help="avatar bundle directory (default: built-in)")
     render.add_argument("--coefficients", type=Path, default=None, help="drive with this .npz/.json/.csv instead")
-    render.add_argument("--fps", default="30", help="frame rate, e.g. 25, 30, 30000/1001, 60")
-    render.add_argument("--lookahead-ms", type=int, default=100, help="model look-ahead, 0..200 in steps of 20")
-    render.add_argument("--seed", type=int, default=0, help="seed of blinks and head motion")
+    _add_timing_options(render)
     render.add_argument("-q", "--quiet", action="store_true")
     render.set_defaults(run=_render)
 
