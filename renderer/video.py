@@ -32,7 +32,7 @@ def _open(path: Path) -> av.container.InputContainer:
     try:
         container = av.open(str(path))
     except av.FFmpegError as error:
-        raise ValueError(f"{path}: not a readable video ({error})") from None
+        raise ValueError(f"{path}: not a readable image or video ({error})") from None
     if not container.streams.video:
         container.close()
         raise ValueError(f"{path}: has no video stream")
@@ -60,7 +60,7 @@ def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
             for frame in container.decode(video=0):
                 yield frame.to_ndarray(format="rgb24")
         except av.FFmpegError as error:
-            raise ValueError(f"{path}: video decoding failed ({error})") from None
+            raise ValueError(f"{path}: decoding failed ({error})") from None
 
 
 def read_image(path: str | Path) -> np.ndarray:

@@ -161,3 +161,12 @@ def test_enroll_cli_makes_a_bundle_that_renders(tmp_path):
     avatar = talkinghead.load_avatar(tmp_path / "av")
     frame = PhotoRenderer(avatar).render(weights(jawOpen=0.4))[0]
     assert frame.shape == avatar.image.shape and not np.array_equal(frame, avatar.image)
+
+
+def test_enroll_cli_refuses_a_corrupt_photo_in_one_line(tmp_path, capsys):
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["enroll", "--image", str(tmp_path / "bad.jpg"), "-o", str(tmp_path / "av")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("talkinghead: error:") and "bad.jpg" in err and "\n" not in err
