@@ -186,10 +186,10 @@ class PhotoRenderer:
 
     def targets(self, blendshapes: np.ndarray, pose: np.ndarray | None = None) -> torch.Tensor:
         """Weights (B,52) and head-pose offsets (B,6) -> where the photo's vertices go (B,478,3)."""
-        weights = torch.as_tensor(np.asarray(blendshapes, np.float32))
+        weights = torch.tensor(np.asarray(blendshapes, np.float32))
         if weights.ndim != 2 or weights.shape[1] != 52:
             raise ValueError(f"blendshapes must be (B, 52), got {tuple(weights.shape)}")
-        offsets = torch.zeros(len(weights), 6) if pose is None else torch.as_tensor(np.asarray(pose, np.float32))
+        offsets = torch.zeros(len(weights), 6) if pose is None else torch.tensor(np.asarray(pose, np.float32))
         if offsets.shape != (len(weights), 6):
             raise ValueError(f"pose must be (B, 6) with B = {len(weights)}, got {tuple(offsets.shape)}")
         return self._source + (self._project(weights, offsets) - self._rest)
