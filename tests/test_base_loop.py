@@ -1,4 +1,4 @@
-"""Base loop: resting stretches are found, talking is skipped, the loop never jumps."""
+"""Base loop: the restful window is found, talking is skipped, the loop never jumps."""
 
 from fractions import Fraction
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from talkinghead.renderer import topology
-from talkinghead.renderer.base_loop import LoopConfig, base_loop, resting_runs
+from talkinghead.renderer.base_loop import LoopConfig, base_loop
 
 
 def talking_video(gaps: np.ndarray) -> np.ndarray:
@@ -18,27 +18,30 @@ def talking_video(gaps: np.ndarray) -> np.ndarray:
     return frames
 
 
-def schedule(fps: int = 30) -> np.ndarray:
-    """1 s rest, 2 s talking (syllables at 4 Hz), 1.5 s rest, 1 s talking."""
-    talk = lambda seconds: 0.15 + 0.12 * np.sin(np.arange(seconds * fps) / fps * 2 * np.pi * 4)  # noqa: E731
-    rest = lambda seconds: np.zeros(int(seconds * fps))  # noqa: E731
-    return np.concatenate([rest(1), talk(2), rest(1.5), talk(1)])
+def talk(seconds: float, fps: int = 30) -> np.ndarray:
+    return 0.15 + 0.12 * np.sin(np.arange(int(seconds * fps)) / fps * 2 * np.pi * 4)
 
 
-def test_resting_runs_are_the_pauses_longest_first():
-    runs = resting_runs(talking_video(schedule()), Fraction(30))
-    assert runs == [(91, 134), (0, 29)]  # the frames next to talking move, so they are not at rest
-
-
-def test_the_loop_plays_the_longest_pause_forward_then_back_without_jumps():
-    loop = base_loop(talking_video(schedule()), Fraction(30))
-    assert loop[0] == 91 and loop.max() == 133 and loop.min() == 91
+def test_the_window_lands_in_the_pause_and_plays_back_and_forth():
+    gaps = np.concatenate([talk(1), np.zeros(45), talk(2)])  # 1.5 s pause at frames 30..74
+    loop = base_loop(talking_video(gaps), Fraction(30), LoopConfig(seconds=1.0))
+    assert 30 <= loop.min() and loop.max() < 75
     assert set(np.abs(np.diff(loop)).tolist()) == {1}
     assert abs(int(loop[-1]) - int(loop[0])) == 1  # wrapping around is one step too
-    assert len(loop) == 2 * 43 - 2
+    assert len(loop) == 2 * 30 - 2
 
 
-def test_a_video_that_never_rests_is_refused():
-    always_talking = 0.15 + 0.12 * np.sin(np.arange(150) / 30 * 2 * np.pi * 4)
-    with pytest.raises(ValueError, match="mouth at rest"):
-        base_loop(talking_video(always_talking), Fraction(30), LoopConfig(gap_quantile=0.35, max_speed=0.001))
+def test_with_no_pause_the_quietest_stretch_is_taken():
+    gaps = np.concatenate([talk(2), 0.4 * talk(1), talk(2)])  # a softly spoken second in the middle
+    loop = base_loop(talking_video(gaps), Fraction(30), LoopConfig(seconds=1.0))
+    assert 55 <= loop.min() and loop.max() < 95  # within a few frames of the soft second (60..89)
+
+
+def test_a_video_shorter_than_the_window_loops_all_of_it():
+    loop = base_loop(talking_video(talk(0.5)), Fraction(30), LoopConfig(seconds=2.0))
+    assert loop.min() == 0 and loop.max() == 14
+
+
+def test_bad_config_is_refused():
+    with pytest.raises(ValueError):
+        LoopConfig(seconds=0)
