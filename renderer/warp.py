@@ -68,11 +68,11 @@ class MeshWarp:
             raise ValueError(f"source must be ({topology.NUM_VERTICES}, 3), got {tuple(source.shape)}")
         self.image = image.float()
         height, width = image.shape[:2]
-        anchors = ring(source)
-        self.anchors = anchors
-        self.source_uv = torch.cat([source[:, :2], anchors]).float()
+        anchors = ring(source).float()
+        self.source_uv = torch.cat([source[:, :2].float(), anchors])
         self.triangles = torch.cat([triangles.long(), band_triangles()])
-        self.far = float(source[:, 2].max()) + 1.0  # the band lies behind the face
+        far = float(source[:, 2].max()) + 1.0  # the band's outer edge lies behind the face
+        self._anchor_screen = torch.cat([anchors, torch.full((len(anchors), 1), far)], -1)
         low = anchors.amin(0).floor().long() - 2
         high = anchors.amax(0).ceil().long() + 2
         self.window = (max(0, int(low[1])), min(height, int(high[1])), max(0, int(low[0])), min(width, int(high[0])))
@@ -84,8 +84,7 @@ class MeshWarp:
         b = target.shape[0]
         y0, y1, x0, x1 = self.window
         offset = torch.tensor([x0, y0, 0.0])
-        anchors = torch.cat([self.anchors, torch.full((len(self.anchors), 1), self.far)], -1)
-        mesh = torch.cat([target.float(), anchors.expand(b, -1, -1)], 1) - offset
+        mesh = torch.cat([target.float(), self._anchor_screen.expand(b, -1, -1)], 1) - offset
         size = (y1 - y0, x1 - x0)
         drawn = raster.rasterize(mesh, self.triangles, size)
         hole = raster.rasterize(raster.with_mouth_centre(mesh[:, :topology.NUM_VERTICES]), raster.mouth_triangles(), size)
