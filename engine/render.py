@@ -35,14 +35,16 @@ class RenderConfig:
     seed: int = 0  # blinks and idle head motion
 
 
-def drive(samples: np.ndarray, rate: int, config: RenderConfig) -> Coefficients:
-    """audio2motion plus the full motion layer (blinks, idle head motion: a still photo needs both)."""
+def drive(samples: np.ndarray, rate: int, config: RenderConfig, idle_motion: bool = True) -> Coefficients:
+    """audio2motion plus the motion layer; ``idle_motion``: blinks and head motion (a still photo
+    needs them; a video avatar has its own from its base frames)."""
     from talkinghead.audio2motion.animate import animate
     from talkinghead.audio2motion.model import load_model
-    from talkinghead.audio2motion.motion import MotionConfig, SilenceConfig, apply_motion
+    from talkinghead.audio2motion.motion import BlinkConfig, HeadConfig, MotionConfig, SilenceConfig, apply_motion
 
     coefficients = animate(load_model(), samples, rate, config.fps, config.lookahead_ms)
-    motion = MotionConfig(silence=SilenceConfig(anticipation_ms=config.lookahead_ms))
+    motion = MotionConfig(silence=SilenceConfig(anticipation_ms=config.lookahead_ms),
+                          blink=BlinkConfig(enabled=idle_motion), head=HeadConfig(scale=1.0 if idle_motion else 0.0))
     return apply_motion(coefficients, samples, rate, motion, seed=config.seed)
 
 
@@ -63,7 +65,7 @@ def render_file(audio: str | Path, output: str | Path, avatar: str | Path | None
     samples, rate = load_audio(audio)
     renderer = avatar_renderer(load_avatar(avatar))
     if coefficients is None:
-        driving = drive(samples, rate, config)
+        driving = drive(samples, rate, config, renderer.idle_motion)
     else:
         driving = Coefficients.load(coefficients)
         config = RenderConfig(driving.fps, config.lookahead_ms, config.batch, config.seed)
@@ -79,7 +81,7 @@ def render_file(audio: str | Path, output: str | Path, avatar: str | Path | None
         with tqdm(total=frames, desc=f"render {Path(output).name}", unit="frame", disable=not progress) as bar:
             for start in range(0, frames, config.batch):
                 stop = min(frames, start + config.batch)
-                out.write(renderer.render(weights[start:stop], pose[start:stop]))
+                out.write(renderer.render_frames(weights[start:stop], pose[start:stop], start))
                 bar.update(stop - start)
     return frames
 

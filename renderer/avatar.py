@@ -9,7 +9,8 @@ from __future__ import annotations
 import importlib.resources
 from pathlib import Path
 
-from talkinghead.renderer.photo import PhotoAvatar, PhotoRenderer, read_meta
+from talkinghead.renderer.bundle import read_meta
+from talkinghead.renderer.photo import PhotoAvatar, PhotoRenderer
 
 Avatar = PhotoAvatar
 

@@ -4,19 +4,13 @@ Enrollment (needs the ``track`` extra): find exactly one face, crop around
 it, fit the face model (the photo's own shape is the identity's neutral), and
 keep the photo, its landmarks and the fit as a bundle.
 
-Rendering (no MediaPipe needed): each frame's weights and head-pose offsets
-move the face model; the *change* from the photo's own expression, projected
-with the photo's fitted camera, is added to the photo's detected landmarks
-(so the unchanged expression reproduces the photo exactly and the mouth opens
-on the photo's real lip line); :class:`.warp.MeshWarp` moves the pixels and
-:func:`.mouth.mouth_interior` fills the opened mouth. Head-pose offsets turn
-the face mesh about a pivot behind the jaw; the hair and shoulders stay still
-(an approximation that suits the small idle motion of the motion layer).
+Rendering (no MediaPipe needed): the photo is one :class:`.face_frame.FaceFrame`,
+warped to every frame's weights and head-pose offsets (the photo's closed
+mouth counts as shut; the interior is synthesised).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,15 +19,13 @@ import torch
 import torch.nn.functional as F
 
 from talkinghead.arkit import ARKIT_INDEX
-from talkinghead.renderer import topology
-from talkinghead.renderer.face_model import FaceModel, interocular, rotation_matrix
-from talkinghead.renderer.mouth import MouthStyle, mouth_interior
-from talkinghead.renderer.tracking import Camera, pose_to_similarity
+from talkinghead.renderer.bundle import read_meta, write_meta
+from talkinghead.renderer.face_frame import FaceFrame
+from talkinghead.renderer.face_model import FaceModel, interocular
+from talkinghead.renderer.mouth import MouthStyle
+from talkinghead.renderer.tracking import Camera
 from talkinghead.renderer.video import read_image, write_image
-from talkinghead.renderer.warp import MeshWarp
 
-AVATAR_FORMAT_VERSION = 1
-PIVOT = (0.0, -1.3, -1.5)  # head-turn pivot in the model frame (IOD): behind the jaw, below the eyes
 
 
 @dataclass(frozen=True)
@@ -65,10 +57,8 @@ class PhotoAvatar:
         np.savez(directory / "face.npz", landmarks=self.landmarks, neutral=self.neutral,
                  blendshapes=self.blendshapes, pose=self.pose)
         write_image(directory / "preview.png", preview(self))
-        meta = {"format_version": AVATAR_FORMAT_VERSION, "kind": "photo",
-                "image_size": [int(self.image.shape[1]), int(self.image.shape[0])],
-                "files": {"base": "base.png", "face": "face.npz", "preview": "preview.png"}}
-        (directory / "avatar.json").write_text(json.dumps(meta, indent=2) + "\n")
+        write_meta(directory, "photo", {"image_size": [int(self.image.shape[1]), int(self.image.shape[0])],
+                                        "files": {"base": "base.png", "face": "face.npz", "preview": "preview.png"}})
 
     @classmethod
     def load(cls, directory: str | Path) -> PhotoAvatar:
@@ -93,24 +83,6 @@ def preview(avatar: PhotoAvatar, height: int = 256) -> np.ndarray:
     size = (int(frames.shape[2] * scale), int(frames.shape[3] * scale))
     small = F.interpolate(frames, size=size, mode="bilinear", antialias=True, align_corners=False)
     return torch.cat(list(small), -1).permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
-
-
-def read_meta(directory: Path) -> dict:
-    """``avatar.json`` of a bundle, refusing formats newer than this code reads."""
-    path = directory / "avatar.json"
-    if not path.is_file():
-        raise ValueError(f"{directory}: not an avatar bundle (no avatar.json)")
-    try:
-        meta = json.loads(path.read_text())
-        version = int(meta["format_version"])
-    except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{path}: unreadable ({error})") from None
-    if version > AVATAR_FORMAT_VERSION:
-        raise ValueError(
-            f"{directory}: avatar format {version} is newer than this talkinghead reads "
-            f"({AVATAR_FORMAT_VERSION}); upgrade talkinghead"
-        )
-    return meta
 
 
 def _frame_photo(image: np.ndarray, landmarks: np.ndarray, config: PhotoConfig):
@@ -152,85 +124,15 @@ def enroll_photo(path: str | Path, config: PhotoConfig = PhotoConfig()) -> Photo
     return PhotoAvatar(framed, landmarks, neutral, blendshapes[0], pose[0])
 
 
-class PhotoRenderer:
-    """Renders a :class:`PhotoAvatar` for batches of weights and head-pose offsets."""
+class PhotoRenderer(FaceFrame):
+    """Draws a :class:`PhotoAvatar`: the photo is the only frame, so every frame warps it."""
+
+    idle_motion = True  # a still photo needs the motion layer's blinks and head motion
 
     def __init__(self, avatar: PhotoAvatar, style: MouthStyle = MouthStyle()) -> None:
-        self.avatar = avatar
-        self.style = style
-        self.face = FaceModel(avatar.neutral)
-        scale, rotation, translation = pose_to_similarity(avatar.pose[None].astype(np.float64), avatar.camera)
-        self._scale = float(scale[0])
-        self._rotation = torch.from_numpy(rotation[0]).float()
-        self._translation = torch.from_numpy(translation[0]).float()
-        self._rest = self._project(torch.from_numpy(avatar.blendshapes[None]), torch.zeros(1, 6))[0]
-        landmarks = torch.from_numpy(_close_lips(avatar.landmarks))
-        self._source = torch.cat([landmarks[:, :2], self._rest[:, 2:]], -1)
-        image = torch.from_numpy(avatar.image)
-        self.warp = MeshWarp(image, self._source, self.face.triangles)
-        self._brightness = _mouth_surroundings_level(avatar.image, avatar.landmarks)
+        super().__init__(avatar.image, avatar.landmarks, FaceModel(avatar.neutral), avatar.blendshapes,
+                         avatar.pose, style)
 
-    @property
-    def size(self) -> tuple[int, int]:
-        """(height, width) of the frames."""
-        return self.avatar.image.shape[0], self.avatar.image.shape[1]
-
-    def _project(self, blendshapes: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
-        """Weights (B,52) and pose offsets (B,6) -> screen vertices (u, v, distance) of the photo."""
-        vertices = self.face.expression(blendshapes.float())
-        pivot = torch.tensor(PIVOT)
-        turn = rotation_matrix(pose[:, 0], pose[:, 1], pose[:, 2]).float()
-        vertices = torch.einsum("bij,bnj->bni", turn, vertices - pivot) + pivot + pose[:, None, 3:6].float()
-        points = self._scale * vertices @ self._rotation.T + self._translation
-        return torch.stack([points[..., 0], -points[..., 1], -points[..., 2]], -1)
-
-    def targets(self, blendshapes: np.ndarray, pose: np.ndarray | None = None) -> torch.Tensor:
-        """Weights (B,52) and head-pose offsets (B,6) -> where the photo's vertices go (B,478,3)."""
-        weights = torch.tensor(np.asarray(blendshapes, np.float32))
-        if weights.ndim != 2 or weights.shape[1] != 52:
-            raise ValueError(f"blendshapes must be (B, 52), got {tuple(weights.shape)}")
-        offsets = torch.zeros(len(weights), 6) if pose is None else torch.tensor(np.asarray(pose, np.float32))
-        if offsets.shape != (len(weights), 6):
-            raise ValueError(f"pose must be (B, 6) with B = {len(weights)}, got {tuple(offsets.shape)}")
-        return self._source + (self._project(weights, offsets) - self._rest)
-
-    def render(self, blendshapes: np.ndarray, pose: np.ndarray | None = None) -> np.ndarray:
-        """Weights (B,52) and head-pose offsets (B,6) -> RGB frames (B,H,W,3) uint8."""
-        target = self.targets(blendshapes, pose)
-        warped = self.warp(target)
-        y0, y1, x0, x1 = warped.window
-        mask = warped.mouth
-        frames = warped.frames
-        if bool(mask.any()):
-            local = target - torch.tensor([x0, y0, 0.0])
-            iod = torch.full((len(target),), self._scale)
-            interior = mouth_interior(local, warped.hole, mask, iod, self._brightness, self.style)
-            alpha = F.avg_pool2d(mask[:, None].float(), 3, stride=1, padding=1)[:, 0, ..., None]  # soft lip edge
-            window = frames[:, y0:y1, x0:x1]
-            window.mul_(1 - alpha).add_(alpha * interior)
-        return frames.round().clamp(0, 255).to(torch.uint8).numpy()
-
-
-def _close_lips(landmarks: np.ndarray) -> np.ndarray:
-    """Landmarks with each inner-lip pair moved to its midpoint: the photo's mouth counts as shut.
-
-    The photo holds no mouth interior, so its own small lip gap is drawn as
-    lip, and the mouth opens only as far as the weights open it past the
-    photo's expression (a photo with an open mouth gets its lips stretched).
-    """
-    closed = landmarks.copy()
-    upper, lower = list(topology.UPPER_LIP_INNER[1:-1]), list(topology.LOWER_LIP_INNER[1:-1])
-    middle = (landmarks[upper] + landmarks[lower]) / 2
-    closed[upper], closed[lower] = middle, middle
-    return closed
-
-
-def _mouth_surroundings_level(image: np.ndarray, landmarks: np.ndarray) -> float:
-    """Mean brightness (0-255) of the skin box around the lips: the interior is shaded to it."""
-    lips = landmarks[list(topology.LIPS_OUTER), :2]
-    low, high = lips.min(0), lips.max(0)
-    pad = (high - low) * 0.5
-    x0, y0 = np.maximum(0, (low - pad).astype(int))
-    x1, y1 = (high + pad).astype(int)
-    box = image[y0:y1, x0:x1].reshape(-1, 3).astype(np.float64)
-    return float(box.mean()) if box.size else 128.0
+    def render_frames(self, blendshapes: np.ndarray, pose: np.ndarray, first_frame: int = 0) -> np.ndarray:
+        """Frames ``first_frame ..`` of a sequence (the photo has no timeline: same as :meth:`render`)."""
+        return self.render(blendshapes, pose)

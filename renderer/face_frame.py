@@ -1,0 +1,115 @@
+"""A still image with its fitted face, redrawn with any expression: the warp every avatar builds on.
+
+Each frame's weights and head-pose offsets move the face model; the
+*change* from the image's own expression, projected with the image's fitted
+camera, is added to the image's detected landmarks (so the unchanged
+expression reproduces the image exactly and the mouth opens on its real lip
+line); :class:`.warp.MeshWarp` moves the pixels and
+:func:`.mouth.mouth_interior` fills the opened mouth. Head-pose offsets turn
+the face mesh about a pivot behind the jaw; the hair and shoulders stay still
+(an approximation that suits small motions).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from talkinghead.renderer import topology
+from talkinghead.renderer.face_model import FaceModel, rotation_matrix
+from talkinghead.renderer.mouth import MouthStyle, mouth_interior
+from talkinghead.renderer.tracking import Camera, pose_to_similarity
+from talkinghead.renderer.warp import MeshWarp
+
+PIVOT = (0.0, -1.3, -1.5)  # head-turn pivot in the model frame (IOD): behind the jaw, below the eyes
+
+
+class FaceFrame:
+    """One image with its fitted face, redrawn for batches of weights and head-pose offsets.
+
+    ``landmarks`` (478,3) are the image's detected pixels; ``blendshapes`` and
+    ``pose`` its own fitted expression and pose, on ``face`` (the identity's
+    model) and the tracker's camera for an image of this size.
+    """
+
+    def __init__(self, image: np.ndarray, landmarks: np.ndarray, face: FaceModel, blendshapes: np.ndarray,
+                 pose: np.ndarray, style: MouthStyle = MouthStyle()) -> None:
+        self.image = image
+        self.style = style
+        self.face = face
+        camera = Camera(image.shape[1], image.shape[0])
+        scale, rotation, translation = pose_to_similarity(np.asarray(pose, np.float64)[None], camera)
+        self._scale = float(scale[0])
+        self._rotation = torch.from_numpy(rotation[0]).float()
+        self._translation = torch.from_numpy(translation[0]).float()
+        self._rest = self._project(torch.tensor(np.asarray(blendshapes, np.float32)[None]), torch.zeros(1, 6))[0]
+        closed = torch.from_numpy(close_lips(np.asarray(landmarks, np.float32)))
+        self._source = torch.cat([closed[:, :2], self._rest[:, 2:]], -1)
+        self.warp = MeshWarp(torch.from_numpy(np.ascontiguousarray(image)), self._source, face.triangles)
+        self._brightness = _mouth_surroundings_level(image, np.asarray(landmarks))
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width) of the frames."""
+        return self.image.shape[0], self.image.shape[1]
+
+    def _project(self, blendshapes: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
+        """Weights (B,52) and pose offsets (B,6) -> screen vertices (u, v, distance) in the image."""
+        vertices = self.face.expression(blendshapes.float())
+        pivot = torch.tensor(PIVOT)
+        turn = rotation_matrix(pose[:, 0], pose[:, 1], pose[:, 2]).float()
+        vertices = torch.einsum("bij,bnj->bni", turn, vertices - pivot) + pivot + pose[:, None, 3:6].float()
+        points = self._scale * vertices @ self._rotation.T + self._translation
+        return torch.stack([points[..., 0], -points[..., 1], -points[..., 2]], -1)
+
+    def targets(self, blendshapes: np.ndarray, pose: np.ndarray | None = None) -> torch.Tensor:
+        """Weights (B,52) and head-pose offsets (B,6) -> where the image's vertices go (B,478,3)."""
+        weights = torch.tensor(np.asarray(blendshapes, np.float32))
+        if weights.ndim != 2 or weights.shape[1] != 52:
+            raise ValueError(f"blendshapes must be (B, 52), got {tuple(weights.shape)}")
+        offsets = torch.zeros(len(weights), 6) if pose is None else torch.tensor(np.asarray(pose, np.float32))
+        if offsets.shape != (len(weights), 6):
+            raise ValueError(f"pose must be (B, 6) with B = {len(weights)}, got {tuple(offsets.shape)}")
+        return self._source + (self._project(weights, offsets) - self._rest)
+
+    def render(self, blendshapes: np.ndarray, pose: np.ndarray | None = None) -> np.ndarray:
+        """Weights (B,52) and head-pose offsets (B,6) -> RGB frames (B,H,W,3) uint8."""
+        target = self.targets(blendshapes, pose)
+        warped = self.warp(target)
+        y0, y1, x0, x1 = warped.window
+        mask = warped.mouth
+        frames = warped.frames
+        if bool(mask.any()):
+            local = target - torch.tensor([x0, y0, 0.0])
+            iod = torch.full((len(target),), self._scale)
+            interior = mouth_interior(local, warped.hole, mask, iod, self._brightness, self.style)
+            alpha = F.avg_pool2d(mask[:, None].float(), 3, stride=1, padding=1)[:, 0, ..., None]  # soft lip edge
+            window = frames[:, y0:y1, x0:x1]
+            window.mul_(1 - alpha).add_(alpha * interior)
+        return frames.round().clamp(0, 255).to(torch.uint8).numpy()
+
+
+def close_lips(landmarks: np.ndarray) -> np.ndarray:
+    """Landmarks with each inner-lip pair moved to its midpoint: the photo's mouth counts as shut.
+
+    The photo holds no mouth interior, so its own small lip gap is drawn as
+    lip, and the mouth opens only as far as the weights open it past the
+    photo's expression (a photo with an open mouth gets its lips stretched).
+    """
+    closed = landmarks.copy()
+    upper, lower = list(topology.UPPER_LIP_INNER[1:-1]), list(topology.LOWER_LIP_INNER[1:-1])
+    middle = (landmarks[upper] + landmarks[lower]) / 2
+    closed[upper], closed[lower] = middle, middle
+    return closed
+
+
+def _mouth_surroundings_level(image: np.ndarray, landmarks: np.ndarray) -> float:
+    """Mean brightness (0-255) of the skin box around the lips: the interior is shaded to it."""
+    lips = landmarks[list(topology.LIPS_OUTER), :2]
+    low, high = lips.min(0), lips.max(0)
+    pad = (high - low) * 0.5
+    x0, y0 = np.maximum(0, (low - pad).astype(int))
+    x1, y1 = (high + pad).astype(int)
+    box = image[y0:y1, x0:x1].reshape(-1, 3).astype(np.float64)
+    return float(box.mean()) if box.size else 128.0
