@@ -79,12 +79,26 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _enroll(args: argparse.Namespace) -> int:
+    if args.video is not None and args.image is not None:
+        raise ValueError("give a VIDEO or --image, not both")
+    if args.video is not None:
+        from talkinghead.renderer.video_avatar import enroll_video
+
+        avatar = enroll_video(args.video, args.audio, progress=not args.quiet)
+        avatar.save(args.output)
+        if not avatar.av_offset_trusted:
+            print(f"talkinghead: warning: {args.video}: the A/V offset could not be measured; assuming 0",
+                  file=sys.stderr)
+        if not args.quiet:
+            print(f"video avatar: {len(avatar.frames)} base frames, A/V offset {avatar.av_offset:+d} frames "
+                  f"-> {args.output}", file=sys.stderr)
+        return 0
     from talkinghead.renderer.photo import enroll_photo
 
-    avatar = enroll_photo(args.image or _default_portrait())
-    avatar.save(args.output)
+    photo = enroll_photo(args.image or _default_portrait())
+    photo.save(args.output)
     if not args.quiet:
-        height, width = avatar.image.shape[:2]
+        height, width = photo.image.shape[:2]
         print(f"photo avatar {width}x{height} -> {args.output}", file=sys.stderr)
     return 0
 
@@ -201,12 +215,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     enroll = commands.add_parser(
         "enroll",
-        help="make an avatar bundle from a photo (instant, no training)",
-        description="Make an avatar from a photo with one clear, frontal face: the face is found "
-        "and fitted, and the photo is kept with the fit. Best with a closed mouth: the mouth "
+        help="make an avatar bundle from a talking video or a photo",
+        description="Make an avatar from a talking VIDEO with its speech (quick preset: the video's "
+        "own frames warped; A/V offset, calibration and base loop found from the video), or from "
+        "a photo with one clear, frontal face (--image; best with a closed mouth). The mouth "
         "interior is synthesised. Needs the 'track' extra.",
     )
-    enroll.add_argument("--image", type=Path, default=None, help="photo (default: the built-in portrait)")
+    enroll.add_argument("video", type=Path, nargs="?", default=None, help="talking video with its speech")
+    enroll.add_argument("--audio", type=Path, default=None, help="the video's speech, if it is a separate file")
+    enroll.add_argument("--image", type=Path, default=None, help="photo (default without VIDEO: the built-in portrait)")
     enroll.add_argument("-o", "--output", type=Path, required=True, help="output avatar directory")
     enroll.add_argument("-q", "--quiet", action="store_true")
     enroll.set_defaults(run=_enroll)

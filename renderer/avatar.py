@@ -1,7 +1,7 @@
 """Avatar bundles on disk: the built-in default and ``talkinghead.load_avatar``.
 
 A bundle is a directory with ``avatar.json`` (format version, kind, files).
-Kinds so far: ``photo`` (:mod:`.photo`).
+Kinds: ``photo`` (:mod:`.photo`) and ``video`` (:mod:`.video_avatar`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from pathlib import Path
 
 from talkinghead.renderer.bundle import read_meta
 from talkinghead.renderer.photo import PhotoAvatar, PhotoRenderer
+from talkinghead.renderer.video_avatar import VideoAvatar, VideoRenderer
 
-Avatar = PhotoAvatar
+Avatar = PhotoAvatar | VideoAvatar
 
 
 def default_avatar_dir() -> Path:
@@ -26,9 +27,11 @@ def load_avatar(path: str | Path | None = None) -> Avatar:
     meta = read_meta(directory)
     if meta.get("kind") == "photo":
         return PhotoAvatar.load(directory)
+    if meta.get("kind") == "video":
+        return VideoAvatar.load(directory)
     raise ValueError(f"{directory}: unknown avatar kind {meta.get('kind')!r}")
 
 
-def avatar_renderer(avatar: Avatar) -> PhotoRenderer:
+def avatar_renderer(avatar: Avatar) -> PhotoRenderer | VideoRenderer:
     """The renderer that draws ``avatar``."""
-    return PhotoRenderer(avatar)
+    return VideoRenderer(avatar) if isinstance(avatar, VideoAvatar) else PhotoRenderer(avatar)

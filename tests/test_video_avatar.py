@@ -1,0 +1,67 @@
+"""Video avatars (quick preset): enrollment from a talking video, bundle, rendering on the base loop."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from talkinghead.arkit import ARKIT_INDEX
+from talkinghead.audio2motion.audio_io import load_audio
+from talkinghead.render import RenderConfig, demo_audio, drive, render_file
+from talkinghead.renderer.avatar import avatar_renderer, load_avatar
+from talkinghead.renderer.calibration import DRIVEN
+from talkinghead.renderer.video import Mp4Writer, probe_video
+
+pytest.importorskip("mediapipe")
+
+
+@pytest.fixture(scope="module")
+def talking_video(tmp_path_factory):
+    """The built-in photo avatar saying the demo sentence (6.6 s): a talking video made here, with audio."""
+    samples, rate = load_audio(demo_audio())
+    photo = avatar_renderer(load_avatar())
+    coefficients = drive(samples, rate, RenderConfig())
+    path = tmp_path_factory.mktemp("video") / "talking.mp4"
+    with Mp4Writer(path, Fraction(30), photo.size, samples, rate, crf=14) as out:
+        out.write(photo.render_frames(coefficients.blendshapes, coefficients.pose))
+    return path
+
+
+@pytest.fixture(scope="module")
+def enrolled(talking_video, tmp_path_factory):
+    from talkinghead.renderer.video_avatar import enroll_video
+
+    directory = tmp_path_factory.mktemp("avatar")
+    enroll_video(talking_video, progress=False).save(directory)
+    return directory
+
+
+def test_enrollment_finds_the_offset_a_loop_and_a_calibration(enrolled):
+    avatar = load_avatar(enrolled)
+    assert avatar.av_offset_trusted and abs(avatar.av_offset) <= 1  # the video was made in sync
+    assert len(avatar.frames) == 30 and avatar.fps == 30  # a one-second base window
+    assert set(np.abs(np.diff(avatar.loop)).tolist()) == {1}
+    jaw = avatar.calibration.apply(np.linspace(0, 1, 11)[:, None] * np.eye(52)[DRIVEN[0]])[:, DRIVEN[0]]
+    assert np.all(np.diff(jaw) >= 0)  # calibration keeps the order of openness
+
+
+def test_rendering_walks_the_loop_and_keeps_pixels_outside_the_face(enrolled):
+    avatar = load_avatar(enrolled)
+    renderer = avatar_renderer(avatar)
+    weights = np.zeros((4, 52), np.float32)
+    weights[1::2, ARKIT_INDEX["jawOpen"]] = 0.5
+    frames = renderer.render_frames(weights, np.zeros((4, 6), np.float32), first_frame=5)
+    for k, frame in enumerate(frames):
+        base = avatar.frames[avatar.loop[5 + k]]
+        y0, y1, x0, x1 = renderer._base(int(avatar.loop[5 + k])).warp.window
+        outside = np.ones(base.shape[:2], bool)
+        outside[y0:y1, x0:x1] = False
+        assert np.array_equal(frame[outside], base[outside])
+    closed = renderer.render_frames(weights[:1], np.zeros((1, 6), np.float32), first_frame=6)[0]
+    assert np.abs(frames[1].astype(int) - closed).sum(-1).astype(bool).sum() > 500  # the same base, jaw open
+
+
+def test_render_file_with_a_video_avatar(enrolled, tmp_path):
+    frames = render_file(demo_audio(), tmp_path / "out.mp4", avatar=enrolled, progress=False)
+    info = probe_video(tmp_path / "out.mp4")
+    assert info.num_frames == frames and (info.height, info.width) == load_avatar(enrolled).frames.shape[1:3]
