@@ -95,11 +95,11 @@ def enroll_video(path: str | Path, audio: str | Path | None = None, progress: bo
     from talkinghead.renderer.tracking import track_video
     from talkinghead.renderer.video import iter_frames
 
-    track = track_video(path, progress=progress)
-    try:
+    try:  # before tracking, so a missing track fails at once
         samples, rate = load_audio(audio or path)
     except ValueError as error:
         raise ValueError(f"enrollment needs the video's speech for calibration: {error} (use --audio)") from None
+    track = track_video(path, progress=progress)
     predicted = animate(load_model(), samples, rate, track.fps, 100).blendshapes
     n = min(len(predicted), track.num_frames)
     predicted, tracked = predicted[:n], track.blendshapes[:n]
