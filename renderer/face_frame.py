@@ -12,11 +12,13 @@ the face mesh about a pivot behind the jaw; the hair and shoulders stay still
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from talkinghead.renderer import topology
+from talkinghead.renderer import raster, topology
 from talkinghead.renderer.face_model import FaceModel, rotation_matrix
 from talkinghead.renderer.mouth import MouthStyle, mouth_interior
 from talkinghead.renderer.tracking import Camera, pose_to_similarity
@@ -73,20 +75,28 @@ class FaceFrame:
             raise ValueError(f"pose must be (B, 6) with B = {len(weights)}, got {tuple(offsets.shape)}")
         return self._source + (self._project(weights, offsets) - self._rest)
 
-    def render(self, blendshapes: np.ndarray, pose: np.ndarray | None = None) -> np.ndarray:
-        """Weights (B,52) and head-pose offsets (B,6) -> RGB frames (B,H,W,3) uint8."""
+    def render(self, blendshapes: np.ndarray, pose: np.ndarray | None = None,
+               interior: Callable[[raster.Raster], torch.Tensor] | None = None) -> np.ndarray:
+        """Weights (B,52) and head-pose offsets (B,6) -> RGB frames (B,H,W,3) uint8.
+
+        ``interior`` colours the opened mouth from the inner-lip fan's raster
+        (window pixels, ``(B, h, w, 3)``); ``None``: the synthesised interior.
+        """
         target = self.targets(blendshapes, pose)
         warped = self.warp(target)
         y0, y1, x0, x1 = warped.window
         mask = warped.mouth
         frames = warped.frames
         if bool(mask.any()):
-            local = target - torch.tensor([x0, y0, 0.0])
-            iod = torch.full((len(target),), self._scale)
-            interior = mouth_interior(local, warped.hole, mask, iod, self._brightness, self.style)
+            if interior is None:
+                local = target - torch.tensor([x0, y0, 0.0])
+                iod = torch.full((len(target),), self._scale)
+                colours = mouth_interior(local, warped.hole, mask, iod, self._brightness, self.style)
+            else:
+                colours = interior(warped.hole)
             alpha = F.avg_pool2d(mask[:, None].float(), 3, stride=1, padding=1)[:, 0, ..., None]  # soft lip edge
             window = frames[:, y0:y1, x0:x1]
-            window.mul_(1 - alpha).add_(alpha * interior)
+            window.mul_(1 - alpha).add_(alpha * colours)
         return frames.round().clamp(0, 255).to(torch.uint8).numpy()
 
 

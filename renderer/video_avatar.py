@@ -5,19 +5,21 @@ the video's own audio and find the video's A/V offset from it
 (:mod:`.av_offset`; not trusted -> 0 and a warning); fit the calibration
 from audio2motion's scale to this face's (:mod:`.calibration`, mandatory);
 pick the base loop, the most restful second (:mod:`.base_loop`); keep those
-frames, their fits and the calibration as a bundle.
+frames, their fits, the calibration and every frame's mouth crop as a bundle.
 
 Rendering (no MediaPipe needed): output frame ``k`` is drawn on base frame
 ``loop[k mod len(loop)]``, a :class:`.face_frame.FaceFrame` whose mouth and jaw
 channels take the calibrated driving weights while every other channel keeps
 the base frame's own (its blinks, brows and gaze), and whose head pose is the
-base frame's. The mouth interior is synthesised (:mod:`.mouth`); retrieving
-real teeth from the enrollment frames is the next step. Base frames are kept
-exactly (compressed ``.npz``), so pixels outside the warp are the video's.
+base frame's. The mouth interior is the enrollment frame's whose tracked
+mouth is nearest the driving weights, warped into the hole
+(:mod:`.mouth_bank`: real teeth). Base frames are kept exactly (compressed
+``.npz``), so pixels outside the warp are the video's.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -29,6 +31,7 @@ from talkinghead.renderer.calibration import DRIVEN, Calibration, fit_calibratio
 from talkinghead.renderer.face_frame import FaceFrame
 from talkinghead.renderer.face_model import FaceModel, interocular, lip_gap
 from talkinghead.renderer.mouth import MouthStyle
+from talkinghead.renderer.mouth_bank import MouthBank, build_bank
 
 
 @dataclass(frozen=True)
@@ -45,13 +48,14 @@ class VideoAvatar:
     calibration: Calibration
     av_offset: int  # frames, positive = picture late (0 when not trusted)
     av_offset_trusted: bool
+    mouths: MouthBank  # every enrollment frame's mouth, for real teeth
 
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(directory / "base.npz", frames=self.frames)
-        np.savez(directory / "face.npz", landmarks=self.landmarks, blendshapes=self.blendshapes, pose=self.pose,
-                 neutral=self.neutral, loop=self.loop, **self.calibration.to_arrays())
+        np.savez_compressed(directory / "face.npz", landmarks=self.landmarks, blendshapes=self.blendshapes, pose=self.pose,
+                 neutral=self.neutral, loop=self.loop, **self.calibration.to_arrays(), **self.mouths.to_arrays())
         from talkinghead.renderer.video import write_image
 
         write_image(directory / "preview.png", self.frames[self.loop[0]])
@@ -75,7 +79,7 @@ class VideoAvatar:
             calibration = Calibration(arrays["knots_in"], arrays["knots_out"], arrays["low"], arrays["high"])
             return cls(frames, arrays["landmarks"], arrays["blendshapes"], arrays["pose"], arrays["neutral"],
                        arrays["loop"].astype(int), fps, calibration, int(meta["av_offset_frames"]),
-                       bool(meta["av_offset_trusted"]))
+                       bool(meta["av_offset_trusted"]), MouthBank.from_arrays(arrays))
         except (OSError, KeyError, ValueError, TypeError) as error:
             raise ValueError(f"{directory}: broken avatar bundle ({error})") from None
 
@@ -108,11 +112,19 @@ def enroll_video(path: str | Path, audio: str | Path | None = None, progress: bo
     calibration = fit_calibration(predicted, tracked, estimate.lag)
     loop = base_loop(track.landmarks[:n], track.fps)
     window = np.unique(loop)
-    wanted = set(window.tolist())
-    frames = np.stack([frame for k, frame in enumerate(iter_frames(path)) if k in wanted])
+    wanted, kept = set(window.tolist()), {}
+
+    def frames_keeping_the_window():
+        for k, frame in zip(range(n), iter_frames(path)):
+            if k in wanted:
+                kept[k] = frame
+            yield frame
+
+    mouths = build_bank(frames_keeping_the_window(), track.landmarks[:n], tracked)
     return VideoAvatar(
-        frames, track.landmarks[window], track.blendshapes[window], track.pose[window], track.neutral,
-        np.searchsorted(window, loop), track.fps, calibration, estimate.lag, estimate.confident,
+        np.stack([kept[k] for k in window]), track.landmarks[window], track.blendshapes[window],
+        track.pose[window], track.neutral, np.searchsorted(window, loop), track.fps, calibration,
+        estimate.lag, estimate.confident, mouths,
     )
 
 
@@ -149,5 +161,6 @@ class VideoRenderer:
             base = int(self.avatar.loop[(first_frame + k) % len(self.avatar.loop)])
             weights = self.avatar.blendshapes[base].copy()
             weights[list(DRIVEN)] = row[list(DRIVEN)]
-            out.append(self._base(base).render(weights[None])[0])
+            teeth = functools.partial(self.avatar.mouths.interior, weights)
+            out.append(self._base(base).render(weights[None], interior=teeth)[0])
         return np.stack(out)
