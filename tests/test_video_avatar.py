@@ -65,3 +65,33 @@ def test_render_file_with_a_video_avatar(enrolled, tmp_path):
     frames = render_file(demo_audio(), tmp_path / "out.mp4", avatar=enrolled, progress=False)
     info = probe_video(tmp_path / "out.mp4")
     assert info.num_frames == frames and (info.height, info.width) == load_avatar(enrolled).frames.shape[1:3]
+
+
+def test_enroll_bad_videos_get_one_line_errors(tmp_path, capsys):
+    from talkinghead.cli import main
+
+    rate = 16000
+    speech = (0.1 * np.sin(np.arange(2 * rate) / rate * 2 * np.pi * 150)).astype(np.float32)
+    with Mp4Writer(tmp_path / "noface.mp4", Fraction(25), (120, 160), speech, rate) as out:
+        out.write(np.full((50, 120, 160, 3), 90, np.uint8))
+    (tmp_path / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 not a video at all")
+    for name, message in (("noface.mp4", "a face was found in only 0%"), ("corrupt.mp4", "corrupt.mp4")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["enroll", str(tmp_path / name), "-o", str(tmp_path / "av"), "-q"])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert err.startswith("talkinghead: error:") and message in err
+
+
+def test_a_two_second_video_enrolls_with_an_untrusted_offset(talking_video, tmp_path, capsys):
+    from talkinghead.cli import main
+
+    samples, rate = load_audio(demo_audio())
+    short = tmp_path / "short.mp4"
+    with Mp4Writer(short, Fraction(30), load_avatar().image.shape[:2], samples[: 2 * rate], rate) as out:
+        from talkinghead.renderer.video import iter_frames
+
+        out.write(np.stack([f for _, f in zip(range(60), iter_frames(talking_video))]))
+    assert main(["enroll", str(short), "-o", str(tmp_path / "av"), "-q"]) == 0
+    assert "A/V offset could not be measured" in capsys.readouterr().err
+    assert not load_avatar(tmp_path / "av").av_offset_trusted
