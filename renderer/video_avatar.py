@@ -97,9 +97,10 @@ def enroll_video(path: str | Path, audio: str | Path | None = None, progress: bo
     from talkinghead.renderer.av_offset import estimate_av_offset
     from talkinghead.renderer.base_loop import base_loop
     from talkinghead.renderer.tracking import track_video
-    from talkinghead.renderer.video import iter_frames
+    from talkinghead.renderer.video import iter_frames, probe_video
 
-    try:  # before tracking, so a missing track fails at once
+    probe_video(path)  # an unreadable file says so before anything else
+    try:  # before tracking, so a missing speech track fails at once
         samples, rate = load_audio(audio or path)
     except ValueError as error:
         raise ValueError(f"enrollment needs the video's speech for calibration: {error} (use --audio)") from None
