@@ -84,11 +84,13 @@ class VideoAvatar:
             raise ValueError(f"{directory}: broken avatar bundle ({error})") from None
 
 
-def enroll_video(path: str | Path, audio: str | Path | None = None, progress: bool = True) -> VideoAvatar:
+def enroll_video(path: str | Path, audio: str | Path | None = None, frames: int | None = None,
+                 progress: bool = True) -> VideoAvatar:
     """Make a ``quick`` video avatar from a talking video and its speech (needs the ``track`` extra).
 
     ``audio``: the speech as its own file, when the video has no audio track
-    (it must start with the video).
+    (it must start with the video). ``frames``: enroll on the first this many
+    frames only (and their speech), e.g. to hold the rest out for testing.
     """
     from talkinghead.audio2motion.animate import animate
     from talkinghead.audio2motion.audio_io import load_audio
@@ -99,14 +101,18 @@ def enroll_video(path: str | Path, audio: str | Path | None = None, progress: bo
     from talkinghead.renderer.tracking import track_video
     from talkinghead.renderer.video import iter_frames, probe_video
 
+    if frames is not None and frames < 2:
+        raise ValueError(f"frames must be at least 2, got {frames}")
     probe_video(path)  # an unreadable file says so before anything else
     try:  # before tracking, so a missing speech track fails at once
         samples, rate = load_audio(audio or path)
     except ValueError as error:
         raise ValueError(f"enrollment needs the video's speech for calibration: {error} (use --audio)") from None
     track = track_video(path, progress=progress)
+    if frames is not None:
+        samples = samples[: int(frames / track.fps * rate)]
     predicted = animate(load_model(), samples, rate, track.fps, 100).blendshapes
-    n = min(len(predicted), track.num_frames)
+    n = min(len(predicted), track.num_frames, frames or track.num_frames)
     predicted, tracked = predicted[:n], track.blendshapes[:n]
     landmarks = track.landmarks[:n].astype(np.float64)
     estimate = estimate_av_offset(mouth_signals(predicted)["aperture"], lip_gap(landmarks) / interocular(landmarks))
@@ -154,9 +160,14 @@ class VideoRenderer:
                                             self.style)
         return self._frames[index]
 
-    def render_frames(self, blendshapes: np.ndarray, pose: np.ndarray, first_frame: int = 0) -> np.ndarray:
-        """Frames ``first_frame ..`` of a sequence; ``pose`` is ignored (the base frames' own)."""
-        driven = self.avatar.calibration.apply(blendshapes)
+    def render_frames(self, blendshapes: np.ndarray, pose: np.ndarray, first_frame: int = 0,
+                      calibrate: bool = True) -> np.ndarray:
+        """Frames ``first_frame ..`` of a sequence; ``pose`` is ignored (the base frames' own).
+
+        ``calibrate=False``: the weights are already in this avatar's tracked
+        scale (e.g. tracked from its own video), not audio2motion's.
+        """
+        driven = self.avatar.calibration.apply(blendshapes) if calibrate else np.asarray(blendshapes, np.float32)
         out = []
         for k, row in enumerate(driven):
             base = int(self.avatar.loop[(first_frame + k) % len(self.avatar.loop)])

@@ -95,3 +95,12 @@ def test_a_two_second_video_enrolls_with_an_untrusted_offset(talking_video, tmp_
     assert main(["enroll", str(short), "-o", str(tmp_path / "av"), "-q"]) == 0
     assert "A/V offset could not be measured" in capsys.readouterr().err
     assert not load_avatar(tmp_path / "av").av_offset_trusted
+
+
+def test_enrolling_on_the_first_frames_only(talking_video):
+    from talkinghead.renderer.video_avatar import enroll_video
+
+    avatar = enroll_video(talking_video, frames=150, progress=False)
+    assert avatar.mouths.crops.shape[0] == 150  # one mouth per enrolled frame, no more
+    with pytest.raises(ValueError, match="at least 2"):
+        enroll_video(talking_video, frames=1, progress=False)
