@@ -13,7 +13,8 @@ compared in stabilised face-crop space (:mod:`talkinghead.renderer.crops`,
 each frame aligned by its own landmarks; 256² crops, no smoothing): mouth
 box PSNR and SSIM against the real held-out frame, and a sharpness ratio
 (variance of the Laplacian in the mouth box, rendered / real). Targets from
-the issue: PSNR ≥ 28 dB, sharpness ≥ 0.8.
+the issue: PSNR ≥ 28 dB, sharpness ≥ 0.8. Contact sheets: eight held-out
+frames' lower face in crop space, rows real, static, tracked, audio.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from talkinghead.audio2motion.audio_io import load_audio
 from talkinghead.render import RenderConfig, drive
 from talkinghead.renderer.crops import CropConfig, crop_transforms, cut_crops
 from talkinghead.renderer.tracking import track_video
-from talkinghead.renderer.video import iter_frames
+from talkinghead.renderer.video import iter_frames, write_image
 from talkinghead.renderer.video_avatar import VideoRenderer, enroll_video
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,6 +74,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--clips", nargs="*", default=list(CLIPS))
+    parser.add_argument("--figures", type=Path, default=ROOT / "benchmarks" / "figures",
+                        help="contact sheets: rows real, static, tracked, audio (none: --figures '')")
     args = parser.parse_args()
     print("| clip | held-out frames | system | mouth PSNR dB | mouth SSIM | sharpness ratio |")
     print("|---|---|---|---|---|---|")
@@ -101,11 +104,19 @@ def main() -> None:
         base_landmarks = avatar.landmarks[[avatar.loop[k % len(avatar.loop)] for k in range(len(real))]]
         base_crops = crop_transforms(base_landmarks, CROP)  # rendered frames keep their base frame's face
         truth = gray(real_crops)
+        sheet = [real_crops]
         for system, frames in systems.items():
-            mine = gray(cut_crops(frames, base_crops, CROP.size))
+            crops = cut_crops(frames, base_crops, CROP.size)
+            sheet.append(crops)
+            mine = gray(crops)
             ratio = np.median(sharpness(mine)) / np.median(sharpness(truth))
             print(f"| {name} | {len(real)} | {system} | {np.median(psnr(mine, truth)):.2f} | "
                   f"{np.median(ssim(mine, truth)):.3f} | {ratio:.2f} |", flush=True)
+        if args.figures is not None:
+            picks = np.linspace(0, len(real) - 1, 8).astype(int)
+            rows = [np.concatenate([crops[k, 96:224, 64:192] for k in picks], 1) for crops in sheet]
+            args.figures.mkdir(parents=True, exist_ok=True)
+            write_image(args.figures / f"render_eval_{Path(name).name}.png", np.concatenate(rows, 0))
 
 
 if __name__ == "__main__":
