@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from talkinghead.renderer import topology
 from talkinghead.renderer.face_model import eye_centres
+from talkinghead.renderer.tracking import gaussian_smooth
 
 
 @dataclass(frozen=True)
@@ -40,17 +41,6 @@ class CropConfig:
             raise ValueError(f"smoothing_sigma must be >= 0, got {self.smoothing_sigma}")
 
 
-def _smooth(values: np.ndarray, sigma: float) -> np.ndarray:
-    """Zero-phase Gaussian along axis 0, edges held (no lag at either end)."""
-    if sigma <= 0 or len(values) < 2:
-        return values
-    radius = int(np.ceil(3 * sigma))
-    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-    kernel /= kernel.sum()
-    padded = np.concatenate([np.repeat(values[:1], radius, 0), values, np.repeat(values[-1:], radius, 0)])
-    return np.stack([np.convolve(padded[:, i], kernel, mode="valid") for i in range(values.shape[1])], 1)
-
-
 def crop_transforms(landmarks: np.ndarray, config: CropConfig = CropConfig()) -> np.ndarray:
     """Landmarks (T,478,2+) in image pixels -> smoothed crop-to-image transforms (T,2,3)."""
     points = np.asarray(landmarks, np.float64)[..., :2]
@@ -65,7 +55,7 @@ def crop_transforms(landmarks: np.ndarray, config: CropConfig = CropConfig()) ->
     if np.any(unit <= 1e-6):
         raise ValueError("degenerate face: the mouth sits on the eye line")
     origin = (eye_mid + mouth) / 2
-    params = _smooth(np.stack([np.log(unit), np.unwrap(angle), origin[:, 0], origin[:, 1]], 1), config.smoothing_sigma)
+    params = gaussian_smooth(np.stack([np.log(unit), np.unwrap(angle), origin[:, 0], origin[:, 1]], 1), config.smoothing_sigma)
     scale = np.exp(params[:, 0]) / (config.unit_fraction * config.size)  # image pixels per crop pixel
     cos, sin = np.cos(params[:, 1]) * scale, np.sin(params[:, 1]) * scale
     centre = np.array([config.size / 2, config.centre_y * config.size])

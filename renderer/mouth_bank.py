@@ -11,6 +11,7 @@ openness, instead of a synthesised interior.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,16 +71,14 @@ def mouth_transforms(landmarks: np.ndarray) -> np.ndarray:
 def build_bank(frames, landmarks: np.ndarray, blendshapes: np.ndarray, batch: int = 32) -> MouthBank:
     """Cut every frame's mouth (``frames``: an iterable of RGB arrays, in order, one per landmarks row)."""
     transforms = mouth_transforms(landmarks)
-    crops, pending = [], []
-    for frame in frames:
-        pending.append(frame)
-        if len(pending) == batch:
-            crops.append(cut_crops(np.stack(pending), transforms[sum(map(len, crops)):][:batch], CROP))
-            pending = []
-    if pending:
-        start = sum(map(len, crops))
-        crops.append(cut_crops(np.stack(pending), transforms[start:start + len(pending)], CROP))
-    crops_all = np.concatenate(crops)[: len(landmarks)]
+    frames = iter(frames)
+    crops = []
+    for start in range(0, len(transforms), batch):
+        chunk = list(itertools.islice(frames, batch))
+        if not chunk:
+            break
+        crops.append(cut_crops(np.stack(chunk), transforms[start:start + len(chunk)], CROP))
+    crops_all = np.concatenate(crops)
     loop = np.asarray(landmarks, np.float64)[: len(crops_all), list(topology.LIPS_INNER), :2]
     offset, scale = transforms[: len(crops_all), :, 2], transforms[: len(crops_all), 0, 0]
     loops = (loop - offset[:, None]) / scale[:, None, None]

@@ -163,6 +163,11 @@ def with_mouth_centre(screen: torch.Tensor) -> torch.Tensor:
     return torch.cat([screen, screen[:, loop].mean(1, keepdim=True)], 1)
 
 
+def rasterize_mouth(screen: torch.Tensor, size: tuple[int, int]) -> Raster:
+    """The inner-lip fan of the face's screen vertices (B,478,3): where the mouth hole lies."""
+    return rasterize(with_mouth_centre(screen[:, :topology.NUM_VERTICES]), mouth_triangles(), size)
+
+
 def face_maps(screen: torch.Tensor, size: tuple[int, int], canonical: torch.Tensor,
               triangles: torch.Tensor) -> FaceMaps:
     """Screen vertices (B,478,3) of the face model -> :class:`FaceMaps` of an ``(H, W)`` crop.
@@ -172,7 +177,7 @@ def face_maps(screen: torch.Tensor, size: tuple[int, int], canonical: torch.Tens
     """
     _check_screen(screen, topology.NUM_VERTICES)
     surface = rasterize(screen, triangles, size)
-    hole = rasterize(with_mouth_centre(screen), mouth_triangles(), size)
+    hole = rasterize_mouth(screen, size)
     canonical = canonical.to(device=screen.device, dtype=torch.float32)
     return FaceMaps(
         triangle=surface.triangle,

@@ -172,7 +172,8 @@ def estimate_neutral(points: np.ndarray, quantile: float, rounds: int = 2) -> np
     return reference
 
 
-def _gaussian_smooth(values: np.ndarray, sigma: float) -> np.ndarray:
+def gaussian_smooth(values: np.ndarray, sigma: float) -> np.ndarray:
+    """Zero-phase Gaussian along axis 0 of a (T, C) array, edges held (no lag at either end)."""
     if sigma <= 0 or len(values) < 3:
         return values
     radius = int(np.ceil(3 * sigma))
@@ -219,8 +220,8 @@ def fit_landmarks(
     blendshapes = np.zeros((len(valid), 52))
     poses = np.zeros((len(valid), 6))
     blendshapes[valid], poses[valid] = weights, pose
-    blendshapes = np.clip(_gaussian_smooth(_interpolate_missing(blendshapes, valid), config.smoothing_sigma), 0, 1)
-    poses = _gaussian_smooth(_interpolate_missing(poses, valid), config.smoothing_sigma)
+    blendshapes = np.clip(gaussian_smooth(_interpolate_missing(blendshapes, valid), config.smoothing_sigma), 0, 1)
+    poses = gaussian_smooth(_interpolate_missing(poses, valid), config.smoothing_sigma)
     return neutral.astype(np.float32), blendshapes.astype(np.float32), poses.astype(np.float32)
 
 

@@ -32,6 +32,7 @@ from talkinghead.renderer.face_frame import FaceFrame
 from talkinghead.renderer.face_model import FaceModel, interocular, lip_gap
 from talkinghead.renderer.mouth import MouthStyle
 from talkinghead.renderer.mouth_bank import MouthBank, build_bank
+from talkinghead.renderer.video import write_image
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,6 @@ class VideoAvatar:
         np.savez_compressed(directory / "base.npz", frames=self.frames)
         np.savez_compressed(directory / "face.npz", landmarks=self.landmarks, blendshapes=self.blendshapes, pose=self.pose,
                  neutral=self.neutral, loop=self.loop, **self.calibration.to_arrays(), **self.mouths.to_arrays())
-        from talkinghead.renderer.video import write_image
-
         write_image(directory / "preview.png", self.frames[self.loop[0]])
         write_meta(directory, "video", {
             "preset": "quick", "fps": [self.fps.numerator, self.fps.denominator],

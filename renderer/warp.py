@@ -76,6 +76,10 @@ class MeshWarp:
         low = anchors.amin(0).floor().long() - 2
         high = anchors.amax(0).ceil().long() + 2
         self.window = (max(0, int(low[1])), min(height, int(high[1])), max(0, int(low[0])), min(width, int(high[0])))
+        y0, y1, x0, x1 = self.window
+        ys, xs = torch.meshgrid(torch.arange(y0, y1) + 0.5, torch.arange(x0, x1) + 0.5, indexing="ij")
+        self._identity = torch.stack([xs, ys], -1)  # each window pixel's own centre, in image pixels
+        self._offset = torch.tensor([x0, y0, 0.0])
 
     def __call__(self, target: torch.Tensor) -> Warped:
         """Target screen vertices (B,478,3) -> the image with its face moved there."""
@@ -83,17 +87,14 @@ class MeshWarp:
             raise ValueError(f"target must be (B, {topology.NUM_VERTICES}, 3), got {tuple(target.shape)}")
         b = target.shape[0]
         y0, y1, x0, x1 = self.window
-        offset = torch.tensor([x0, y0, 0.0])
-        mesh = torch.cat([target.float(), self._anchor_screen.expand(b, -1, -1)], 1) - offset
+        mesh = torch.cat([target.float(), self._anchor_screen.expand(b, -1, -1)], 1) - self._offset
         size = (y1 - y0, x1 - x0)
         drawn = raster.rasterize(mesh, self.triangles, size)
-        hole = raster.rasterize(raster.with_mouth_centre(mesh[:, :topology.NUM_VERTICES]), raster.mouth_triangles(), size)
+        hole = raster.rasterize_mouth(mesh, size)
         mouth = hole.covered & ~drawn.covered
 
-        ys, xs = torch.meshgrid(torch.arange(size[0]) + y0 + 0.5, torch.arange(size[1]) + x0 + 0.5, indexing="ij")
-        identity = torch.stack([xs, ys], -1).expand(b, -1, -1, -1)
         source = drawn.interpolate(self.source_uv, self.triangles)
-        where = torch.where(drawn.covered[..., None], source, identity)
+        where = torch.where(drawn.covered[..., None], source, self._identity)
         height, width = self.image.shape[:2]
         grid = torch.stack([where[..., 0] / width * 2 - 1, where[..., 1] / height * 2 - 1], -1)
         image = self.image.permute(2, 0, 1).expand(b, -1, -1, -1)
