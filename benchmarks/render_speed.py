@@ -1,14 +1,15 @@
-"""Photo-avatar live path per frame on this machine: audio2motion, render, JPEG.
+"""An avatar's live path per frame on this machine: audio2motion, render, JPEG.
 
-    python benchmarks/render_speed.py [--runs 5] [--frames 60] [--threads 1]
+    python benchmarks/render_speed.py [--avatar DIR] [--backend torch|onnx] [--runs 5] [--frames 60] [--threads 1]
 
-Stages, each per 30 fps frame of the built-in avatar (490x478 frame, the warp
-touches a ~270x245 window around the face), median over ``--runs``
-repetitions of ``--frames`` frames:
+Stages, each per 30 fps frame of the avatar (default: the built-in photo
+avatar, 490x478, whose warp touches a ~270x245 window around the face; a
+video avatar of a 256² talking clip is the issue's "256² face crop"), median
+over ``--runs`` repetitions of ``--frames`` frames:
 - ``a2m``: 1/30 s of 16 kHz speech through :class:`StreamingAnimator`
   (shipped weights, torch);
-- ``render``: :meth:`PhotoRenderer.render` one frame at a time (the live
-  case), and ``render x8`` in batches of 8 (offline), per frame;
+- ``render``: ``render_frames`` one frame at a time (the live case), and
+  ``render x8`` in batches of 8 (offline), per frame;
 - ``jpeg``: the frame encoded as JPEG (PyAV's mjpeg, quality ~90);
 - ``static``: the baseline in the same run: the base frame copied and JPEG
   encoded, what a frame costs with no face motion at all.
@@ -30,8 +31,7 @@ import torch
 from talkinghead.arkit import ARKIT_INDEX
 from talkinghead.audio2motion.animate import StreamingAnimator
 from talkinghead.audio2motion.model import load_model
-from talkinghead.renderer.avatar import load_avatar
-from talkinghead.renderer.photo import PhotoRenderer
+from talkinghead.renderer.avatar import avatar_renderer, load_avatar
 
 RATE = 16000
 FPS = 30
@@ -64,11 +64,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--avatar", default=None, help="avatar bundle (default: the built-in photo avatar)")
+    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="a standard avatar's network")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    avatar = load_avatar()
-    renderer = PhotoRenderer(avatar)
+    renderer = avatar_renderer(load_avatar(args.avatar, args.backend))
     height, width = renderer.size
+    still = renderer.render_frames(np.zeros((1, 52), np.float32), np.zeros((1, 6), np.float32))[0]
     encode = jpeg_encoder(width, height)
     rng = np.random.default_rng(0)
     weights = np.zeros((args.frames, 52), np.float32)
@@ -78,8 +80,8 @@ def main() -> None:
     pose[:, :3] = rng.normal(0, 0.02, (args.frames, 3))
     speech = (rng.standard_normal(args.frames * RATE // FPS) * 0.1).astype(np.float32)
     model = load_model()
-    encode(avatar.image)  # warm up
-    renderer.render(weights[:8], pose[:8])
+    encode(still)  # warm up
+    renderer.render_frames(weights[:8], pose[:8])
 
     def a2m() -> None:
         animator = StreamingAnimator(model, RATE, FPS, 100)
@@ -88,13 +90,13 @@ def main() -> None:
 
     def render_one() -> None:
         for k in range(args.frames):
-            renderer.render(weights[k:k + 1], pose[k:k + 1])
+            renderer.render_frames(weights[k:k + 1], pose[k:k + 1], k)
 
     def render_batched() -> None:
         for k in range(0, args.frames, 8):
-            renderer.render(weights[k:k + 8], pose[k:k + 8])
+            renderer.render_frames(weights[k:k + 8], pose[k:k + 8], k)
 
-    frames = renderer.render(weights, pose)
+    frames = renderer.render_frames(weights, pose)
 
     def jpeg() -> None:
         for frame in frames:
@@ -102,12 +104,13 @@ def main() -> None:
 
     def static() -> None:
         for _ in range(args.frames):
-            encode(avatar.image.copy())
+            encode(still.copy())
 
     stages = {"a2m": a2m, "render": render_one, "render x8": render_batched, "jpeg": jpeg, "static": static}
     seconds = {name: per_frame(run, args.frames, args.runs) for name, run in stages.items()}
     seconds["live"] = seconds["a2m"] + seconds["render"] + seconds["jpeg"]
-    print(f"{args.threads} thread(s), {args.runs} runs of {args.frames} frames, frame {width}x{height}")
+    print(f"{args.avatar or 'built-in avatar'} ({args.backend}): {args.threads} thread(s), {args.runs} runs of "
+          f"{args.frames} frames, frame {width}x{height}")
     print("| stage | ms per frame | frames/s | / static |")
     print("|---|---|---|---|")
     for name, value in seconds.items():

@@ -16,11 +16,11 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 
 
-def load_avatar(path=None):
+def load_avatar(path=None, backend: str = "torch", device: str = "cpu"):
     """Load an avatar bundle directory (``None``: the built-in avatar); see :mod:`talkinghead.renderer.avatar`."""
     from talkinghead.renderer.avatar import load_avatar as load
 
-    return load(path)
+    return load(path, backend, device)
 
 
 __all__ = ["ARKIT_INDEX", "ARKIT_NAMES", "POSE_NAMES", "Coefficients", "__version__", "load_avatar"]

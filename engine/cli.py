@@ -71,7 +71,8 @@ def _render(args: argparse.Namespace) -> int:
     from talkinghead.render import RenderConfig, render_file
     from talkinghead.streaming.clock import as_fraction
 
-    config = RenderConfig(fps=as_fraction(args.fps, "fps"), lookahead_ms=args.lookahead_ms, seed=args.seed)
+    config = RenderConfig(fps=as_fraction(args.fps, "fps"), lookahead_ms=args.lookahead_ms, seed=args.seed,
+                          backend=args.backend, device=args.device)
     frames = render_file(args.audio, args.output, args.avatar, args.coefficients, config, progress=not args.quiet)
     if not args.quiet:
         print(f"{frames} frames at {config.fps} fps -> {args.output}", file=sys.stderr)
@@ -84,13 +85,17 @@ def _enroll(args: argparse.Namespace) -> int:
     if args.video is not None:
         from talkinghead.renderer.video_avatar import enroll_video
 
-        avatar = enroll_video(args.video, args.audio, progress=not args.quiet)
-        avatar.save(args.output)
+        avatar = enroll_video(args.video, args.audio, preset=args.preset, device=args.device,
+                              max_minutes=args.max_minutes, work_dir=args.output, progress=not args.quiet)
+        from talkinghead.renderer.tracking import Track
+
+        avatar.save(args.output, Track.load(args.output / "track.npz"))  # enrollment left its track there
+        (args.output / "lower_face.ckpt").unlink(missing_ok=True)
         if not avatar.av_offset_trusted:
             print(f"talkinghead: warning: {args.video}: the A/V offset could not be measured; assuming 0",
                   file=sys.stderr)
         if not args.quiet:
-            print(f"video avatar: {len(avatar.frames)} base frames, A/V offset {avatar.av_offset:+d} frames "
+            print(f"video avatar ({avatar.preset}): {len(avatar.frames)} base frames, A/V offset {avatar.av_offset:+d} frames "
                   f"-> {args.output}", file=sys.stderr)
         return 0
     from talkinghead.renderer.photo import enroll_photo
@@ -210,21 +215,30 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--avatar", type=Path, default=None, help="avatar bundle directory (default: built-in)")
     render.add_argument("--coefficients", type=Path, default=None, help="drive with this .npz/.json/.csv instead")
     _add_timing_options(render)
+    render.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                        help="runs a standard video avatar's network (torch or onnxruntime)")
+    render.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="device of that network")
     render.add_argument("-q", "--quiet", action="store_true")
     render.set_defaults(run=_render)
 
     enroll = commands.add_parser(
         "enroll",
         help="make an avatar bundle from a talking video or a photo",
-        description="Make an avatar from a talking VIDEO with its speech (quick preset: the video's "
-        "own frames warped; A/V offset, calibration and base loop found from the video), or from "
-        "a photo with one clear, frontal face (--image; best with a closed mouth). The mouth "
-        "interior is synthesised. Needs the 'track' extra.",
+        description="Make an avatar from a talking VIDEO with its speech (A/V offset, calibration and "
+        "base loop found from the video; quick preset: the video's own frames warped, with real "
+        "mouth interiors retrieved from it; standard: a small network trained on the video redraws "
+        "the lower face), or from a photo with one clear, frontal face (--image; best with a closed "
+        "mouth; the mouth interior is synthesised). Interrupted enrollments resume. Needs the "
+        "'track' extra.",
     )
     enroll.add_argument("video", type=Path, nargs="?", default=None, help="talking video with its speech")
     enroll.add_argument("--audio", type=Path, default=None, help="the video's speech, if it is a separate file")
     enroll.add_argument("--image", type=Path, default=None, help="photo (default without VIDEO: the built-in portrait)")
     enroll.add_argument("-o", "--output", type=Path, required=True, help="output avatar directory")
+    enroll.add_argument("--preset", choices=("quick", "standard"), default="quick",
+                        help="quick: no training (seconds); standard: train a lower-face network (minutes)")
+    enroll.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the standard preset trains")
+    enroll.add_argument("--max-minutes", type=float, default=None, help="enroll on the first N minutes only")
     enroll.add_argument("-q", "--quiet", action="store_true")
     enroll.set_defaults(run=_enroll)
 

@@ -8,6 +8,7 @@ as AAC at 48 kHz.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -33,6 +34,8 @@ class RenderConfig:
     lookahead_ms: int = 100
     batch: int = 8  # frames rendered at once
     seed: int = 0  # blinks and idle head motion
+    backend: str = "torch"  # a standard video avatar's network: torch or onnx
+    device: str = "cpu"  # cpu or cuda
 
 
 def drive(samples: np.ndarray, rate: int, config: RenderConfig, idle_motion: bool = True) -> Coefficients:
@@ -63,12 +66,12 @@ def render_file(audio: str | Path, output: str | Path, avatar: str | Path | None
     from talkinghead.streaming.clock import FrameClock
 
     samples, rate = load_audio(audio)
-    renderer = avatar_renderer(load_avatar(avatar))
+    renderer = avatar_renderer(load_avatar(avatar, config.backend, config.device))
     if coefficients is None:
         driving = drive(samples, rate, config, renderer.idle_motion)
     else:
         driving = Coefficients.load(coefficients)
-        config = RenderConfig(driving.fps, config.lookahead_ms, config.batch, config.seed)
+        config = dataclasses.replace(config, fps=driving.fps)
     frames = FrameClock(rate, config.fps).frames_for(len(samples))
     if abs(len(driving) - frames) > 1:
         raise ValueError(

@@ -21,14 +21,18 @@ def default_avatar_dir() -> Path:
     return Path(str(importlib.resources.files("talkinghead.renderer").joinpath("assets", "default_avatar")))
 
 
-def load_avatar(path: str | Path | None = None) -> Avatar:
-    """Load an avatar bundle (``None``: the built-in default)."""
+def load_avatar(path: str | Path | None = None, backend: str = "torch", device: str = "cpu") -> Avatar:
+    """Load an avatar bundle (``None``: the built-in default).
+
+    ``backend`` (torch or onnx) and ``device`` (cpu or cuda) run a standard
+    video avatar's network; other avatars have none.
+    """
     directory = default_avatar_dir() if path is None else Path(path)
     meta = read_meta(directory)
     if meta.get("kind") == "photo":
         return PhotoAvatar.load(directory)
     if meta.get("kind") == "video":
-        return VideoAvatar.load(directory)
+        return VideoAvatar.load(directory, backend, device)
     raise ValueError(f"{directory}: unknown avatar kind {meta.get('kind')!r}")
 
 

@@ -49,6 +49,20 @@ class Calibration:
         return {"knots_in": self.knots_in, "knots_out": self.knots_out, "low": self.low, "high": self.high}
 
 
+def at_rest(weights: np.ndarray) -> np.ndarray:
+    """A frame's own weights (52,) with mouth and jaw at rest: a base frame counts as mouth shut."""
+    rest = np.array(weights, np.float32)
+    rest[list(DRIVEN)] = 0.0
+    return rest
+
+
+def driven_by(base: np.ndarray, driving: np.ndarray) -> np.ndarray:
+    """A base frame's weights (52,) with the mouth and jaw channels of ``driving`` (52,)."""
+    weights = np.array(base, np.float32)
+    weights[list(DRIVEN)] = np.asarray(driving)[list(DRIVEN)]
+    return weights
+
+
 def align(predicted: np.ndarray, tracked: np.ndarray, lag: int) -> tuple[np.ndarray, np.ndarray]:
     """The overlapping frames with ``predicted[j]`` beside ``tracked[j + lag]`` (lag: picture late > 0)."""
     n = min(len(predicted), len(tracked))

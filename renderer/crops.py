@@ -41,6 +41,29 @@ class CropConfig:
             raise ValueError(f"smoothing_sigma must be >= 0, got {self.smoothing_sigma}")
 
 
+@dataclass(frozen=True)
+class CropView:
+    """Where a crop lies in its video frame: the crop-to-image transform ``(2, 3)`` and the frame's size."""
+
+    transform: np.ndarray
+    image_size: tuple[int, int]  # (width, height) of the video frame
+
+    def to_crop(self, points: np.ndarray) -> np.ndarray:
+        """Image points (N, 2+) -> crop points (N, 2+); a third coordinate (depth) scales with the crop."""
+        points = np.asarray(points, np.float64)
+        inverse = np.linalg.inv(self.transform[:, :2])
+        out = points.copy()
+        out[:, :2] = (points[:, :2] - self.transform[:, 2]) @ inverse.T
+        if points.shape[1] > 2:
+            out[:, 2:] = points[:, 2:] / self.scale
+        return out
+
+    @property
+    def scale(self) -> float:
+        """Image pixels per crop pixel."""
+        return float(np.sqrt(abs(np.linalg.det(self.transform[:, :2]))))
+
+
 def crop_transforms(landmarks: np.ndarray, config: CropConfig = CropConfig()) -> np.ndarray:
     """Landmarks (T,478,2+) in image pixels -> smoothed crop-to-image transforms (T,2,3)."""
     points = np.asarray(landmarks, np.float64)[..., :2]

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from talkinghead.renderer import raster, topology
+from talkinghead.renderer.crops import CropView
 from talkinghead.renderer.face_model import FaceModel, rotation_matrix
 from talkinghead.renderer.mouth import MouthStyle, mouth_interior
 from talkinghead.renderer.tracking import Camera, pose_to_similarity
@@ -33,23 +34,35 @@ class FaceFrame:
     ``landmarks`` (478,3) are the image's detected pixels; ``blendshapes`` and
     ``pose`` its own fitted expression and pose, on ``face`` (the identity's
     model) and the tracker's camera for an image of this size.
+
+    ``view``: ``image`` is a crop of a video frame (landmarks and pose stay
+    the frame's; everything is drawn in the crop), so a face is redrawn at a
+    fixed crop size whatever the video's resolution.
     """
 
     def __init__(self, image: np.ndarray, landmarks: np.ndarray, face: FaceModel, blendshapes: np.ndarray,
-                 pose: np.ndarray, style: MouthStyle = MouthStyle()) -> None:
+                 pose: np.ndarray, style: MouthStyle = MouthStyle(), view: CropView | None = None) -> None:
         self.image = image
         self.style = style
         self.face = face
-        camera = Camera(image.shape[1], image.shape[0])
-        scale, rotation, translation = pose_to_similarity(np.asarray(pose, np.float64)[None], camera)
+        self.view = view or CropView(np.array([[1.0, 0, 0], [0, 1.0, 0]]), (image.shape[1], image.shape[0]))
+        scale, rotation, translation = pose_to_similarity(np.asarray(pose, np.float64)[None], Camera(*self.view.image_size))
         self._scale = float(scale[0])
         self._rotation = torch.from_numpy(rotation[0]).float()
         self._translation = torch.from_numpy(translation[0]).float()
+        self._to_view = torch.from_numpy(np.linalg.inv(self.view.transform[:, :2])).float()
+        self._view_origin = torch.from_numpy(self.view.transform[:, 2]).float()
         self._rest = self._project(torch.tensor(np.asarray(blendshapes, np.float32)[None]), torch.zeros(1, 6))[0]
-        closed = torch.from_numpy(close_lips(np.asarray(landmarks, np.float32)))
+        landmarks = self.view.to_crop(np.asarray(landmarks, np.float64)).astype(np.float32)
+        closed = torch.from_numpy(close_lips(landmarks))
         self._source = torch.cat([closed[:, :2], self._rest[:, 2:]], -1)
         self.warp = MeshWarp(torch.from_numpy(np.ascontiguousarray(image)), self._source, face.triangles)
-        self._brightness = _mouth_surroundings_level(image, np.asarray(landmarks))
+        self._brightness = _mouth_surroundings_level(image, landmarks)
+
+    @property
+    def source(self) -> torch.Tensor:
+        """Screen vertices (478,3) of the image's own face, lips closed: what :meth:`targets` moves."""
+        return self._source
 
     @property
     def size(self) -> tuple[int, int]:
@@ -63,7 +76,9 @@ class FaceFrame:
         turn = rotation_matrix(pose[:, 0], pose[:, 1], pose[:, 2]).float()
         vertices = torch.einsum("bij,bnj->bni", turn, vertices - pivot) + pivot + pose[:, None, 3:6].float()
         points = self._scale * vertices @ self._rotation.T + self._translation
-        return torch.stack([points[..., 0], -points[..., 1], -points[..., 2]], -1)
+        pixels = torch.stack([points[..., 0], -points[..., 1]], -1)
+        in_view = (pixels - self._view_origin) @ self._to_view.T
+        return torch.cat([in_view, -points[..., 2:] / self.view.scale], -1)
 
     def targets(self, blendshapes: np.ndarray, pose: np.ndarray | None = None) -> torch.Tensor:
         """Weights (B,52) and head-pose offsets (B,6) -> where the image's vertices go (B,478,3)."""
@@ -90,7 +105,7 @@ class FaceFrame:
         if bool(mask.any()):
             if interior is None:
                 local = target - torch.tensor([x0, y0, 0.0])
-                iod = torch.full((len(target),), self._scale)
+                iod = torch.full((len(target),), self._scale / self.view.scale)
                 colours = mouth_interior(local, warped.hole, mask, iod, self._brightness, self.style)
             else:
                 colours = interior(warped.hole)

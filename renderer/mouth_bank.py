@@ -39,13 +39,20 @@ class MouthBank:
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> MouthBank:
         return cls(arrays["mouth_crops"], arrays["mouth_loops"], arrays["mouth_keys"])
 
-    def nearest(self, weights: np.ndarray) -> int:
-        """Index of the frame whose tracked mouth channels are nearest ``weights`` (52,)."""
-        return int(np.argmin(((self.keys - weights[list(DRIVEN)]) ** 2).sum(1)))
+    def nearest(self, weights: np.ndarray, allowed: np.ndarray | None = None) -> int:
+        """Index of the frame whose tracked mouth channels are nearest ``weights`` (52,).
 
-    def interior(self, weights: np.ndarray, fan: raster.Raster) -> torch.Tensor:
+        ``allowed`` (T,) bool: the frames to choose from (training keeps a
+        target's own neighbourhood out, or the network learns to copy it).
+        """
+        distance = ((self.keys - weights[list(DRIVEN)]) ** 2).sum(1)
+        if allowed is not None:
+            distance = np.where(allowed, distance, np.inf)
+        return int(np.argmin(distance))
+
+    def interior(self, weights: np.ndarray, fan: raster.Raster, allowed: np.ndarray | None = None) -> torch.Tensor:
         """Colours (1, h, w, 3) of the mouth hole rasterised in ``fan`` (one frame), from the nearest crop."""
-        pick = self.nearest(weights)
+        pick = self.nearest(weights, allowed)
         loop = torch.from_numpy(self.loops[pick]).float()
         source = torch.zeros(topology.NUM_VERTICES + 1, 2)
         source[list(topology.LIPS_INNER)] = loop

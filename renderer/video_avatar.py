@@ -1,4 +1,4 @@
-"""Avatars from a talking video, ``quick`` preset: the video's own frames, warped, no training.
+"""Avatars from a talking video: the video's own frames, warped (``quick``) or redrawn by a network (``standard``).
 
 Enrollment (needs the ``track`` extra): track the face; run audio2motion on
 the video's own audio and find the video's A/V offset from it
@@ -6,6 +6,8 @@ the video's own audio and find the video's A/V offset from it
 from audio2motion's scale to this face's (:mod:`.calibration`, mandatory);
 pick the base loop, the most restful second (:mod:`.base_loop`); keep those
 frames, their fits, the calibration and every frame's mouth crop as a bundle.
+The ``standard`` preset also trains :mod:`.lower_face`'s network on every
+enrollment frame (:mod:`.standard`) and keeps it with its reference regions.
 
 Rendering (no MediaPipe needed): output frame ``k`` is drawn on base frame
 ``loop[k mod len(loop)]``, a :class:`.face_frame.FaceFrame` whose mouth and jaw
@@ -14,7 +16,10 @@ the base frame's own (its blinks, brows and gaze), and whose head pose is the
 base frame's. The mouth interior is the enrollment frame's whose tracked
 mouth is nearest the driving weights, warped into the hole
 (:mod:`.mouth_bank`: real teeth). Base frames are kept exactly (compressed
-``.npz``), so pixels outside the warp are the video's.
+``.npz``), so pixels outside the warp are the video's. With a network, the
+lower face is drawn in the base frame's stabilised face crop instead, and
+pasted back into the full frame with a feathered, colour-matched mask
+(:mod:`.composite`).
 """
 
 from __future__ import annotations
@@ -25,14 +30,24 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from talkinghead.renderer.bundle import read_meta, write_meta
-from talkinghead.renderer.calibration import DRIVEN, Calibration, fit_calibration
+from talkinghead.renderer.calibration import Calibration, at_rest, driven_by, fit_calibration
+from talkinghead.renderer.composite import paste
+from talkinghead.renderer.crops import CropConfig, CropView, crop_transforms, cut_crops
 from talkinghead.renderer.face_frame import FaceFrame
 from talkinghead.renderer.face_model import FaceModel, interocular, lip_gap
 from talkinghead.renderer.mouth import MouthStyle
 from talkinghead.renderer.mouth_bank import MouthBank, build_bank
+from talkinghead.renderer.standard import (
+    BaseRegion, Enrollment, LowerFaceModel, References, StandardConfig, build_examples, pick_references,
+    require_device, train_network,
+)
+from talkinghead.renderer.tracking import Track
 from talkinghead.renderer.video import write_image
+
+PRESETS = ("quick", "standard")
 
 
 @dataclass(frozen=True)
@@ -50,23 +65,38 @@ class VideoAvatar:
     av_offset: int  # frames, positive = picture late (0 when not trusted)
     av_offset_trusted: bool
     mouths: MouthBank  # every enrollment frame's mouth, for real teeth
+    region_views: np.ndarray  # (L,2,3): each base frame's network region in its frame (smoothed crops)
+    lower_face: LowerFaceModel | None = None  # the standard preset's network; None: quick
 
-    def save(self, directory: str | Path) -> None:
+    @property
+    def preset(self) -> str:
+        return "quick" if self.lower_face is None else "standard"
+
+    def save(self, directory: str | Path, track: Track | None = None) -> None:
+        """Write the bundle (with the enrollment ``track`` as ``track.npz`` when given)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(directory / "base.npz", frames=self.frames)
         np.savez_compressed(directory / "face.npz", landmarks=self.landmarks, blendshapes=self.blendshapes, pose=self.pose,
-                 neutral=self.neutral, loop=self.loop, **self.calibration.to_arrays(), **self.mouths.to_arrays())
+                            neutral=self.neutral, loop=self.loop, region_views=self.region_views,
+                            **self.calibration.to_arrays(), **self.mouths.to_arrays())
         write_image(directory / "preview.png", self.frames[self.loop[0]])
+        files = {"base": "base.npz", "face": "face.npz", "preview": "preview.png"}
+        if track is not None:
+            track.save(directory / "track.npz")
+            files["track"] = "track.npz"
+        if self.lower_face is not None:
+            files.update(self.lower_face.save(directory))
         write_meta(directory, "video", {
-            "preset": "quick", "fps": [self.fps.numerator, self.fps.denominator],
+            "preset": self.preset, "fps": [self.fps.numerator, self.fps.denominator],
             "image_size": [int(self.frames.shape[2]), int(self.frames.shape[1])],
             "av_offset_frames": self.av_offset, "av_offset_trusted": self.av_offset_trusted,
-            "files": {"base": "base.npz", "face": "face.npz", "preview": "preview.png"},
+            "files": files,
         })
 
     @classmethod
-    def load(cls, directory: str | Path) -> VideoAvatar:
+    def load(cls, directory: str | Path, backend: str = "torch", device: str = "cpu") -> VideoAvatar:
+        """Read a bundle; a standard avatar's network runs on ``backend`` (torch or onnx) and ``device``."""
         directory = Path(directory)
         meta = read_meta(directory)
         try:
@@ -76,20 +106,30 @@ class VideoAvatar:
                 arrays = {k: face[k] for k in face.files}
             fps = Fraction(*meta["fps"])
             calibration = Calibration(arrays["knots_in"], arrays["knots_out"], arrays["low"], arrays["high"])
+            lower_face = None
+            if meta.get("preset") == "standard":
+                lower_face = LowerFaceModel.load(directory, meta["files"], backend, device)
             return cls(frames, arrays["landmarks"], arrays["blendshapes"], arrays["pose"], arrays["neutral"],
                        arrays["loop"].astype(int), fps, calibration, int(meta["av_offset_frames"]),
-                       bool(meta["av_offset_trusted"]), MouthBank.from_arrays(arrays))
-        except (OSError, KeyError, ValueError, TypeError) as error:
+                       bool(meta["av_offset_trusted"]), MouthBank.from_arrays(arrays), arrays["region_views"],
+                       lower_face)
+        except (OSError, KeyError, ValueError, TypeError, RuntimeError) as error:
             raise ValueError(f"{directory}: broken avatar bundle ({error})") from None
 
 
 def enroll_video(path: str | Path, audio: str | Path | None = None, frames: int | None = None,
-                 progress: bool = True) -> VideoAvatar:
-    """Make a ``quick`` video avatar from a talking video and its speech (needs the ``track`` extra).
+                 preset: str = "quick", device: str = "cpu", max_minutes: float | None = None,
+                 track: Track | None = None, work_dir: str | Path | None = None,
+                 config: StandardConfig = StandardConfig(), progress: bool = True) -> VideoAvatar:
+    """Make a video avatar from a talking video and its speech (needs the ``track`` extra).
 
     ``audio``: the speech as its own file, when the video has no audio track
-    (it must start with the video). ``frames``: enroll on the first this many
-    frames only (and their speech), e.g. to hold the rest out for testing.
+    (it must start with the video). ``frames`` / ``max_minutes``: enroll on
+    the first frames only (and their speech), e.g. to hold the rest out for
+    testing. ``track``: the video's track, if already made. ``work_dir``:
+    where an interrupted enrollment left its track and training checkpoint
+    (running again resumes from them). ``preset`` ``standard`` trains the
+    lower-face network on ``device``.
     """
     from talkinghead.audio2motion.animate import animate
     from talkinghead.audio2motion.audio_io import load_audio
@@ -100,37 +140,69 @@ def enroll_video(path: str | Path, audio: str | Path | None = None, frames: int 
     from talkinghead.renderer.tracking import track_video
     from talkinghead.renderer.video import iter_frames, probe_video
 
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
     if frames is not None and frames < 2:
         raise ValueError(f"frames must be at least 2, got {frames}")
-    probe_video(path)  # an unreadable file says so before anything else
+    if max_minutes is not None and max_minutes <= 0:
+        raise ValueError(f"max_minutes must be positive, got {max_minutes}")
+    if preset == "standard":
+        require_device(device)
+    info = probe_video(path)  # an unreadable file says so before anything else
     try:  # before tracking, so a missing speech track fails at once
         samples, rate = load_audio(audio or path)
     except ValueError as error:
         raise ValueError(f"enrollment needs the video's speech for calibration: {error} (use --audio)") from None
-    track = track_video(path, progress=progress)
-    if frames is not None:
-        samples = samples[: int(frames / track.fps * rate)]
+    work = Path(work_dir) if work_dir is not None else None
+    if track is None and work is not None and (work / "track.npz").is_file():
+        cached = Track.load(work / "track.npz")
+        if (cached.camera.width, cached.camera.height, cached.fps) == (info.width, info.height, info.fps):
+            track = cached
+    if track is None:
+        track = track_video(path, progress=progress)
+        if work is not None:
+            work.mkdir(parents=True, exist_ok=True)
+            track.save(work / "track.npz")
+    limit = track.num_frames if frames is None else frames
+    if max_minutes is not None:
+        limit = min(limit, int(max_minutes * 60 * track.fps))
+    samples = samples[: int(limit / track.fps * rate)]
     predicted = animate(load_model(), samples, rate, track.fps, 100).blendshapes
-    n = min(len(predicted), track.num_frames, frames or track.num_frames)
+    n = min(len(predicted), track.num_frames, limit)
     predicted, tracked = predicted[:n], track.blendshapes[:n]
     landmarks = track.landmarks[:n].astype(np.float64)
     estimate = estimate_av_offset(mouth_signals(predicted)["aperture"], lip_gap(landmarks) / interocular(landmarks))
     calibration = fit_calibration(predicted, tracked, estimate.lag)
     loop = base_loop(track.landmarks[:n], track.fps)
     window = np.unique(loop)
-    wanted, kept = set(window.tolist()), {}
+    size = (track.camera.width, track.camera.height)
+    region = config.region
+    views = [region.view(CropView(t, size)) for t in crop_transforms(track.landmarks[:n], CropConfig(size=region.crop))]
+    wanted, kept, regions = set(window.tolist()), {}, []
 
     def frames_keeping_the_window():
         for k, frame in zip(range(n), iter_frames(path)):
             if k in wanted:
                 kept[k] = frame
+            if preset == "standard":
+                regions.append(cut_crops(frame[None], views[k].transform[None], region.size)[0])
             yield frame
 
     mouths = build_bank(frames_keeping_the_window(), track.landmarks[:n], tracked)
+    lower_face = None
+    if preset == "standard":
+        enrollment = Enrollment(np.stack(regions), views, track.landmarks[:n], tracked, track.pose[:n],
+                                FaceModel(track.neutral), mouths)
+        picks = pick_references(mouths.keys, config.references)
+        references = References(enrollment.regions[picks], mouths.keys[picks], picks)
+        fields, truths = build_examples(enrollment, references, config, progress)
+        checkpoint = None if work is None else work / "lower_face.ckpt"
+        net = train_network(fields, truths, config, checkpoint, device, progress)
+        lower_face = LowerFaceModel(net, region, references)
     return VideoAvatar(
         np.stack([kept[k] for k in window]), track.landmarks[window], track.blendshapes[window],
         track.pose[window], track.neutral, np.searchsorted(window, loop), track.fps, calibration,
-        estimate.lag, estimate.confident, mouths,
+        estimate.lag, estimate.confident, mouths, np.stack([views[k].transform for k in window]), lower_face,
     )
 
 
@@ -144,6 +216,7 @@ class VideoRenderer:
         self.style = style
         self.face = FaceModel(avatar.neutral)
         self._frames: dict[int, FaceFrame] = {}
+        self._regions: dict[int, BaseRegion] = {}
 
     @property
     def size(self) -> tuple[int, int]:
@@ -153,11 +226,19 @@ class VideoRenderer:
         """Base frame ``index`` as a FaceFrame whose image counts as mouth shut, jaw at rest."""
         if index not in self._frames:
             a = self.avatar
-            rest = a.blendshapes[index].copy()
-            rest[list(DRIVEN)] = 0.0
-            self._frames[index] = FaceFrame(a.frames[index], a.landmarks[index], self.face, rest, a.pose[index],
-                                            self.style)
+            self._frames[index] = FaceFrame(a.frames[index], a.landmarks[index], self.face,
+                                            at_rest(a.blendshapes[index]), a.pose[index], self.style)
         return self._frames[index]
+
+    def _region(self, index: int) -> BaseRegion:
+        """Base frame ``index``'s network region (standard preset)."""
+        if index not in self._regions:
+            a = self.avatar
+            view = CropView(a.region_views[index], (a.frames.shape[2], a.frames.shape[1]))
+            image = cut_crops(a.frames[index][None], view.transform[None], a.lower_face.region.size)[0]
+            self._regions[index] = BaseRegion(image, view, a.landmarks[index], a.blendshapes[index], a.pose[index],
+                                              self.face, a.lower_face.region)
+        return self._regions[index]
 
     def render_frames(self, blendshapes: np.ndarray, pose: np.ndarray, first_frame: int = 0,
                       calibrate: bool = True) -> np.ndarray:
@@ -166,12 +247,18 @@ class VideoRenderer:
         ``calibrate=False``: the weights are already in this avatar's tracked
         scale (e.g. tracked from its own video), not audio2motion's.
         """
-        driven = self.avatar.calibration.apply(blendshapes) if calibrate else np.asarray(blendshapes, np.float32)
-        out = []
-        for k, row in enumerate(driven):
-            base = int(self.avatar.loop[(first_frame + k) % len(self.avatar.loop)])
-            weights = self.avatar.blendshapes[base].copy()
-            weights[list(DRIVEN)] = row[list(DRIVEN)]
-            teeth = functools.partial(self.avatar.mouths.interior, weights)
-            out.append(self._base(base).render(weights[None], interior=teeth)[0])
-        return np.stack(out)
+        a = self.avatar
+        driven = a.calibration.apply(blendshapes) if calibrate else np.asarray(blendshapes, np.float32)
+        bases = [int(a.loop[(first_frame + k) % len(a.loop)]) for k in range(len(driven))]
+        if a.lower_face is None:
+            out = []
+            for base, row in zip(bases, driven):
+                weights = driven_by(a.blendshapes[base], row)
+                teeth = functools.partial(a.mouths.interior, weights)
+                out.append(self._base(base).render(weights[None], interior=teeth)[0])
+            return np.stack(out)
+        drawn = [self._region(base).draw(row, a.mouths, a.lower_face.references.nearest(row))
+                 for base, row in zip(bases, driven)]
+        redrawn = a.lower_face(torch.cat([d.network_input() for d in drawn]))  # one batch across the frames
+        return np.stack([paste(a.frames[base], region, d.soft[0], self._region(base).frame.view)
+                         for base, region, d in zip(bases, redrawn, drawn)])

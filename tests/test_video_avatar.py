@@ -104,3 +104,94 @@ def test_enrolling_on_the_first_frames_only(talking_video):
     assert avatar.mouths.crops.shape[0] == 150  # one mouth per enrolled frame, no more
     with pytest.raises(ValueError, match="at least 2"):
         enroll_video(talking_video, frames=1, progress=False)
+
+
+
+
+@pytest.fixture(scope="module")
+def enrolled_standard(talking_video, tmp_path_factory):
+    from talkinghead.renderer.standard import StandardConfig
+    from talkinghead.renderer.tracking import Track
+    from talkinghead.renderer.video_avatar import enroll_video
+
+    directory = tmp_path_factory.mktemp("standard")
+    config = StandardConfig(steps=30, references=8, max_examples=80, bases_per_target=1)  # small, for CI
+    avatar = enroll_video(talking_video, preset="standard", work_dir=directory, config=config, progress=False)
+    avatar.save(directory, Track.load(directory / "track.npz"))  # the work dir kept the track
+    return directory
+
+
+def test_standard_bundle_holds_the_network_its_onnx_and_the_track(enrolled_standard):
+    import json
+
+    meta = json.loads((enrolled_standard / "avatar.json").read_text())
+    assert meta["preset"] == "standard"
+    for key in ("network", "network_onnx", "references", "track"):
+        assert (enrolled_standard / meta["files"][key]).is_file()
+    avatar = load_avatar(enrolled_standard)
+    assert avatar.preset == "standard" and len(avatar.lower_face.references.regions) == 8
+
+
+def test_standard_renders_the_same_on_torch_and_onnx_and_only_inside_its_mask(enrolled_standard):
+    weights = np.zeros((3, 52), np.float32)
+    weights[1, ARKIT_INDEX["jawOpen"]] = 0.6
+    pose = np.zeros((3, 6), np.float32)
+    torch_avatar = load_avatar(enrolled_standard)
+    frames = avatar_renderer(torch_avatar).render_frames(weights, pose, calibrate=False)
+    onnx_frames = avatar_renderer(load_avatar(enrolled_standard, backend="onnx")).render_frames(weights, pose, calibrate=False)
+    assert np.abs(frames.astype(int) - onnx_frames).max() <= 2
+    for k, frame in enumerate(frames):
+        base = torch_avatar.frames[torch_avatar.loop[k]]
+        changed = np.any(frame != base, -1)
+        ys, xs = np.nonzero(changed)
+        # the region: a 128-pixel square of the 256 crop, about the lower face; nothing changes above the nose
+        nose_y = torch_avatar.landmarks[torch_avatar.loop[k], 2, 1]
+        assert changed.sum() > 0 and ys.min() > nose_y - 40
+    assert np.abs(frames[1].astype(int) - frames[0]).sum(-1).astype(bool).sum() > 300  # the jaw opened
+
+
+def test_standard_training_resumes_where_it_was_interrupted(tmp_path, monkeypatch):
+    import torch
+
+    from talkinghead.renderer import standard
+
+    rng = np.random.default_rng(0)
+    n, size = 6, 32
+
+    def images():
+        return torch.from_numpy(rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8))
+
+    fields = {"drawn": images(), "base": images(), "reference": images(),
+              "hard": torch.zeros(n, size, size, dtype=torch.bool), "soft": torch.ones(n, size, size).half(),
+              "canonical": torch.zeros(n, size, size, 3).half(), "mouth_hole": torch.zeros(n, size, size, dtype=torch.bool),
+              "lower": torch.ones(n, size, size, dtype=torch.bool), "mouth": torch.ones(n, size, size, dtype=torch.bool)}
+    truths = images()
+    config = standard.StandardConfig(steps=8, batch=2, width=8, checkpoint_every=4)
+    straight = standard.train_network(fields, truths, config, progress=False)
+
+    real_loss, calls = standard.loss, []
+
+    def interrupted(*args):
+        calls.append(1)
+        if len(calls) == 6:
+            raise KeyboardInterrupt
+        return real_loss(*args)
+
+    monkeypatch.setattr(standard, "loss", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        standard.train_network(fields, truths, config, tmp_path / "ckpt", progress=False)
+    monkeypatch.setattr(standard, "loss", real_loss)
+    resumed = standard.train_network(fields, truths, config, tmp_path / "ckpt", progress=False)
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_standard_on_cuda_without_cuda_is_a_clear_error(talking_video):
+    import torch
+
+    from talkinghead.renderer.video_avatar import enroll_video
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ValueError, match="no CUDA device"):
+        enroll_video(talking_video, preset="standard", device="cuda", progress=False)
