@@ -72,14 +72,14 @@ def sample_steps(values: np.ndarray, frames: range, fps: Fraction, first_step: i
     """
     last = first_step + len(values) - 1
     k = np.arange(frames.start, frames.stop, dtype=np.float64)
-    position = np.clip(_step_position(k, fps), 0.0, last)
+    position = np.clip(step_position(k, fps), 0.0, last)
     low = np.floor(position).astype(int)
     high = np.minimum(low + 1, last)
     frac = (position - low)[:, None]
     return (values[low - first_step] * (1 - frac) + values[high - first_step] * frac).astype(np.float32)
 
 
-def _step_position(frames: np.ndarray, fps: Fraction) -> np.ndarray:
+def step_position(frames: np.ndarray, fps: Fraction) -> np.ndarray:
     """Frame midpoints on the step axis (step s is at ``STEP_OFFSET + s / STEPS_PER_SECOND``)."""
     return ((frames + 0.5) / float(fps) - float(STEP_OFFSET)) * float(STEPS_PER_SECOND)
 
@@ -150,7 +150,7 @@ class StreamingAnimator:
             return _coefficients(self._values[:0], self.fps, frames.start)
         values = sample_steps(self._values, frames, self.fps, self._first_step)
         # later frames start at or after the step below the next frame's midpoint
-        needed = int(np.floor(max(0.0, _step_position(np.float64(frames.stop), self.fps))))
+        needed = int(np.floor(max(0.0, step_position(np.float64(frames.stop), self.fps))))
         drop = min(max(0, needed - self._first_step), len(self._values) - 1)
         self._values, self._first_step = self._values[drop:], self._first_step + drop
         return _coefficients(values, self.fps, frames.start)
@@ -164,7 +164,7 @@ def animate(
     audio = caller_pcm(audio)
     if len(audio) == 0:
         raise ValueError("the audio is empty")
-    mel = _log_mel(audio, sample_rate)
+    mel = log_mel(audio, sample_rate)
     lookahead = lookahead_steps(model, lookahead_ms)
     mel = pad_for_lookahead(mel, lookahead)
     model = _ready(model)
@@ -178,7 +178,7 @@ def animate(
     return _coefficients(sample_steps(values, frames, fps), fps, 0)
 
 
-def _log_mel(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+def log_mel(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """The front end over the whole audio, pushed in blocks of ``OFFLINE_BLOCK_STEPS`` steps:
     one push of a long file holds its whole complex STFT (~0.6 GB for 10 minutes)."""
     front = StreamingFrontEnd(sample_rate)

@@ -251,12 +251,15 @@ class Audio2Motion(nn.Module):
         c, (b, s, _) = self.config, x.shape
         n_heads = c.max_lookahead_steps + 1
         pose, logits = self.heads(x).view(b, s, n_heads, NUM_POSE + c.n_phones).split([NUM_POSE, c.n_phones], -1)
-        posteriors = torch.softmax(logits, -1).detach()
-        phone_weight = torch.einsum("bsmp,lmp->bslp", posteriors, torch.exp(self.dominance))
+        weights = self.articulate(torch.softmax(logits, -1).detach())
+        return torch.cat([weights, pose, logits], -1)
+
+    def articulate(self, posteriors: torch.Tensor) -> torch.Tensor:
+        """The articulation layer: phone posteriors (..., L+1, phones) of every head -> weights (..., L+1, 52)."""
+        phone_weight = torch.einsum("...mp,lmp->...lp", posteriors, torch.exp(self.dominance))
         shape_weight = torch.exp(self.shape_dominance)
         targets = shape_weight * torch.sigmoid(self.viseme_logits)
-        weights = (phone_weight @ targets) / (phone_weight @ shape_weight)
-        return torch.cat([weights, pose, logits], -1)
+        return (phone_weight @ targets) / (phone_weight @ shape_weight)
 
     def run(self, mel: np.ndarray, state: StreamState | None = None) -> tuple[np.ndarray, StreamState]:
         """One stream's chunk as numpy: mel (2S, n_mels) -> heads (S, L+1, head_width) float32, new state.

@@ -86,7 +86,8 @@ def _enroll(args: argparse.Namespace) -> int:
         from talkinghead.renderer.video_avatar import enroll_video
 
         avatar = enroll_video(args.video, args.audio, preset=args.preset, device=args.device,
-                              max_minutes=args.max_minutes, work_dir=args.output, progress=not args.quiet)
+                              max_minutes=args.max_minutes, work_dir=args.output,
+                              finetune_audio2motion=args.finetune_a2m, progress=not args.quiet)
         from talkinghead.renderer.tracking import Track
 
         avatar.save(args.output, Track.load(args.output / "track.npz"))  # enrollment left its track there
@@ -239,6 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="quick: no training (seconds); standard: train a lower-face network (minutes)")
     enroll.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the standard preset trains")
     enroll.add_argument("--max-minutes", type=float, default=None, help="enroll on the first N minutes only")
+    enroll.add_argument("--finetune-a2m", action="store_true",
+                        help="fit audio2motion's articulation layer to this video's mouth (short videos overfit)")
     enroll.add_argument("-q", "--quiet", action="store_true")
     enroll.set_defaults(run=_enroll)
 

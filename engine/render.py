@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from talkinghead.audio2motion.model import Audio2Motion
 from talkinghead.coefficients import Coefficients
 
 AUDIO_OUT_RATE = 48000
@@ -38,14 +39,16 @@ class RenderConfig:
     device: str = "cpu"  # cpu or cuda
 
 
-def drive(samples: np.ndarray, rate: int, config: RenderConfig, idle_motion: bool = True) -> Coefficients:
+def drive(samples: np.ndarray, rate: int, config: RenderConfig, idle_motion: bool = True,
+          model: Audio2Motion | None = None) -> Coefficients:
     """audio2motion plus the motion layer; ``idle_motion``: blinks and head motion (a still photo
-    needs them; a video avatar has its own from its base frames)."""
+    needs them; a video avatar has its own from its base frames). ``model``: an avatar's own
+    fine-tuned audio2motion (default: the shipped one)."""
     from talkinghead.audio2motion.animate import animate
     from talkinghead.audio2motion.model import load_model
     from talkinghead.audio2motion.motion import BlinkConfig, HeadConfig, MotionConfig, SilenceConfig, apply_motion
 
-    coefficients = animate(load_model(), samples, rate, config.fps, config.lookahead_ms)
+    coefficients = animate(model or load_model(), samples, rate, config.fps, config.lookahead_ms)
     motion = MotionConfig(silence=SilenceConfig(anticipation_ms=config.lookahead_ms),
                           blink=BlinkConfig(enabled=idle_motion), head=HeadConfig(scale=1.0 if idle_motion else 0.0))
     return apply_motion(coefficients, samples, rate, motion, seed=config.seed)
@@ -66,9 +69,10 @@ def render_file(audio: str | Path, output: str | Path, avatar: str | Path | None
     from talkinghead.streaming.clock import FrameClock
 
     samples, rate = load_audio(audio)
-    renderer = avatar_renderer(load_avatar(avatar, config.backend, config.device))
+    loaded = load_avatar(avatar, config.backend, config.device)
+    renderer = avatar_renderer(loaded)
     if coefficients is None:
-        driving = drive(samples, rate, config, renderer.idle_motion)
+        driving = drive(samples, rate, config, renderer.idle_motion, loaded.motion_model)
     else:
         driving = Coefficients.load(coefficients)
         config = dataclasses.replace(config, fps=driving.fps)

@@ -45,6 +45,14 @@ class Calibration:
             out[:, c] = np.interp(weights[:, c], self.knots_in[c], self.knots_out[c])
         return np.clip(out, self.low, self.high).astype(np.float32)
 
+    def invert(self, weights: np.ndarray) -> np.ndarray:
+        """The avatar's weights (T,52) -> audio2motion's scale (mouth and jaw channels; the rest unchanged)."""
+        out = np.asarray(weights, np.float64).copy()
+        for c in DRIVEN:
+            rising = np.maximum.accumulate(self.knots_out[c] + 1e-9 * np.arange(self.knots_out.shape[1]))
+            out[:, c] = np.interp(out[:, c], rising, self.knots_in[c])
+        return out.astype(np.float32)
+
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {"knots_in": self.knots_in, "knots_out": self.knots_out, "low": self.low, "high": self.high}
 

@@ -50,6 +50,11 @@ class PhotoAvatar:
     def camera(self) -> Camera:
         return Camera(self.image.shape[1], self.image.shape[0])
 
+    @property
+    def motion_model(self) -> None:
+        """No audio2motion of its own: a photo has no speech to fine-tune on."""
+        return None
+
     def save(self, directory: str | Path) -> None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)

@@ -32,8 +32,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from talkinghead.audio2motion.finetune import finetune_articulation
+from talkinghead.audio2motion.model import Audio2Motion, load_model, save_model
 from talkinghead.renderer.bundle import read_meta, write_meta
-from talkinghead.renderer.calibration import Calibration, at_rest, driven_by, fit_calibration
+from talkinghead.renderer.calibration import DRIVEN, Calibration, align, at_rest, driven_by, fit_calibration
 from talkinghead.renderer.composite import paste
 from talkinghead.renderer.crops import CropConfig, CropView, crop_transforms, cut_crops
 from talkinghead.renderer.face_frame import FaceFrame
@@ -67,6 +69,7 @@ class VideoAvatar:
     mouths: MouthBank  # every enrollment frame's mouth, for real teeth
     region_views: np.ndarray  # (L,2,3): each base frame's network region in its frame (smoothed crops)
     lower_face: LowerFaceModel | None = None  # the standard preset's network; None: quick
+    motion_model: Audio2Motion | None = None  # audio2motion fine-tuned on this video; None: the shipped one
 
     @property
     def preset(self) -> str:
@@ -87,6 +90,9 @@ class VideoAvatar:
             files["track"] = "track.npz"
         if self.lower_face is not None:
             files.update(self.lower_face.save(directory))
+        if self.motion_model is not None:
+            save_model(self.motion_model, directory / "a2m.pt")
+            files["audio2motion"] = "a2m.pt"
         write_meta(directory, "video", {
             "preset": self.preset, "fps": [self.fps.numerator, self.fps.denominator],
             "image_size": [int(self.frames.shape[2]), int(self.frames.shape[1])],
@@ -109,10 +115,13 @@ class VideoAvatar:
             lower_face = None
             if meta.get("preset") == "standard":
                 lower_face = LowerFaceModel.load(directory, meta["files"], backend, device)
+            motion_model = None
+            if "audio2motion" in meta["files"]:
+                motion_model = load_model(directory / meta["files"]["audio2motion"])
             return cls(frames, arrays["landmarks"], arrays["blendshapes"], arrays["pose"], arrays["neutral"],
                        arrays["loop"].astype(int), fps, calibration, int(meta["av_offset_frames"]),
                        bool(meta["av_offset_trusted"]), MouthBank.from_arrays(arrays), arrays["region_views"],
-                       lower_face)
+                       lower_face, motion_model)
         except (OSError, KeyError, ValueError, TypeError, RuntimeError) as error:
             raise ValueError(f"{directory}: broken avatar bundle ({error})") from None
 
@@ -120,7 +129,8 @@ class VideoAvatar:
 def enroll_video(path: str | Path, audio: str | Path | None = None, frames: int | None = None,
                  preset: str = "quick", device: str = "cpu", max_minutes: float | None = None,
                  track: Track | None = None, work_dir: str | Path | None = None,
-                 config: StandardConfig = StandardConfig(), progress: bool = True) -> VideoAvatar:
+                 config: StandardConfig = StandardConfig(), finetune_audio2motion: bool = False,
+                 progress: bool = True) -> VideoAvatar:
     """Make a video avatar from a talking video and its speech (needs the ``track`` extra).
 
     ``audio``: the speech as its own file, when the video has no audio track
@@ -129,12 +139,13 @@ def enroll_video(path: str | Path, audio: str | Path | None = None, frames: int 
     testing. ``track``: the video's track, if already made. ``work_dir``:
     where an interrupted enrollment left its track and training checkpoint
     (running again resumes from them). ``preset`` ``standard`` trains the
-    lower-face network on ``device``.
+    lower-face network on ``device``. ``finetune_audio2motion``: also fit
+    audio2motion's articulation layer to this video's mouth (short videos
+    overfit; off by default).
     """
     from talkinghead.audio2motion.animate import animate
     from talkinghead.audio2motion.audio_io import load_audio
     from talkinghead.audio2motion.baselines import mouth_signals
-    from talkinghead.audio2motion.model import load_model
     from talkinghead.renderer.av_offset import estimate_av_offset
     from talkinghead.renderer.base_loop import base_loop
     from talkinghead.renderer.tracking import track_video
@@ -167,12 +178,20 @@ def enroll_video(path: str | Path, audio: str | Path | None = None, frames: int 
     if max_minutes is not None:
         limit = min(limit, int(max_minutes * 60 * track.fps))
     samples = samples[: int(limit / track.fps * rate)]
-    predicted = animate(load_model(), samples, rate, track.fps, 100).blendshapes
+    model = load_model()
+    predicted = animate(model, samples, rate, track.fps, 100).blendshapes
     n = min(len(predicted), track.num_frames, limit)
     predicted, tracked = predicted[:n], track.blendshapes[:n]
     landmarks = track.landmarks[:n].astype(np.float64)
     estimate = estimate_av_offset(mouth_signals(predicted)["aperture"], lip_gap(landmarks) / interocular(landmarks))
     calibration = fit_calibration(predicted, tracked, estimate.lag)
+    motion_model = None
+    if finetune_audio2motion:
+        frames_at, wanted_weights = align(np.arange(n)[:, None], calibration.invert(tracked), estimate.lag)
+        motion_model, _, _ = finetune_articulation(model, samples, rate, track.fps, frames_at[:, 0], wanted_weights,
+                                                   list(DRIVEN), progress=progress)
+        refitted = animate(motion_model, samples, rate, track.fps, 100).blendshapes[:n]
+        calibration = fit_calibration(refitted, tracked, estimate.lag)
     loop = base_loop(track.landmarks[:n], track.fps)
     window = np.unique(loop)
     size = (track.camera.width, track.camera.height)
@@ -203,6 +222,7 @@ def enroll_video(path: str | Path, audio: str | Path | None = None, frames: int 
         np.stack([kept[k] for k in window]), track.landmarks[window], track.blendshapes[window],
         track.pose[window], track.neutral, np.searchsorted(window, loop), track.fps, calibration,
         estimate.lag, estimate.confident, mouths, np.stack([views[k].transform for k in window]), lower_face,
+        motion_model,
     )
 
 

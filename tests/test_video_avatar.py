@@ -195,3 +195,22 @@ def test_standard_on_cuda_without_cuda_is_a_clear_error(talking_video):
         pytest.skip("this machine has CUDA")
     with pytest.raises(ValueError, match="no CUDA device"):
         enroll_video(talking_video, preset="standard", device="cuda", progress=False)
+
+
+def test_optional_audio2motion_fine_tune_fits_the_video_and_rides_in_the_bundle(talking_video, tmp_path):
+    from talkinghead.audio2motion.finetune import FinetuneConfig, finetune_articulation
+    from talkinghead.audio2motion.model import load_model
+    from talkinghead.renderer.calibration import DRIVEN
+    from talkinghead.renderer.tracking import track_video
+    from talkinghead.renderer.video_avatar import enroll_video
+
+    track = track_video(talking_video, progress=False)
+    samples, rate = load_audio(talking_video)
+    frames = np.arange(track.num_frames)
+    _, before, after = finetune_articulation(load_model(), samples, rate, track.fps, frames, track.blendshapes,
+                                             list(DRIVEN), FinetuneConfig(steps=60), progress=False)
+    assert after < 0.9 * before  # it fits this mouth better than the shipped layer
+    avatar = enroll_video(talking_video, track=track, finetune_audio2motion=True, progress=False)
+    avatar.save(tmp_path / "av")
+    assert load_avatar(tmp_path / "av").motion_model is not None
+    assert load_avatar().motion_model is None  # the built-in photo avatar has none
