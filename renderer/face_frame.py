@@ -23,7 +23,7 @@ from talkinghead.renderer.crops import CropView
 from talkinghead.renderer.face_model import FaceModel, rotation_matrix
 from talkinghead.renderer.mouth import MouthStyle, mouth_interior
 from talkinghead.renderer.tracking import Camera, pose_to_similarity
-from talkinghead.renderer.warp import MeshWarp
+from talkinghead.renderer.warp import MeshWarp, Warped
 
 PIVOT = (0.0, -1.3, -1.5)  # head-turn pivot in the model frame (IOD): behind the jaw, below the eyes
 
@@ -97,6 +97,11 @@ class FaceFrame:
         ``interior`` colours the opened mouth from the inner-lip fan's raster
         (window pixels, ``(B, h, w, 3)``); ``None``: the synthesised interior.
         """
+        return self.redraw(blendshapes, pose, interior)[0]
+
+    def redraw(self, blendshapes: np.ndarray, pose: np.ndarray | None = None,
+               interior: Callable[[raster.Raster], torch.Tensor] | None = None) -> tuple[np.ndarray, Warped, torch.Tensor]:
+        """:meth:`render`, with the warp's rasters and the target vertices (for callers that draw more)."""
         target = self.targets(blendshapes, pose)
         warped = self.warp(target)
         y0, y1, x0, x1 = warped.window
@@ -112,7 +117,7 @@ class FaceFrame:
             alpha = F.avg_pool2d(mask[:, None].float(), 3, stride=1, padding=1)[:, 0, ..., None]  # soft lip edge
             window = frames[:, y0:y1, x0:x1]
             window.mul_(1 - alpha).add_(alpha * colours)
-        return frames.round().clamp(0, 255).to(torch.uint8).numpy()
+        return frames.round().clamp(0, 255).to(torch.uint8).numpy(), warped, target
 
 
 def close_lips(landmarks: np.ndarray) -> np.ndarray:

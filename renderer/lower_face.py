@@ -30,6 +30,7 @@ from torch import nn
 from talkinghead.renderer import raster, topology
 from talkinghead.renderer.crops import CropView
 from talkinghead.renderer.face_model import FaceModel
+from talkinghead.renderer.warp import Warped, band_triangles
 
 SUBNASALE = 2  # mesh vertex under the nose: the lower face starts below it
 IN_CHANNELS = 14
@@ -65,8 +66,26 @@ class Geometry:
 def geometry(screen: torch.Tensor, face: FaceModel, size: int) -> Geometry:
     """Screen vertices in region pixels (B,478,3) -> :class:`Geometry`."""
     maps = raster.face_maps(screen, (size, size), face.neutral, face.triangles)
-    below_nose = maps.face & (maps.canonical[..., 1] < float(face.neutral[SUBNASALE, 1]))
-    return Geometry(maps.canonical, maps.mouth, below_nose | maps.mouth)
+    return _geometry(maps.canonical, maps.face, maps.mouth, face)
+
+
+def warped_geometry(warped: Warped, face: FaceModel, size: int) -> Geometry:
+    """The same maps read off a warp of the region (its rasters already hold them: no second rasterisation)."""
+    surface = warped.surface
+    on_face = (surface.triangle >= 0) & (surface.triangle < len(face.triangles))
+    ring = len(band_triangles()) // 2
+    attributes = torch.cat([face.neutral.float(), torch.zeros(ring, 3)])
+    triangles = torch.cat([face.triangles.long(), band_triangles()])
+    canonical = surface.interpolate(attributes, triangles) * on_face[..., None]
+    y0, y1, x0, x1 = warped.window
+    pad = (x0, size - x1, y0, size - y1)
+    return _geometry(F.pad(canonical.permute(0, 3, 1, 2), pad).permute(0, 2, 3, 1),
+                     F.pad(on_face, pad), F.pad(warped.mouth, pad), face)
+
+
+def _geometry(canonical: torch.Tensor, face_mask: torch.Tensor, mouth: torch.Tensor, face: FaceModel) -> Geometry:
+    below_nose = face_mask & (canonical[..., 1] < float(face.neutral[SUBNASALE, 1]))
+    return Geometry(canonical, mouth, below_nose | mouth)
 
 
 def blend_masks(base: Geometry, target: Geometry, config: RegionConfig) -> tuple[torch.Tensor, torch.Tensor]:
@@ -77,9 +96,10 @@ def blend_masks(base: Geometry, target: Geometry, config: RegionConfig) -> tuple
     edge.
     """
     union = (base.lower | target.lower)[:, None].float()
-    grown = F.max_pool2d(union, 2 * config.dilate + 1, stride=1, padding=config.dilate)
-    width = 2 * config.feather + 1
-    soft = F.avg_pool2d(F.pad(grown, (config.feather,) * 4), width, stride=1)
+    reach, width = 2 * config.dilate + 1, 2 * config.feather + 1  # square windows, pooled one axis at a time
+    grown = F.max_pool2d(F.max_pool2d(union, (reach, 1), 1, (config.dilate, 0)), (1, reach), 1, (0, config.dilate))
+    padded = F.pad(grown, (config.feather,) * 4)
+    soft = F.avg_pool2d(F.avg_pool2d(padded, (width, 1), 1), (1, width), 1)
     edge = torch.ones(1, 1, config.size - 2 * config.feather, config.size - 2 * config.feather)
     taper = F.avg_pool2d(F.pad(edge, (2 * config.feather,) * 4), width, stride=1)
     return grown[:, 0] > 0, (soft * taper)[:, 0]

@@ -30,6 +30,7 @@ from talkinghead.renderer.face_frame import FaceFrame
 from talkinghead.renderer.face_model import FaceModel
 from talkinghead.renderer.lower_face import (
     IN_CHANNELS, Geometry, LowerFaceNet, RegionConfig, blend_masks, geometry, loss, mouth_weights, network_input,
+    warped_geometry,
 )
 from talkinghead.renderer.mouth_bank import MouthBank
 
@@ -129,11 +130,10 @@ class BaseRegion:
         """The network's inputs for one target (``driving`` (52,), in the avatar's tracked scale)."""
         weights = driven_by(self.blendshapes, driving)
         interior = functools.partial(mouths.interior, weights, allowed=allowed)
-        drawn = torch.from_numpy(self.frame.render(weights[None], interior=interior))
-        screen = self.frame.targets(weights[None])
-        target = geometry(screen, self.frame.face, self.config.size)
+        drawn, warped, screen = self.frame.redraw(weights[None], interior=interior)
+        target = warped_geometry(warped, self.frame.face, self.config.size)
         hard, soft = blend_masks(self.geometry, target, self.config)
-        return Drawn(drawn, self.image, hard, soft, target, torch.from_numpy(reference)[None],
+        return Drawn(torch.from_numpy(drawn), self.image, hard, soft, target, torch.from_numpy(reference)[None],
                      mouth_weights(screen, self.config.size))
 
 

@@ -51,6 +51,7 @@ class Warped:
     frames: torch.Tensor
     mouth: torch.Tensor  # (B, h, w) bool: the mouth hole not hidden by the face, for the caller to fill
     hole: raster.Raster  # the inner-lip fan (see raster.mouth_triangles), for coordinates inside it
+    surface: raster.Raster  # the target mesh and band (triangles: the face's, then band_triangles())
     window: tuple[int, int, int, int]  # y0, y1, x0, x1: the only pixels that may differ
 
 
@@ -104,4 +105,4 @@ class MeshWarp:
         moved = drawn.covered | mouth
         window = frames[:, y0:y1, x0:x1]
         window[moved] = patch.permute(0, 2, 3, 1)[moved]
-        return Warped(frames, mouth, hole, self.window)
+        return Warped(frames, mouth, hole, drawn, self.window)
