@@ -44,7 +44,7 @@ from talkinghead.renderer.mouth import MouthStyle
 from talkinghead.renderer.mouth_bank import MouthBank, build_bank
 from talkinghead.renderer.standard import (
     BaseRegion, Enrollment, LowerFaceModel, References, StandardConfig, build_examples, pick_references,
-    require_device, train_network,
+    require_device, train_network, training_errors,
 )
 from talkinghead.renderer.tracking import Track
 from talkinghead.renderer.video import write_image
@@ -217,6 +217,10 @@ def enroll_video(path: str | Path, audio: str | Path | None = None, frames: int 
         fields, truths = build_examples(enrollment, references, config, progress)
         checkpoint = None if work is None else work / "lower_face.ckpt"
         net = train_network(fields, truths, config, checkpoint, device, progress)
+        network_error, quick_error = training_errors(net, fields, truths)
+        if not network_error < quick_error:
+            raise ValueError(f"standard preset: the trained network ({network_error:.1f}) does not beat the quick "
+                             f"drawing ({quick_error:.1f}) on its own examples; use --preset quick")
         lower_face = LowerFaceModel(net, region, references)
     return VideoAvatar(
         np.stack([kept[k] for k in window]), track.landmarks[window], track.blendshapes[window],
