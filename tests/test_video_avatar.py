@@ -1,4 +1,4 @@
-"""Video avatars (quick preset): enrollment from a talking video, bundle, rendering on the base loop."""
+"""Video avatars (both presets): enrollment from a talking video, bundle, rendering on the base loop."""
 
 from fractions import Fraction
 
