@@ -92,6 +92,8 @@ def rasterize(screen: torch.Tensor, triangles: torch.Tensor, size: tuple[int, in
     high = torch.floor(corners[..., :2].amax(2) - 0.5).long()
     high = torch.minimum(high, torch.tensor([width - 1, height - 1], device=device))
     extent = (high - low + 1).clamp(min=0)  # (B,F,2) box width, height
+    on_screen = torch.nonzero((extent > 0).all(-1).any(0)).flatten()  # triangles whose box meets the crop
+    corners, low, extent = corners[:, on_screen], low[:, on_screen], extent[:, on_screen]
 
     depth = torch.full((b * height * width,), float("inf"), device=device)
     candidates = []
@@ -100,7 +102,7 @@ def rasterize(screen: torch.Tensor, triangles: torch.Tensor, size: tuple[int, in
     size_class = sides[:, 0] * 64 + sides[:, 1]
     for value in size_class.unique().tolist():
         chunk = torch.nonzero(size_class == value).flatten()
-        found = _candidates(corners[:, chunk], low[:, chunk], extent[:, chunk], chunk, (height, width))
+        found = _candidates(corners[:, chunk], low[:, chunk], extent[:, chunk], on_screen[chunk], (height, width))
         if found is None:
             continue
         depth.scatter_reduce_(0, found[0], found[2], "amin")
