@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 import numpy as np
@@ -167,15 +168,20 @@ def animate(
     mel = log_mel(audio, sample_rate)
     lookahead = lookahead_steps(model, lookahead_ms)
     mel = pad_for_lookahead(mel, lookahead)
-    model = _ready(model)
-    state, outputs = None, []
-    block = OFFLINE_BLOCK_STEPS * MELS_PER_STEP
-    for start in range(0, len(mel), block):
-        out, state = model.run(mel[start:start + block], state)
-        outputs.append(_step_values(out[:, lookahead]))  # a copy: a view would keep every head
+    # _step_values copies: a view would keep every head of every block
+    outputs = [_step_values(out[:, lookahead]) for out in run_blocks(_ready(model), mel)]
     values = np.concatenate(outputs)[lookahead:]
     frames = range(FrameClock(sample_rate, fps).frames_for(len(audio)))
     return _coefficients(sample_steps(values, frames, fps), fps, 0)
+
+
+def run_blocks(model: MotionNetwork, mel: np.ndarray) -> Iterator[np.ndarray]:
+    """Head outputs of a whole utterance, ``OFFLINE_BLOCK_STEPS`` steps at a time with carried state."""
+    state = None
+    block = OFFLINE_BLOCK_STEPS * MELS_PER_STEP
+    for start in range(0, len(mel), block):
+        out, state = model.run(mel[start:start + block], state)
+        yield out
 
 
 def log_mel(audio: np.ndarray, sample_rate: int) -> np.ndarray:

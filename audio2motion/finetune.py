@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from talkinghead.audio2motion.animate import log_mel, lookahead_steps, step_position
+from talkinghead.audio2motion.animate import log_mel, lookahead_steps, run_blocks, step_position
 from talkinghead.audio2motion.model import Audio2Motion, pad_for_lookahead, split_heads
 
 
@@ -33,12 +33,7 @@ class FinetuneConfig:
 
 def _posteriors(model: Audio2Motion, mel: np.ndarray) -> torch.Tensor:
     """Phone posteriors of every head (S, L+1, phones) over a whole utterance (the frozen part)."""
-    chunks, state = [], None
-    block = 2 * 500
-    for start in range(0, len(mel), block):
-        out, state = model.run(mel[start:start + block], state)
-        chunks.append(torch.softmax(split_heads(torch.from_numpy(out))[2], -1))
-    return torch.cat(chunks)
+    return torch.cat([torch.softmax(split_heads(torch.from_numpy(out))[2], -1) for out in run_blocks(model, mel)])
 
 
 def finetune_articulation(model: Audio2Motion, samples: np.ndarray, rate: int, fps: Fraction, frames: np.ndarray,

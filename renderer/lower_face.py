@@ -20,6 +20,7 @@ outside that mask stay the base frame's.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +31,7 @@ from torch import nn
 from talkinghead.renderer import raster, topology
 from talkinghead.renderer.crops import CropView
 from talkinghead.renderer.face_model import FaceModel
-from talkinghead.renderer.warp import Warped, band_triangles
+from talkinghead.renderer.warp import Warped
 
 SUBNASALE = 2  # mesh vertex under the nose: the lower face starts below it
 IN_CHANNELS = 14
@@ -69,14 +70,17 @@ def geometry(screen: torch.Tensor, face: FaceModel, size: int) -> Geometry:
     return _geometry(maps.canonical, maps.face, maps.mouth, face)
 
 
-def warped_geometry(warped: Warped, face: FaceModel, size: int) -> Geometry:
-    """The same maps read off a warp of the region (its rasters already hold them: no second rasterisation)."""
+def warped_geometry(warped: Warped, triangles: torch.Tensor, canonical: torch.Tensor, face: FaceModel,
+                    size: int) -> Geometry:
+    """The same maps read off a warp of the region (its rasters already hold them: no second rasterisation).
+
+    ``triangles`` are the warp's (the face's, then its band's) and
+    ``canonical`` (N,3) every warp vertex's canonical position (any value on
+    the ring: the band is not face).
+    """
     surface = warped.surface
     on_face = (surface.triangle >= 0) & (surface.triangle < len(face.triangles))
-    ring = len(band_triangles()) // 2
-    attributes = torch.cat([face.neutral.float(), torch.zeros(ring, 3)])
-    triangles = torch.cat([face.triangles.long(), band_triangles()])
-    canonical = surface.interpolate(attributes, triangles) * on_face[..., None]
+    canonical = surface.interpolate(canonical, triangles) * on_face[..., None]
     y0, y1, x0, x1 = warped.window
     pad = (x0, size - x1, y0, size - y1)
     return _geometry(F.pad(canonical.permute(0, 3, 1, 2), pad).permute(0, 2, 3, 1),
@@ -100,9 +104,14 @@ def blend_masks(base: Geometry, target: Geometry, config: RegionConfig) -> tuple
     grown = F.max_pool2d(F.max_pool2d(union, (reach, 1), 1, (config.dilate, 0)), (1, reach), 1, (0, config.dilate))
     padded = F.pad(grown, (config.feather,) * 4)
     soft = F.avg_pool2d(F.avg_pool2d(padded, (width, 1), 1), (1, width), 1)
-    edge = torch.ones(1, 1, config.size - 2 * config.feather, config.size - 2 * config.feather)
-    taper = F.avg_pool2d(F.pad(edge, (2 * config.feather,) * 4), width, stride=1)
-    return grown[:, 0] > 0, (soft * taper)[:, 0]
+    return grown[:, 0] > 0, (soft * _border_taper(config.size, config.feather))[:, 0]
+
+
+@functools.cache
+def _border_taper(size: int, feather: int) -> torch.Tensor:
+    """(1,1,size,size): 1 inside, falling to 0 on the region's border over ``feather`` pixels."""
+    edge = torch.ones(1, 1, size - 2 * feather, size - 2 * feather)
+    return F.avg_pool2d(F.pad(edge, (2 * feather,) * 4), 2 * feather + 1, stride=1)
 
 
 def network_input(drawn: torch.Tensor, base: torch.Tensor, hard: torch.Tensor, target: Geometry,

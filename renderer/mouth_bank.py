@@ -45,10 +45,7 @@ class MouthBank:
         ``allowed`` (T,) bool: the frames to choose from (training keeps a
         target's own neighbourhood out, or the network learns to copy it).
         """
-        distance = ((self.keys - weights[list(DRIVEN)]) ** 2).sum(1)
-        if allowed is not None:
-            distance = np.where(allowed, distance, np.inf)
-        return int(np.argmin(distance))
+        return nearest_mouth(self.keys, weights, allowed)
 
     def interior(self, weights: np.ndarray, fan: raster.Raster, allowed: np.ndarray | None = None) -> torch.Tensor:
         """Colours (1, h, w, 3) of the mouth hole rasterised in ``fan`` (one frame), from the nearest crop."""
@@ -61,6 +58,14 @@ class MouthBank:
         grid = where / CROP * 2 - 1
         image = torch.from_numpy(self.crops[pick]).permute(2, 0, 1)[None].float()
         return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False).permute(0, 2, 3, 1)
+
+
+def nearest_mouth(keys: np.ndarray, weights: np.ndarray, allowed: np.ndarray | None = None) -> int:
+    """Row of ``keys`` (T, len(DRIVEN)) nearest the mouth channels of ``weights`` (52,), among ``allowed``."""
+    distance = ((keys - weights[list(DRIVEN)]) ** 2).sum(1)
+    if allowed is not None:
+        distance = np.where(allowed, distance, np.inf)
+    return int(np.argmin(distance))
 
 
 def mouth_transforms(landmarks: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from talkinghead.renderer.calibration import DRIVEN, at_rest, driven_by
+from talkinghead.renderer.calibration import at_rest, driven_by
 from talkinghead.renderer.crops import CropView
 from talkinghead.renderer.face_frame import FaceFrame
 from talkinghead.renderer.face_model import FaceModel
@@ -32,7 +32,7 @@ from talkinghead.renderer.lower_face import (
     IN_CHANNELS, Geometry, LowerFaceNet, RegionConfig, blend_masks, geometry, loss, mouth_weights, network_input,
     warped_geometry,
 )
-from talkinghead.renderer.mouth_bank import MouthBank
+from talkinghead.renderer.mouth_bank import MouthBank, nearest_mouth
 
 
 @dataclass(frozen=True)
@@ -96,12 +96,8 @@ class References:
 
     def nearest(self, weights: np.ndarray, away_from: int | None = None, gap: int = 0) -> np.ndarray:
         """The region whose key is nearest ``weights`` (52,), optionally ``gap`` frames from ``away_from``."""
-        distance = ((self.keys - weights[list(DRIVEN)]) ** 2).sum(1)
-        if away_from is not None:
-            far = np.abs(self.frames - away_from) >= gap
-            if far.any():
-                distance = np.where(far, distance, np.inf)
-        return self.regions[int(np.argmin(distance))]
+        far = None if away_from is None else np.abs(self.frames - away_from) >= gap
+        return self.regions[nearest_mouth(self.keys, weights, far if far is not None and far.any() else None)]
 
 
 def pick_references(keys: np.ndarray, count: int) -> np.ndarray:
@@ -124,6 +120,8 @@ class BaseRegion:
         self.blendshapes = np.asarray(blendshapes, np.float32)
         self.frame = FaceFrame(region, landmarks, face, at_rest(blendshapes), pose, view=view)
         self.geometry = geometry(self.frame.source[None], face, config.size)
+        ring = len(self.frame.warp.source_uv) - len(face.neutral)
+        self._surface_canonical = torch.cat([face.neutral.float(), torch.zeros(ring, 3)])  # the ring: off the face
         self.image = torch.from_numpy(np.ascontiguousarray(region))[None]
 
     def draw(self, driving: np.ndarray, mouths: MouthBank, reference: np.ndarray,
@@ -132,7 +130,8 @@ class BaseRegion:
         weights = driven_by(self.blendshapes, driving)
         interior = functools.partial(mouths.interior, weights, allowed=allowed)
         drawn, warped, screen = self.frame.redraw(weights[None], interior=interior)
-        target = warped_geometry(warped, self.frame.face, self.config.size)
+        target = warped_geometry(warped, self.frame.warp.triangles, self._surface_canonical, self.frame.face,
+                                 self.config.size)
         hard, soft = blend_masks(self.geometry, target, self.config)
         return Drawn(torch.from_numpy(drawn), self.image, hard, soft, target, torch.from_numpy(reference)[None],
                      mouth_weights(screen, self.config.size))
@@ -266,7 +265,8 @@ class LowerFaceModel:
     """
 
     def __init__(self, net: LowerFaceNet, region: RegionConfig, references: References,
-                 backend: str = "torch", device: str = "cpu") -> None:
+                 backend: str = "torch", device: str = "cpu", graph: bytes | None = None) -> None:
+        """``graph``: the network's ONNX export, when at hand (a bundle's); else exported here for ``onnx``."""
         if backend not in ("torch", "onnx") or device not in ("cpu", "cuda"):
             raise ValueError(f"backend must be torch or onnx and device cpu or cuda, got {backend!r}, {device!r}")
         require_device(device)
@@ -276,10 +276,12 @@ class LowerFaceModel:
         if backend == "onnx":
             import onnxruntime
 
-            buffer = io.BytesIO()
-            export_lower_face(net, buffer, region.size)
+            if graph is None:
+                buffer = io.BytesIO()
+                export_lower_face(net, buffer, region.size)
+                graph = buffer.getvalue()
             providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
-            self._session = onnxruntime.InferenceSession(buffer.getvalue(), providers=providers)
+            self._session = onnxruntime.InferenceSession(graph, providers=providers)
         elif device == "cuda":
             self.net = self.net.to("cuda").half()
 
@@ -309,7 +311,8 @@ class LowerFaceModel:
         net.load_state_dict(saved["state"])
         with np.load(directory / files["references"]) as data:
             references = References(data["regions"], data["keys"], data["frames"])
-        return cls(net, RegionConfig(**saved["region"]), references, backend, device)
+        graph = (directory / files["network_onnx"]).read_bytes() if backend == "onnx" else None
+        return cls(net, RegionConfig(**saved["region"]), references, backend, device, graph)
 
 
 def export_lower_face(net: LowerFaceNet, path: Path | io.BytesIO, size: int = 128) -> None:
