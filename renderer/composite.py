@@ -1,10 +1,11 @@
 """Pasting a redrawn face region back into its full video frame.
 
 The region (drawn in crop space, any rotation and scale) is resampled into
-the frame's pixels with its feathered mask; before blending, its colour is
-shifted by the mean difference to the frame along the seam (where the mask
-is between 0 and 1/2), so a small shade drift of the drawing leaves no
-ring. Pixels where the resampled mask is 0 are not touched: they stay the
+the frame's pixels (bicubic, so the redrawn detail survives) with its
+feathered mask (bilinear, so it stays in [0, 1] and 0 outside). Before
+blending, its colour is shifted by the mean difference to the frame along
+the seam (where the mask is between 0 and 1/2), so a small shade drift of
+the drawing leaves no ring. Pixels where the resampled mask is 0 are not touched: they stay the
 frame's, bit for bit.
 """
 
@@ -32,9 +33,10 @@ def paste(frame: np.ndarray, region: torch.Tensor, alpha: torch.Tensor, view: Cr
     inverse = np.linalg.inv(view.transform[:, :2])
     where = np.stack([xs - view.transform[0, 2], ys - view.transform[1, 2]], -1) @ inverse.T  # region pixels
     grid = torch.from_numpy(where / size * 2 - 1).float()[None]
-    layers = torch.cat([region.float(), alpha.float()[..., None]], -1).permute(2, 0, 1)[None]
-    sampled = F.grid_sample(layers, grid, mode="bilinear", padding_mode="zeros", align_corners=False)[0]
-    colours, weight = sampled[:3].permute(1, 2, 0), sampled[3]
+    colours = F.grid_sample(region.float().permute(2, 0, 1)[None], grid, mode="bicubic", padding_mode="zeros",
+                            align_corners=False)[0].permute(1, 2, 0)
+    weight = F.grid_sample(alpha.float()[None, None], grid, mode="bilinear", padding_mode="zeros",
+                           align_corners=False)[0, 0]
     touched = weight > 0
     if not bool(touched.any()):
         return out
