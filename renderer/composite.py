@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from talkinghead.renderer.crops import CropView
+from talkinghead.renderer.crops import CropView, invert_2x2
 
 
 def paste(frame: np.ndarray, region: torch.Tensor, alpha: torch.Tensor, view: CropView) -> np.ndarray:
@@ -30,7 +30,7 @@ def paste(frame: np.ndarray, region: torch.Tensor, alpha: torch.Tensor, view: Cr
     if x1 <= x0 or y1 <= y0:
         return out
     ys, xs = np.mgrid[y0:y1, x0:x1] + 0.5
-    inverse = np.linalg.inv(view.transform[:, :2])
+    inverse = invert_2x2(view.transform[:, :2])
     where = np.stack([xs - view.transform[0, 2], ys - view.transform[1, 2]], -1) @ inverse.T  # region pixels
     grid = torch.from_numpy(where / size * 2 - 1).float()[None]
     colours = F.grid_sample(region.float().permute(2, 0, 1)[None], grid, mode="bicubic", padding_mode="zeros",

@@ -51,7 +51,7 @@ class CropView:
     def to_crop(self, points: np.ndarray) -> np.ndarray:
         """Image points (N, 2+) -> crop points (N, 2+); a third coordinate (depth) scales with the crop."""
         points = np.asarray(points, np.float64)
-        inverse = np.linalg.inv(self.transform[:, :2])
+        inverse = invert_2x2(self.transform[:, :2])
         out = points.copy()
         out[:, :2] = (points[:, :2] - self.transform[:, 2]) @ inverse.T
         if points.shape[1] > 2:
@@ -88,10 +88,20 @@ def crop_transforms(landmarks: np.ndarray, config: CropConfig = CropConfig()) ->
     return np.concatenate([matrix, offset[:, :, None]], 2)
 
 
+def invert_2x2(matrix: np.ndarray) -> np.ndarray:
+    """Inverse of each (..., 2, 2) matrix, in closed form.
+
+    Not ``np.linalg.inv``: its LAPACK threads can spin for milliseconds per
+    call when other work holds the cores, as in a live server.
+    """
+    a, b, c, d = matrix[..., 0, 0], matrix[..., 0, 1], matrix[..., 1, 0], matrix[..., 1, 1]
+    return np.stack([np.stack([d, -b], -1), np.stack([-c, a], -1)], -2) / (a * d - b * c)[..., None, None]
+
+
 def to_crop(points: np.ndarray, transforms: np.ndarray) -> np.ndarray:
     """Image points (T,N,2+) -> crop coordinates (T,N,2) (the transforms' inverse)."""
     matrix, offset = transforms[:, :, :2], transforms[:, :, 2]
-    inverse = np.linalg.inv(matrix)
+    inverse = invert_2x2(matrix)
     return np.einsum("tij,tnj->tni", inverse, np.asarray(points)[..., :2] - offset[:, None])
 
 

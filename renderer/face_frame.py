@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from talkinghead.renderer import raster, topology
-from talkinghead.renderer.crops import CropView
+from talkinghead.renderer.crops import CropView, invert_2x2
 from talkinghead.renderer.face_model import FaceModel, rotation_matrix
 from talkinghead.renderer.mouth import MouthStyle, mouth_interior
 from talkinghead.renderer.tracking import Camera, pose_to_similarity
@@ -50,7 +50,7 @@ class FaceFrame:
         self._scale = float(scale[0])
         self._rotation = torch.from_numpy(rotation[0]).float()
         self._translation = torch.from_numpy(translation[0]).float()
-        self._to_view = torch.from_numpy(np.linalg.inv(self.view.transform[:, :2])).float()
+        self._to_view = torch.from_numpy(invert_2x2(self.view.transform[:, :2])).float()
         self._view_origin = torch.from_numpy(self.view.transform[:, 2]).float()
         self._rest = self._project(torch.tensor(np.asarray(blendshapes, np.float32)[None]), torch.zeros(1, 6))[0]
         landmarks = self.view.to_crop(np.asarray(landmarks, np.float64)).astype(np.float32)

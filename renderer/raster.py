@@ -1,10 +1,10 @@
 """Face-mesh rasteriser: screen-space vertices -> per-pixel maps of a crop, in torch.
 
 No OpenGL: triangles are scan-converted as tensors, so one code path runs
-batched on CPU and CUDA. Each triangle tests the pixel centres inside its
-bounding box (triangles are binned by box size, so a few big ones do not
-make every small one test a big box); a z-buffer (``scatter_reduce`` with
-``amin``) keeps the nearest surface per pixel.
+batched on CPU and CUDA. Each row of a triangle's box lists only the span
+of pixels its edges allow, so the work follows the covered pixels (no loop
+over triangles, no padded boxes: the fast CPU path); a z-buffer
+(``scatter_reduce`` with ``amin``) keeps the nearest surface per pixel.
 
 Conventions: a pixel ``(x, y)`` of an ``H x W`` crop is the unit square whose
 centre is ``(x + 0.5, y + 0.5)``, y down. Screen vertices are ``(u, v, d)``:
@@ -49,11 +49,8 @@ class Raster:
 
     def interpolate(self, attributes: torch.Tensor, triangles: torch.Tensor) -> torch.Tensor:
         """Per-vertex ``(N, C)`` attributes -> ``(B, H, W, C)``, 0 where nothing is drawn."""
-        out = attributes.new_zeros(*self.triangle.shape, attributes.shape[-1])
-        covered = self.covered
-        corners = triangles.to(attributes.device)[self.triangle[covered]]  # (P,3) vertex ids
-        out[covered] = (attributes[corners] * self.barycentric[covered][..., None]).sum(-2)
-        return out
+        corners = triangles.to(attributes.device)[self.triangle.clamp(min=0)]  # (B,H,W,3) vertex ids
+        return (attributes[corners] * self.barycentric[..., None]).sum(-2)  # barycentrics are 0 off the mesh
 
 
 @dataclass(frozen=True)
@@ -96,23 +93,14 @@ def rasterize(screen: torch.Tensor, triangles: torch.Tensor, size: tuple[int, in
     corners, low, extent = corners[:, on_screen], low[:, on_screen], extent[:, on_screen]
 
     depth = torch.full((b * height * width,), float("inf"), device=device)
-    candidates = []
-    # Bins by box width and height in powers of two: a triangle tests at most 4x its box's pixels.
-    sides = torch.ceil(torch.log2(extent.amax(0).clamp(min=1).double())).long()  # (F, 2)
-    size_class = sides[:, 0] * 64 + sides[:, 1]
-    for value in size_class.unique().tolist():
-        chunk = torch.nonzero(size_class == value).flatten()
-        found = _candidates(corners[:, chunk], low[:, chunk], extent[:, chunk], on_screen[chunk], (height, width))
-        if found is None:
-            continue
-        depth.scatter_reduce_(0, found[0], found[2], "amin")
-        candidates.append(found)
-
     triangle = torch.full((b * height * width,), -1, dtype=torch.int64, device=device)
     barycentric = torch.zeros((b * height * width, 3), device=device)
-    for pixel, face, d, weights in candidates:
-        nearest = d <= depth[pixel]
-        triangle[pixel[nearest]] = face[nearest]
+    found = _covered(corners, low, extent, (height, width))
+    if found is not None:
+        pixel, face, d, weights = found
+        depth.scatter_reduce_(0, pixel, d, "amin")
+        nearest = torch.nonzero(d <= depth[pixel]).squeeze(1)
+        triangle[pixel[nearest]] = on_screen[face[nearest]]
         barycentric[pixel[nearest]] = weights[nearest]
     return Raster(
         triangle=triangle.view(b, height, width),
@@ -121,35 +109,63 @@ def rasterize(screen: torch.Tensor, triangles: torch.Tensor, size: tuple[int, in
     )
 
 
-def _candidates(corners, low, extent, faces, size):
-    """Covered (pixel, triangle, depth, barycentric) tuples of one size bin, or None."""
+def _covered(corners: torch.Tensor, low: torch.Tensor, extent: torch.Tensor,
+             size: tuple[int, int]) -> tuple[torch.Tensor, ...] | None:
+    """Covered (pixel, triangle, depth, barycentric) tuples, or None.
+
+    Each row of each triangle's box gets the span of pixel centres its three
+    edges allow, widened by a pixel against rounding; every pixel of every
+    span is listed at once and the edge test decides, taken relative to the
+    corners for precision (a face's own expression must warp back bit for
+    bit). The work follows the covered pixels, not the boxes, with no loop
+    over triangles or sizes.
+    """
     height, width = size
-    box_w, box_h = int(extent[..., 0].max()), int(extent[..., 1].max())
-    if box_w == 0 or box_h == 0:
+    b, f = corners.shape[:2]
+    rows = int(extent[..., 1].max()) if extent.numel() else 0
+    if rows == 0:
         return None
     device = corners.device
-    dy, dx = torch.meshgrid(torch.arange(box_h, device=device), torch.arange(box_w, device=device), indexing="ij")
-    px = low[..., 0, None] + dx.reshape(-1)  # (B,F,K) pixel columns
-    py = low[..., 1, None] + dy.reshape(-1)
-    inside_box = (dx.reshape(-1) < extent[..., 0, None]) & (dy.reshape(-1) < extent[..., 1, None])
-    cx, cy = px + 0.5, py + 0.5
-    u, v = corners[..., 0], corners[..., 1]  # (B,F,3)
-
-    def edge(i: int, j: int) -> torch.Tensor:  # twice the signed area of (corner i, corner j, pixel)
-        return ((u[..., j] - u[..., i])[..., None] * (cy - v[..., i, None])
-                - (v[..., j] - v[..., i])[..., None] * (cx - u[..., i, None]))
-
-    area = ((u[..., 1] - u[..., 0]) * (v[..., 2] - v[..., 0]) - (v[..., 1] - v[..., 0]) * (u[..., 2] - u[..., 0]))
+    u, v, z = corners.unbind(-1)  # (B,F,3) each
+    area = (u[..., 1] - u[..., 0]) * (v[..., 2] - v[..., 0]) - (v[..., 1] - v[..., 0]) * (u[..., 2] - u[..., 0])
     sign = torch.where(area < 0, -1.0, 1.0)[..., None]
-    w0, w1, w2 = edge(1, 2) * sign, edge(2, 0) * sign, edge(0, 1) * sign
-    hit = inside_box & (w0 >= 0) & (w1 >= 0) & (w2 >= 0) & (area.abs() > 1e-9)[..., None]
-    if not bool(hit.any()):
+    dy = torch.arange(rows, device=device)
+    py = low[..., 1, None] + dy  # (B,F,R): each box row
+    cy = py + 0.5
+    first = low[..., 0, None].float().expand_as(cy)  # the row's leftmost and rightmost candidate column
+    last = (low[..., 0] + extent[..., 0] - 1)[..., None].float().expand_as(cy)
+    empty = (dy >= extent[..., 1, None]) | (area.abs() <= 1e-9)[..., None]
+    for i, j in ((1, 2), (2, 0), (0, 1)):
+        # edge (i, j) along the row, signed so inside is >= 0: slope * (x + 0.5) + offset
+        du, dv = (u[..., j] - u[..., i])[..., None], (v[..., j] - v[..., i])[..., None]
+        slope = (-dv * sign).expand_as(cy)
+        offset = sign * (du * (cy - v[..., i, None]) + dv * u[..., i, None])
+        crossing = -offset / torch.where(slope == 0, 1.0, slope) - 0.5  # the column where the edge is 0
+        first = torch.where(slope > 0, torch.maximum(first, torch.ceil(crossing) - 1), first)
+        last = torch.where(slope < 0, torch.minimum(last, torch.floor(crossing) + 1), last)
+        empty = empty | ((slope == 0) & (offset < 0))
+    count = torch.where(empty, 0.0, (last - first + 1).clamp(min=0)).long().flatten()
+    span = torch.repeat_interleave(torch.arange(len(count), device=device), count)  # each listed pixel's row
+    if len(span) == 0:
         return None
-    bi, fi, ki = hit.nonzero(as_tuple=True)
-    weights = torch.stack([w0[bi, fi, ki], w1[bi, fi, ki], w2[bi, fi, ki]], -1) / area.abs()[bi, fi, None]
-    d = (weights * corners[bi, fi, :, 2]).sum(-1)
-    pixel = (bi * height + py[bi, fi, ki]) * width + px[bi, fi, ki]
-    return pixel, faces.to(device)[fi], d, weights
+    column = first.flatten()[span] + (torch.arange(len(span), device=device) - (count.cumsum(0) - count)[span])
+    row = py.flatten()[span]
+    drawn = span // rows  # batch * F + triangle
+    table = torch.cat([u, v, sign, area.abs()[..., None]], -1).reshape(-1, 8)[drawn]
+    cu, cv = table[:, :3], table[:, 3:6]
+
+    def edge(i: int, j: int) -> torch.Tensor:  # twice the signed area of (corner i, corner j, pixel centre)
+        return (cu[:, j] - cu[:, i]) * (row + 0.5 - cv[:, i]) - (cv[:, j] - cv[:, i]) * (column + 0.5 - cu[:, i])
+
+    weights = torch.stack([edge(1, 2), edge(2, 0), edge(0, 1)], -1) * table[:, 6:7]
+    keep = torch.nonzero((weights >= 0).all(-1)).squeeze(1)
+    if len(keep) == 0:
+        return None
+    drawn = drawn[keep]
+    weights = weights[keep] / table[keep, 7:8]
+    depth = (weights * z.reshape(-1, 3)[drawn]).sum(-1)
+    pixel = ((drawn // f) * height + row[keep]) * width + column[keep].long()
+    return pixel, drawn % f, depth, weights
 
 
 def mouth_triangles() -> torch.Tensor:

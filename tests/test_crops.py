@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from talkinghead.renderer import topology
-from talkinghead.renderer.crops import CropConfig, crop_transforms, cut_crops, to_crop
+from talkinghead.renderer.crops import CropConfig, crop_transforms, cut_crops, invert_2x2, to_crop
 
 
 def moving_face(frames: int, jitter: float, seed: int = 0) -> np.ndarray:
@@ -58,3 +58,9 @@ def test_cut_crops_samples_the_image_through_the_transform():
 def test_bad_configs_are_refused(bad):
     with pytest.raises(ValueError):
         CropConfig(**bad)
+
+
+def test_invert_2x2_matches_numpy():
+    matrices = np.random.default_rng(0).normal(size=(6, 2, 2))
+    assert np.allclose(invert_2x2(matrices), np.linalg.inv(matrices))
+    assert np.allclose(invert_2x2(matrices[0]) @ matrices[0], np.eye(2))

@@ -54,6 +54,27 @@ def test_barycentrics_reproduce_linear_attributes():
     assert torch.allclose(out.barycentric[out.covered].sum(-1), torch.ones(len(ys)), atol=1e-5)
 
 
+def test_random_triangles_cover_what_a_per_pixel_test_covers():
+    """Thin, tiny, large, off-crop and either winding: each pixel centre is tested directly as the oracle."""
+    generator = torch.Generator().manual_seed(3)
+    height, width = 24, 40
+    ys, xs = torch.meshgrid(torch.arange(height) + 0.5, torch.arange(width) + 0.5, indexing="ij")
+    for scale in (2.0, 8.0, 60.0):
+        for _ in range(40):
+            centre = torch.rand(2, generator=generator) * torch.tensor([width, height])
+            corners = centre + (torch.rand(3, 2, generator=generator) - 0.5) * scale
+            vertices = torch.cat([corners, torch.ones(3, 1)], -1)[None]
+            out = raster.rasterize(vertices, torch.tensor([[0, 1, 2]]), (height, width))
+            (x0, y0), (x1, y1), (x2, y2) = corners.double().tolist()
+            area = (x1 - x0) * (y2 - y0) - (y1 - y0) * (x2 - x0)
+            sides = [((bx - ax) * (ys.double() - ay) - (by - ay) * (xs.double() - ax)) * (1 if area > 0 else -1)
+                     for (ax, ay), (bx, by) in (((x1, y1), (x2, y2)), ((x2, y2), (x0, y0)), ((x0, y0), (x1, y1)))]
+            inside = (sides[0] >= 0) & (sides[1] >= 0) & (sides[2] >= 0)
+            on_an_edge = torch.stack(sides).abs().amin(0) < 1e-3 * abs(area) ** 0.5
+            differ = (out.covered[0] != inside) & ~on_an_edge
+            assert not bool(differ.any()), (scale, corners.tolist())
+
+
 @pytest.fixture(scope="module")
 def face():
     return FaceModel()
