@@ -99,9 +99,10 @@ def rasterize(screen: torch.Tensor, triangles: torch.Tensor, size: tuple[int, in
     if found is not None:
         pixel, face, d, weights = found
         depth.scatter_reduce_(0, pixel, d, "amin")
-        nearest = torch.nonzero(d <= depth[pixel]).squeeze(1)
-        triangle[pixel[nearest]] = on_screen[face[nearest]]
-        barycentric[pixel[nearest]] = weights[nearest]
+        nearest = torch.nonzero(d <= depth.index_select(0, pixel)).squeeze(1)
+        where = pixel.index_select(0, nearest)
+        triangle.index_copy_(0, where, on_screen.index_select(0, face.index_select(0, nearest)))
+        barycentric.index_copy_(0, where, weights.index_select(0, nearest))
     return Raster(
         triangle=triangle.view(b, height, width),
         barycentric=barycentric.view(b, height, width, 3),
@@ -148,23 +149,29 @@ def _covered(corners: torch.Tensor, low: torch.Tensor, extent: torch.Tensor,
     span = torch.repeat_interleave(torch.arange(len(count), device=device), count)  # each listed pixel's row
     if len(span) == 0:
         return None
-    column = first.flatten()[span] + (torch.arange(len(span), device=device) - (count.cumsum(0) - count)[span])
-    row = py.flatten()[span]
+    # index_select, not [] indexing: several times faster for these long gathers on the CPU
+    starts = (count.cumsum(0) - count).float()
+    rows_table = torch.stack([first.flatten(), py.flatten().float(), starts], -1).index_select(0, span)
+    column = rows_table[:, 0] + torch.arange(len(span), device=device) - rows_table[:, 2]
+    row = rows_table[:, 1]
     drawn = span // rows  # batch * F + triangle
-    table = torch.cat([u, v, sign, area.abs()[..., None]], -1).reshape(-1, 8)[drawn]
+    table = torch.cat([u, v, z, sign, area.abs()[..., None]], -1).reshape(-1, 11).index_select(0, drawn)
     cu, cv = table[:, :3], table[:, 3:6]
 
     def edge(i: int, j: int) -> torch.Tensor:  # twice the signed area of (corner i, corner j, pixel centre)
         return (cu[:, j] - cu[:, i]) * (row + 0.5 - cv[:, i]) - (cv[:, j] - cv[:, i]) * (column + 0.5 - cu[:, i])
 
-    weights = torch.stack([edge(1, 2), edge(2, 0), edge(0, 1)], -1) * table[:, 6:7]
+    weights = torch.stack([edge(1, 2), edge(2, 0), edge(0, 1)], -1) * table[:, 9:10]
     keep = torch.nonzero((weights >= 0).all(-1)).squeeze(1)
     if len(keep) == 0:
         return None
-    drawn = drawn[keep]
-    weights = weights[keep] / table[keep, 7:8]
-    depth = (weights * z.reshape(-1, 3)[drawn]).sum(-1)
-    pixel = ((drawn // f) * height + row[keep]) * width + column[keep].long()
+    kept = torch.cat([weights, table[:, 6:9], table[:, 10:11], column[:, None], row[:, None]], 1)
+    kept = kept.index_select(0, keep)  # weights (3), depths (3), area, column, row
+    weights = kept[:, :3] / kept[:, 6:7]
+    # written out: .sum(-1) over an axis of 3 is slow here
+    depth = weights[:, 0] * kept[:, 3] + weights[:, 1] * kept[:, 4] + weights[:, 2] * kept[:, 5]
+    drawn = drawn.index_select(0, keep)
+    pixel = ((drawn // f) * height + kept[:, 8].long()) * width + kept[:, 7].long()
     return pixel, drawn % f, depth, weights
 
 
