@@ -281,7 +281,10 @@ class LowerFaceModel:
                 export_lower_face(net, buffer, region.size)
                 graph = buffer.getvalue()
             providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
-            self._session = onnxruntime.InferenceSession(graph, providers=providers)
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = torch.get_num_threads()  # one thread budget for both backends
+            options.inter_op_num_threads = 1
+            self._session = onnxruntime.InferenceSession(graph, options, providers=providers)
         elif device == "cuda":
             self.net = self.net.to("cuda").half()
 
