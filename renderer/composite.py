@@ -5,8 +5,8 @@ the frame's pixels (bicubic, so the redrawn detail survives) with its
 feathered mask (bilinear, so it stays in [0, 1] and 0 outside). Before
 blending, its colour is shifted by the mean difference to the frame along
 the seam (where the mask is between 0 and 1/2), so a small shade drift of
-the drawing leaves no ring. Pixels where the resampled mask is 0 are not touched: they stay the
-frame's, bit for bit.
+the drawing leaves no ring. Pixels where the resampled mask is 0 are not
+touched: they stay the frame's, bit for bit.
 """
 
 from __future__ import annotations
