@@ -20,8 +20,6 @@ The ``live`` row is a2m + render + jpeg, and its frames per second; ratios to
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from fractions import Fraction
 
 import av
@@ -32,6 +30,7 @@ from talkinghead.arkit import ARKIT_INDEX
 from talkinghead.audio2motion.animate import StreamingAnimator
 from talkinghead.audio2motion.model import load_model
 from talkinghead.renderer.avatar import avatar_renderer, load_avatar
+from timing import median_seconds
 
 RATE = 16000
 FPS = 30
@@ -47,16 +46,6 @@ def jpeg_encoder(width: int, height: int):
         frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuvj420p")
         return b"".join(bytes(p) for p in codec.encode(frame))
     return encode
-
-
-def per_frame(run, frames: int, runs: int) -> float:
-    """Median over runs of the mean seconds per frame."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - start) / frames)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -107,7 +96,7 @@ def main() -> None:
             encode(still.copy())
 
     stages = {"a2m": a2m, "render": render_one, "render x8": render_batched, "jpeg": jpeg, "static": static}
-    seconds = {name: per_frame(run, args.frames, args.runs) for name, run in stages.items()}
+    seconds = {name: median_seconds(run, args.runs) / args.frames for name, run in stages.items()}
     seconds["live"] = seconds["a2m"] + seconds["render"] + seconds["jpeg"]
     print(f"{args.avatar or 'built-in avatar'} ({args.backend}): {args.threads} thread(s), {args.runs} runs of "
           f"{args.frames} frames, frame {width}x{height}")

@@ -12,26 +12,12 @@ Medians over ``--runs`` repetitions; also the region crops per second.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 
 from talkinghead.renderer.batching import StackedNetworks
 from talkinghead.renderer.lower_face import IN_CHANNELS, LowerFaceNet
-
-
-def timed(run, runs: int, device: str) -> float:
-    times = []
-    for _ in range(runs):
-        if device == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        run()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from timing import median_seconds
 
 
 def main() -> None:
@@ -61,7 +47,8 @@ def main() -> None:
         stacked(inputs)
 
     loop(), together()  # warm up
-    seconds = {"loop": timed(loop, args.runs, args.device), "stacked": timed(together, args.runs, args.device)}
+    seconds = {"loop": median_seconds(loop, args.runs, args.device),
+               "stacked": median_seconds(together, args.runs, args.device)}
     crops = args.avatars * args.frames
     print(f"{args.avatars} avatars x {args.frames} frame(s), {args.device}, {torch.get_num_threads()} threads")
     print("| way | ms per tick | crops/s | / loop |")
