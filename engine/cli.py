@@ -88,9 +88,7 @@ def _enroll(args: argparse.Namespace) -> int:
         avatar = enroll_video(args.video, args.audio, preset=args.preset, device=args.device,
                               max_minutes=args.max_minutes, work_dir=args.output,
                               finetune_audio2motion=args.finetune_a2m, progress=not args.quiet)
-        from talkinghead.renderer.tracking import Track
-
-        avatar.save(args.output, Track.load(args.output / "track.npz"))  # enrollment left its track there
+        avatar.save(args.output)  # the track enrollment left there stays the bundle's
         (args.output / "lower_face.ckpt").unlink(missing_ok=True)
         if not avatar.av_offset_trusted:
             print(f"talkinghead: warning: {args.video}: the A/V offset could not be measured; assuming 0",

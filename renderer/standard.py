@@ -286,7 +286,7 @@ class LowerFaceModel:
             options.inter_op_num_threads = 1
             self._session = onnxruntime.InferenceSession(graph, options, providers=providers)
         elif device == "cuda":
-            self.net = self.net.to("cuda").half()
+            self.net = copy.deepcopy(self.net).to("cuda").half()  # the caller's network stays as it was
 
     def __call__(self, inputs: torch.Tensor) -> torch.Tensor:
         """Network input (B,14,S,S) -> the drawn region (B,S,S,3) in [0, 255], on the CPU."""

@@ -76,7 +76,12 @@ class VideoAvatar:
         return "quick" if self.lower_face is None else "standard"
 
     def save(self, directory: str | Path, track: Track | None = None) -> None:
-        """Write the bundle (with the enrollment ``track`` as ``track.npz`` when given)."""
+        """Write the bundle, with the enrollment ``track`` as ``track.npz``.
+
+        With no ``track``, a ``track.npz`` already in ``directory`` (where
+        enrollment with this directory as its work folder left it) is listed
+        as the bundle's, not read and written again.
+        """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(directory / "base.npz", frames=self.frames)
@@ -87,6 +92,7 @@ class VideoAvatar:
         files = {"base": "base.npz", "face": "face.npz", "preview": "preview.png"}
         if track is not None:
             track.save(directory / "track.npz")
+        if (directory / "track.npz").is_file():
             files["track"] = "track.npz"
         if self.lower_face is not None:
             files.update(self.lower_face.save(directory))

@@ -111,13 +111,12 @@ def test_enrolling_on_the_first_frames_only(talking_video):
 @pytest.fixture(scope="module")
 def enrolled_standard(talking_video, tmp_path_factory):
     from talkinghead.renderer.standard import StandardConfig
-    from talkinghead.renderer.tracking import Track
     from talkinghead.renderer.video_avatar import enroll_video
 
     directory = tmp_path_factory.mktemp("standard")
     config = StandardConfig(steps=30, references=8, max_examples=80, bases_per_target=1)  # small, for CI
     avatar = enroll_video(talking_video, preset="standard", work_dir=directory, config=config, progress=False)
-    avatar.save(directory, Track.load(directory / "track.npz"))  # the work dir kept the track
+    avatar.save(directory)  # the work dir kept the track: the bundle lists it
     return directory
 
 
