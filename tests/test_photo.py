@@ -7,6 +7,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
+import torch
 
 from talkinghead.arkit import ARKIT_INDEX
 from talkinghead.cli import main
@@ -59,6 +60,20 @@ def test_opening_the_jaw_opens_a_mouth_that_grows_and_stays_inside_the_face(avat
     assert changed.sum() > 1000 and not changed[outside].any()  # bit for bit outside the warp's ring
     brow = box(avatar.landmarks[list(topology.BROW_LEFT), :2], pad=2)
     assert np.array_equal(frames[1][brow], avatar.image[brow])
+
+
+def test_a_given_interior_colours_the_mouth_hole_and_nothing_else(avatar, renderer):
+    # The lip edge softens inwards: an interior's colours never reach the lips around the hole.
+    def flat(value):
+        return lambda fan: torch.full((*fan.triangle.shape, 3), value)
+
+    dark, bright = (renderer.redraw(weights(jawOpen=0.5), interior=flat(v))[0][0] for v in (0.0, 255.0))
+    warped = renderer.redraw(weights(jawOpen=0.5))[1]
+    differs = (dark != bright).any(-1)
+    y0, y1, x0, x1 = warped.window
+    hole = np.zeros(differs.shape, bool)
+    hole[y0:y1, x0:x1] = warped.mouth[0].numpy()
+    assert differs.sum() > 200 and not differs[~hole].any()
 
 
 def test_a_blink_moves_the_eyes_and_not_the_mouth(avatar, renderer):
