@@ -6,8 +6,12 @@ frames away: the quick preset draws the base frame with the target's
 tracked mouth, exactly as at render time, and the network learns what the
 warp cannot (the jaw's shading, the lips' real texture, the teeth). The
 mouth interiors and references it is given also come from at least
-``base_gap`` frames away, so it never sees its own answer. Training is
-seeded, shows a progress bar, and resumes from its checkpoint.
+``base_gap`` frames away, so it never sees its own answer. The loss is
+:func:`.lower_face.loss` and, after the first 30% of the steps, a patch
+critic's adversarial term (:mod:`.critic`; on the tuning clip andrew_clip_1
+it raised the frame-space sharpness ratio from 0.69 to 0.87 and cost
+0.65 dB of mouth PSNR). Training is seeded, shows a progress bar, and
+resumes from its checkpoint.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import torch
 from tqdm import tqdm
 
 from talkinghead.renderer.calibration import at_rest, driven_by
+from talkinghead.renderer.critic import PatchCritic, critic_loss, generator_loss
 from talkinghead.renderer.crops import CropView
 from talkinghead.renderer.face_frame import FaceFrame
 from talkinghead.renderer.face_model import FaceModel
@@ -49,6 +54,9 @@ class StandardConfig:
     references: int = 48  # enrollment regions kept for retrieval
     mouth_weight: float = 2.0
     ssim_weight: float = 0.5
+    adversarial_weight: float = 0.1  # the patch critic's term (:mod:`.critic`); 0: no critic
+    adversarial_start: float = 0.3  # fraction of the steps trained on the reconstruction loss alone first
+    critic_learning_rate: float = 2e-4
     checkpoint_every: int = 100
     seed: int = 0
 
@@ -193,7 +201,10 @@ def train_network(fields: dict[str, torch.Tensor], truths: torch.Tensor, config:
     require_device(device)
     torch.manual_seed(config.seed)
     net = LowerFaceNet(config.width).to(device)
+    critic = PatchCritic().to(device) if config.adversarial_weight > 0 else None
     optimiser = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+    critic_optimiser = torch.optim.Adam(critic.parameters(), lr=config.critic_learning_rate, betas=(0.5, 0.999)) \
+        if critic is not None else None
     warmup = max(1, config.steps // 20)
     schedule = torch.optim.lr_scheduler.LambdaLR(  # linear warm-up, cosine decay
         optimiser, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, config.steps) / config.steps)))
@@ -205,15 +216,25 @@ def train_network(fields: dict[str, torch.Tensor], truths: torch.Tensor, config:
         optimiser.load_state_dict(state["optimiser"])
         schedule.load_state_dict(state["schedule"])
         generator.set_state(state["generator"])
+        if critic is not None and "critic" in state:
+            critic.load_state_dict(state["critic"])
+            critic_optimiser.load_state_dict(state["critic_optimiser"])
         step = state["step"]
+    adversarial_from = int(config.adversarial_start * config.steps)
     bar = tqdm(total=config.steps, initial=step, desc="standard: train", unit="step", disable=not progress)
     net.train()
     while step < config.steps:
         index = torch.randint(len(truths), (config.batch,), generator=generator)
         batch = _batch(fields, index)
+        soft, truth = batch.soft.to(device), truths[index].permute(0, 3, 1, 2).float().to(device)
         output = net(batch.network_input().to(device))
-        value = loss(output, truths[index].permute(0, 3, 1, 2).float().to(device), batch.soft.to(device),
-                     batch.mouth.to(device), config.mouth_weight, config.ssim_weight)
+        value = loss(output, truth, soft, batch.mouth.to(device), config.mouth_weight, config.ssim_weight)
+        adversarial = critic is not None and step >= adversarial_from
+        if adversarial:
+            critic_optimiser.zero_grad()
+            critic_loss(critic, truth, output, soft).backward()
+            critic_optimiser.step()
+            value = value + config.adversarial_weight * generator_loss(critic, output, soft)
         optimiser.zero_grad()
         value.backward()
         norm = torch.nn.utils.clip_grad_norm_(net.parameters(), config.clip_norm)
@@ -224,8 +245,11 @@ def train_network(fields: dict[str, torch.Tensor], truths: torch.Tensor, config:
         bar.update()
         bar.set_postfix(loss=f"{value.item():.4f}")
         if checkpoint is not None and (step % config.checkpoint_every == 0 or step == config.steps):
-            torch.save({"net": net.state_dict(), "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(),
-                        "generator": generator.get_state(), "step": step}, checkpoint)
+            state = {"net": net.state_dict(), "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(),
+                     "generator": generator.get_state(), "step": step}
+            if critic is not None:
+                state |= {"critic": critic.state_dict(), "critic_optimiser": critic_optimiser.state_dict()}
+            torch.save(state, checkpoint)
     bar.close()
     return net.cpu().eval()
 

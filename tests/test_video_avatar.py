@@ -149,7 +149,8 @@ def test_standard_renders_the_same_on_torch_and_onnx_and_only_inside_its_mask(en
     assert np.abs(frames[1].astype(int) - frames[0]).sum(-1).astype(bool).sum() > 300  # the jaw opened
 
 
-def test_standard_training_resumes_where_it_was_interrupted(tmp_path, monkeypatch):
+@pytest.mark.parametrize("adversarial_weight", [0.0, 0.1])
+def test_standard_training_resumes_where_it_was_interrupted(tmp_path, monkeypatch, adversarial_weight):
     import torch
 
     from talkinghead.renderer import standard
@@ -165,7 +166,8 @@ def test_standard_training_resumes_where_it_was_interrupted(tmp_path, monkeypatc
               "canonical": torch.zeros(n, size, size, 3).half(), "mouth_hole": torch.zeros(n, size, size, dtype=torch.bool),
               "lower": torch.ones(n, size, size, dtype=torch.bool), "mouth": torch.ones(n, size, size, dtype=torch.bool)}
     truths = images()
-    config = standard.StandardConfig(steps=8, batch=2, width=8, checkpoint_every=4)
+    config = standard.StandardConfig(steps=8, batch=2, width=8, checkpoint_every=4,
+                                     adversarial_weight=adversarial_weight, adversarial_start=0.25)
     straight = standard.train_network(fields, truths, config, progress=False)
 
     real_loss, calls = standard.loss, []
