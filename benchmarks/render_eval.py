@@ -40,6 +40,7 @@ from talkinghead.evaluation.labels import available_clips
 from talkinghead.renderer.crops import CropConfig, crop_transforms, cut_crops
 from talkinghead.renderer.face_model import interocular, lip_gap
 from talkinghead.renderer.landmarks import FaceMeshDetector
+from talkinghead.renderer.lower_face import ssim_map
 from talkinghead.renderer.standard import StandardConfig
 from talkinghead.renderer.tracking import Track, track_video
 from talkinghead.renderer.video import iter_frames, write_image
@@ -62,19 +63,9 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
 
 
 def ssim(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
-    """Mean SSIM (Gaussian window, sigma 1.5, the usual constants) per frame."""
+    """Mean SSIM per frame (the training loss's map, over the pixels whose window lies inside the box)."""
     radius = 5
-    g = torch.exp(-0.5 * (torch.arange(-radius, radius + 1.0) / 1.5) ** 2)
-    window = (g[:, None] * g[None]) / g.sum() ** 2
-
-    def blur(x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x[:, None], window[None, None])[:, 0]
-
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    mu_a, mu_b = blur(a), blur(b)
-    var_a, var_b, cov = blur(a * a) - mu_a ** 2, blur(b * b) - mu_b ** 2, blur(a * b) - mu_a * mu_b
-    value = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
-    return value.mean((1, 2)).numpy()
+    return ssim_map(a[:, None] / 255, b[:, None] / 255)[:, :, radius:-radius, radius:-radius].mean((1, 2, 3)).numpy()
 
 
 def sharpness(a: torch.Tensor) -> np.ndarray:
