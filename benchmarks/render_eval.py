@@ -1,6 +1,7 @@
 """Video avatars (both presets) on real people: enroll on 80% of a clip, render its last 20%.
 
     python benchmarks/render_eval.py [--data ../shared/data] [--clips NAME ...] [--presets quick standard]
+        [--steps N] [--adversarial-weight W]
 
 Per clip (the talking report clips and ``video_with_audio/sun``): enroll on
 the first 80% of the frames (each preset), then draw the held-out 20%:
@@ -101,6 +102,8 @@ def main() -> None:
     parser.add_argument("--tracks", type=Path, default=None, help="folder of cached NAME.track.npz files")
     parser.add_argument("--presets", nargs="*", default=["quick", "standard"])
     parser.add_argument("--steps", type=int, default=StandardConfig().steps, help="standard preset training steps")
+    parser.add_argument("--adversarial-weight", type=float, default=StandardConfig().adversarial_weight,
+                        help="standard preset: the patch critic's term (0: none)")
     parser.add_argument("--figures", type=Path, default=ROOT / "benchmarks" / "figures",
                         help="contact sheets: rows real, static, tracked, audio (none: --figures '')")
     args = parser.parse_args()
@@ -118,7 +121,7 @@ def main() -> None:
         n = track.num_frames
         split = int(0.8 * n)
         avatars = {preset: enroll_video(video, audio, frames=split, preset=preset, track=track,
-                                        config=StandardConfig(steps=args.steps), progress=False)
+                                        config=StandardConfig(steps=args.steps, adversarial_weight=args.adversarial_weight), progress=False)
                    for preset in args.presets}
         avatar = next(iter(avatars.values()))  # the presets share the base loop
         samples, rate = load_audio(audio)
