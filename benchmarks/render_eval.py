@@ -120,8 +120,9 @@ def main() -> None:
         track = Track.load(cached) if cached and cached.is_file() else track_video(video, progress=False)
         n = track.num_frames
         split = int(0.8 * n)
-        avatars = {preset: enroll_video(video, audio, frames=split, preset=preset, track=track,
-                                        config=StandardConfig(steps=args.steps, adversarial_weight=args.adversarial_weight), progress=False)
+        config = StandardConfig(steps=args.steps, adversarial_weight=args.adversarial_weight)
+        avatars = {preset: enroll_video(video, audio, frames=split, preset=preset, track=track, config=config,
+                                        progress=False)
                    for preset in args.presets}
         avatar = next(iter(avatars.values()))  # the presets share the base loop
         samples, rate = load_audio(audio)
