@@ -66,7 +66,8 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
 def ssim(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
     """Mean SSIM per frame (the training loss's map, over the pixels whose window lies inside the box)."""
     radius = 5
-    return ssim_map(a[:, None] / 255, b[:, None] / 255)[:, :, radius:-radius, radius:-radius].mean((1, 2, 3)).numpy()
+    inside = ssim_map(a[:, None] / 255, b[:, None] / 255)[:, :, radius:-radius, radius:-radius]
+    return inside.mean((1, 2, 3)).numpy()
 
 
 def sharpness(a: torch.Tensor) -> np.ndarray:

@@ -115,7 +115,8 @@ class FaceFrame:
             else:
                 colours = interior(warped.hole)
             inside = mask[:, None].float()  # the soft lip edge fades inwards: colours exist only in the hole
-            alpha = (inside * (1 - F.avg_pool2d(1 - inside, 3, stride=1, padding=1, count_include_pad=False)))[:, 0, ..., None]
+            outside_nearby = F.avg_pool2d(1 - inside, 3, stride=1, padding=1, count_include_pad=False)
+            alpha = (inside * (1 - outside_nearby))[:, 0, ..., None]
             window = frames[:, y0:y1, x0:x1]
             window.mul_(1 - alpha).add_(alpha * colours)
         return frames.round().clamp(0, 255).to(torch.uint8).numpy(), warped, target

@@ -201,10 +201,10 @@ def train_network(fields: dict[str, torch.Tensor], truths: torch.Tensor, config:
     require_device(device)
     torch.manual_seed(config.seed)
     net = LowerFaceNet(config.width).to(device)
-    critic = PatchCritic().to(device) if config.adversarial_weight > 0 else None
     optimiser = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
-    critic_optimiser = torch.optim.Adam(critic.parameters(), lr=config.critic_learning_rate, betas=(0.5, 0.999)) \
-        if critic is not None else None
+    critic = PatchCritic().to(device) if config.adversarial_weight > 0 else None
+    critic_optimiser = None if critic is None else \
+        torch.optim.Adam(critic.parameters(), lr=config.critic_learning_rate, betas=(0.5, 0.999))
     warmup = max(1, config.steps // 20)
     schedule = torch.optim.lr_scheduler.LambdaLR(  # linear warm-up, cosine decay
         optimiser, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, config.steps) / config.steps)))
@@ -229,8 +229,7 @@ def train_network(fields: dict[str, torch.Tensor], truths: torch.Tensor, config:
         soft, truth = batch.soft.to(device), truths[index].permute(0, 3, 1, 2).float().to(device)
         output = net(batch.network_input().to(device))
         value = loss(output, truth, soft, batch.mouth.to(device), config.mouth_weight, config.ssim_weight)
-        adversarial = critic is not None and step >= adversarial_from
-        if adversarial:
+        if critic is not None and step >= adversarial_from:
             critic_optimiser.zero_grad()
             critic_loss(critic, truth, output, soft).backward()
             critic_optimiser.step()
