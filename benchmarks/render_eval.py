@@ -5,6 +5,8 @@
 
 Per clip (the talking report clips and ``video_with_audio/sun``): enroll on
 the first 80% of the frames (each preset), then draw the held-out 20%:
+- ``real, 2 frames earlier``: a yardstick, not a system: how far the real
+  mouth itself moves in 2 frames (67 ms at 30 fps) on the same metrics;
 - ``static``: the base loop unchanged (the baseline);
 - ``<preset> tracked``: driven by the held-out frames' own tracked weights
   (already in the avatar's scale: no calibration), the renderer's own gate;
@@ -22,7 +24,7 @@ held-out stretches are short (3-6 s), so the same AUC is also taken over
 the whole clip driven by its own tracked weights (``whole clip``: the mouth
 appearance may come from frames the avatar was enrolled on; the aperture
 the tracker reads back is what is scored). Contact sheets: eight held-out
-frames' lower face in crop space, rows real, static, then each system.
+frames' lower face in crop space, rows real, then each row of the table.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ CLIPS = ("talking/Obama_clip2", "talking/Obama_clip3", "talking/andrew_clip_2", 
          "video_with_audio/sun")
 CROP = CropConfig(size=256, smoothing_sigma=0.0)
 MOUTH = (slice(140, 210), slice(80, 176))  # rows, columns of the mouth box in the 256² crop
+LAG = 2  # the yardstick row: how far the real mouth moves in this many frames
 
 
 def gray(crops: np.ndarray) -> torch.Tensor:
@@ -105,8 +108,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=StandardConfig().steps, help="standard preset training steps")
     parser.add_argument("--adversarial-weight", type=float, default=StandardConfig().adversarial_weight,
                         help="standard preset: the patch critic's term (0: none)")
-    parser.add_argument("--figures", type=Path, default=ROOT / "benchmarks" / "figures",
-                        help="contact sheets: rows real, static, tracked, audio (none: --figures '')")
+    parser.add_argument("--figures", type=lambda text: Path(text) if text else None,
+                        default=ROOT / "benchmarks" / "figures",
+                        help="contact sheets: rows real, then each system in the table's order (none: --figures '')")
     args = parser.parse_args()
     labelled = {f"talking/{c.name}": c for c in available_clips(args.data) if c.video is not None}
     print("| clip | held-out frames | system | mouth PSNR dB | mouth SSIM | sharpness ratio | re-tracked aperture AUC (lag) |")
@@ -132,22 +136,25 @@ def main() -> None:
         real = np.stack([f for k, f in zip(range(split + held), iter_frames(video)) if k >= split])
         real_crops = cut_crops(real, crop_transforms(track.landmarks[split:split + len(real)], CROP), CROP.size)
         zeros = np.zeros((len(real), 6), np.float32)
-        systems = {"static": np.stack([avatar.frames[avatar.loop[k % len(avatar.loop)]] for k in range(len(real))])}
+        bases = avatar.loop[np.arange(len(real)) % len(avatar.loop)]
+        on_base = avatar.landmarks[bases]  # rendered frames keep their base frame's face
+        earlier = np.stack([f for k, f in zip(range(split + held - LAG), iter_frames(video)) if k >= split - LAG])
+        systems = {f"real, {LAG} frames earlier": (earlier, track.landmarks[split - LAG:split + held - LAG]),
+                   "static": (avatar.frames[bases], on_base)}
         for preset, enrolled in avatars.items():
             renderer = VideoRenderer(enrolled)
-            systems[f"{preset} tracked"] = renderer.render_frames(track.blendshapes[split:split + len(real)], zeros, 0,
-                                                                  calibrate=False)
-            systems[f"{preset} audio"] = renderer.render_frames(speech.blendshapes[split:split + len(real)], zeros, 0)
-        base_landmarks = avatar.landmarks[[avatar.loop[k % len(avatar.loop)] for k in range(len(real))]]
-        base_crops = crop_transforms(base_landmarks, CROP)  # rendered frames keep their base frame's face
+            systems[f"{preset} tracked"] = (renderer.render_frames(track.blendshapes[split:split + len(real)], zeros, 0,
+                                                                   calibrate=False), on_base)
+            systems[f"{preset} audio"] = (renderer.render_frames(speech.blendshapes[split:split + len(real)], zeros, 0),
+                                          on_base)
         truth = gray(real_crops)
         labels = labelled[name].labels[split:split + len(real)] if name in labelled else None
         if labels is not None and track.fps == 30:
             print(f"| {name} | {len(real)} | real frames | | | | {aperture_auc(retracked_aperture(real), labels)} |",
                   flush=True)
         sheet = [real_crops]
-        for system, frames in systems.items():
-            crops = cut_crops(frames, base_crops, CROP.size)
+        for system, (frames, landmarks) in systems.items():
+            crops = cut_crops(frames, crop_transforms(landmarks, CROP), CROP.size)
             sheet.append(crops)
             mine = gray(crops)
             ratio = np.median(sharpness(mine)) / np.median(sharpness(truth))

@@ -40,6 +40,7 @@ from talkinghead.renderer.composite import paste
 from talkinghead.renderer.crops import CropConfig, CropView, crop_transforms, cut_crops
 from talkinghead.renderer.face_frame import FaceFrame
 from talkinghead.renderer.face_model import FaceModel, interocular, lip_gap
+from talkinghead.renderer.lower_face import RegionConfig
 from talkinghead.renderer.mouth import MouthStyle
 from talkinghead.renderer.mouth_bank import MouthBank, build_bank
 from talkinghead.renderer.standard import (
@@ -202,7 +203,7 @@ def enroll_video(path: str | Path, audio: str | Path | None = None, frames: int 
     window = np.unique(loop)
     size = (track.camera.width, track.camera.height)
     region = config.region
-    views = [region.view(CropView(t, size)) for t in crop_transforms(track.landmarks[:n], CropConfig(size=region.crop))]
+    views = region_views(track.landmarks[:n], size, region)
     wanted, kept, regions = set(window.tolist()), {}, []
 
     def frames_keeping_the_window():
@@ -234,6 +235,11 @@ def enroll_video(path: str | Path, audio: str | Path | None = None, frames: int 
         estimate.lag, estimate.confident, mouths, np.stack([views[k].transform for k in window]), lower_face,
         motion_model,
     )
+
+
+def region_views(landmarks: np.ndarray, size: tuple[int, int], region: RegionConfig) -> list[CropView]:
+    """Each frame's network region in its (width, height) frame, from stabilised face crops over the sequence."""
+    return [region.view(CropView(t, size)) for t in crop_transforms(landmarks, CropConfig(size=region.crop))]
 
 
 class VideoRenderer:
