@@ -53,9 +53,13 @@ def test_rendering_walks_the_loop_and_keeps_pixels_outside_the_face(enrolled):
     frames = renderer.render_frames(weights, np.zeros((4, 6), np.float32), first_frame=5)
     for k, frame in enumerate(frames):
         base = avatar.frames[avatar.loop[5 + k]]
-        y0, y1, x0, x1 = renderer._base(int(avatar.loop[5 + k])).warp.window
+        face = avatar.landmarks[avatar.loop[5 + k], :, :2]
+        margin = 0.25 * (face.max(0) - face.min(0))  # room for the opened jaw below the tracked chin
+        x0, y0 = np.floor(face.min(0) - margin).astype(int).clip(0)
+        x1, y1 = np.ceil(face.max(0) + margin).astype(int)
         outside = np.ones(base.shape[:2], bool)
         outside[y0:y1, x0:x1] = False
+        assert outside.sum() > base.shape[0] * base.shape[1] // 4  # the check covers much of the frame
         assert np.array_equal(frame[outside], base[outside])
     closed = renderer.render_frames(weights[:1], np.zeros((1, 6), np.float32), first_frame=6)[0]
     assert np.abs(frames[1].astype(int) - closed).sum(-1).astype(bool).sum() > 500  # the same base, jaw open
