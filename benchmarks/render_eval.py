@@ -133,12 +133,12 @@ def main() -> None:
         samples, rate = load_audio(audio)
         speech = drive(samples, rate, RenderConfig(fps=track.fps), idle_motion=False)
         held = min(n, len(speech)) - split  # frames with both a picture and speech
-        real = np.stack([f for k, f in zip(range(split + held), iter_frames(video)) if k >= split])
+        stretch = np.stack([f for k, f in zip(range(split + held), iter_frames(video)) if k >= split - LAG])
+        real, earlier = stretch[LAG:], stretch[:-LAG]  # the held-out frames, and each one's LAG-earlier frame
         real_crops = cut_crops(real, crop_transforms(track.landmarks[split:split + len(real)], CROP), CROP.size)
         zeros = np.zeros((len(real), 6), np.float32)
         bases = avatar.loop[np.arange(len(real)) % len(avatar.loop)]
         on_base = avatar.landmarks[bases]  # rendered frames keep their base frame's face
-        earlier = np.stack([f for k, f in zip(range(split + held - LAG), iter_frames(video)) if k >= split - LAG])
         systems = {f"real, {LAG} frames earlier": (earlier, track.landmarks[split - LAG:split + held - LAG]),
                    "static": (avatar.frames[bases], on_base)}
         for preset, enrolled in avatars.items():
