@@ -32,14 +32,14 @@ from talkinghead import load_avatar
 from talkinghead.audio2motion.audio_io import load_audio
 from talkinghead.render import demo_audio, render_file
 from talkinghead.renderer.avatar import default_avatar_dir
-from talkinghead.renderer.video import Mp4Writer, write_image
+from talkinghead.renderer.video import VideoWriter, write_image
 
 
 def make_inputs(folder: Path) -> list[tuple[str, list[str], int]]:
     """Each case: its name, the CLI arguments and the exit status it should give."""
     samples, rate = load_audio(demo_audio())
     speech = samples[: 2 * rate]
-    with Mp4Writer(folder / "noface.mp4", Fraction(25), (240, 320), speech, rate) as out:
+    with VideoWriter(folder / "noface.mp4", Fraction(25), (240, 320), speech, rate) as out:
         out.write(np.full((50, 240, 320, 3), 90, np.uint8))
     sf.write(folder / "two_seconds.wav", speech, rate)
     render_file(folder / "two_seconds.wav", folder / "two_seconds.mp4", progress=False)

@@ -65,7 +65,7 @@ def render_file(audio: str | Path, output: str | Path, avatar: str | Path | None
     from talkinghead.audio2motion.audio_io import load_audio
     from talkinghead.audio2motion.resample import resample
     from talkinghead.renderer.avatar import avatar_renderer, load_avatar
-    from talkinghead.renderer.video import Mp4Writer
+    from talkinghead.renderer.video import VideoWriter
     from talkinghead.streaming.clock import FrameClock
 
     samples, rate = load_audio(audio)
@@ -84,7 +84,7 @@ def render_file(audio: str | Path, output: str | Path, avatar: str | Path | None
         )
     weights = _fit_length(driving.blendshapes, frames)
     pose = _fit_length(driving.pose, frames)
-    with Mp4Writer(output, config.fps, renderer.size, resample(samples, rate, AUDIO_OUT_RATE), AUDIO_OUT_RATE) as out:
+    with VideoWriter(output, config.fps, renderer.size, resample(samples, rate, AUDIO_OUT_RATE), AUDIO_OUT_RATE) as out:
         with tqdm(total=frames, desc=f"render {Path(output).name}", unit="frame", disable=not progress) as bar:
             for start in range(0, frames, config.batch):
                 stop = min(frames, start + config.batch)

@@ -11,6 +11,8 @@ touched: they stay the frame's, bit for bit.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -18,7 +20,23 @@ import torch.nn.functional as F
 from talkinghead.renderer.crops import CropView, invert_2x2
 
 
-def paste(frame: np.ndarray, region: torch.Tensor, alpha: torch.Tensor, view: CropView) -> np.ndarray:
+@dataclass(frozen=True)
+class Patched:
+    """A redrawn frame and where it may differ from the frame it was drawn on."""
+
+    image: np.ndarray  # (H,W,3) uint8
+    origin: tuple[int, int]  # (y, x) of the mask's first pixel
+    mask: np.ndarray  # (h,w) bool: outside it, ``image`` equals the original frame bit for bit
+
+    def changed(self) -> np.ndarray:
+        """The mask in the whole frame (H,W)."""
+        full = np.zeros(self.image.shape[:2], bool)
+        (y, x), (h, w) = self.origin, self.mask.shape
+        full[y:y + h, x:x + w] = self.mask
+        return full
+
+
+def paste(frame: np.ndarray, region: torch.Tensor, alpha: torch.Tensor, view: CropView) -> Patched:
     """Frame (H,W,3) uint8, region (S,S,3) in [0, 255], its mask (S,S) in [0, 1] -> a new frame."""
     size = region.shape[0]
     height, width = frame.shape[:2]
@@ -28,7 +46,7 @@ def paste(frame: np.ndarray, region: torch.Tensor, alpha: torch.Tensor, view: Cr
     x1, y1 = np.clip(np.ceil(footprint.max(0)).astype(int), 0, [width, height])
     out = frame.copy()
     if x1 <= x0 or y1 <= y0:
-        return out
+        return Patched(out, (0, 0), np.zeros((0, 0), bool))
     ys, xs = np.mgrid[y0:y1, x0:x1] + 0.5
     inverse = invert_2x2(view.transform[:, :2])
     where = np.stack([xs - view.transform[0, 2], ys - view.transform[1, 2]], -1) @ inverse.T  # region pixels
@@ -39,7 +57,7 @@ def paste(frame: np.ndarray, region: torch.Tensor, alpha: torch.Tensor, view: Cr
                            align_corners=False)[0, 0]
     touched = weight > 0
     if not bool(touched.any()):
-        return out
+        return Patched(out, (y0, x0), touched.numpy())
     window = torch.from_numpy(frame[y0:y1, x0:x1]).float()
     seam = (weight > 0) & (weight < 0.5)
     if bool(seam.any()):
@@ -47,4 +65,4 @@ def paste(frame: np.ndarray, region: torch.Tensor, alpha: torch.Tensor, view: Cr
     blended = window + weight[..., None] * (colours - window)
     patch = out[y0:y1, x0:x1]
     patch[touched.numpy()] = blended[touched].round().clamp(0, 255).to(torch.uint8).numpy()
-    return out
+    return Patched(out, (y0, x0), touched.numpy())

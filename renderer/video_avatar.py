@@ -24,27 +24,24 @@ pasted back into the full frame with a feathered, colour-matched mask
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from talkinghead.audio2motion.finetune import finetune_articulation
 from talkinghead.audio2motion.model import Audio2Motion, load_model, save_model
 from talkinghead.renderer.bundle import read_meta, write_meta
-from talkinghead.renderer.calibration import DRIVEN, Calibration, align, at_rest, driven_by, fit_calibration
-from talkinghead.renderer.composite import paste
+from talkinghead.renderer.calibration import DRIVEN, Calibration, align, fit_calibration
 from talkinghead.renderer.crops import CropConfig, CropView, crop_transforms, cut_crops
-from talkinghead.renderer.face_frame import FaceFrame
 from talkinghead.renderer.face_model import FaceModel, interocular, lip_gap
 from talkinghead.renderer.lower_face import RegionConfig
 from talkinghead.renderer.mouth import MouthStyle
 from talkinghead.renderer.mouth_bank import MouthBank, build_bank
+from talkinghead.renderer.redraw import MouthRedrawer, TrackedFrame
 from talkinghead.renderer.standard import (
-    BaseRegion, Enrollment, LowerFaceModel, References, StandardConfig, build_examples, pick_references,
+    Enrollment, LowerFaceModel, References, StandardConfig, build_examples, pick_references,
     require_device, train_network, training_errors,
 )
 from talkinghead.renderer.tracking import Track
@@ -249,32 +246,18 @@ class VideoRenderer:
 
     def __init__(self, avatar: VideoAvatar, style: MouthStyle = MouthStyle()) -> None:
         self.avatar = avatar
-        self.style = style
-        self.face = FaceModel(avatar.neutral)
-        self._frames: dict[int, FaceFrame] = {}
-        self._regions: dict[int, BaseRegion] = {}
+        self.redrawer = MouthRedrawer(FaceModel(avatar.neutral), avatar.mouths, avatar.lower_face, style)
+        self._prepared: dict[int, object] = {}
 
     @property
     def size(self) -> tuple[int, int]:
         return self.avatar.frames.shape[1], self.avatar.frames.shape[2]
 
-    def _base(self, index: int) -> FaceFrame:
-        """Base frame ``index`` as a FaceFrame whose image counts as mouth shut, jaw at rest."""
-        if index not in self._frames:
-            a = self.avatar
-            self._frames[index] = FaceFrame(a.frames[index], a.landmarks[index], self.face,
-                                            at_rest(a.blendshapes[index]), a.pose[index], self.style)
-        return self._frames[index]
-
-    def _region(self, index: int) -> BaseRegion:
-        """Base frame ``index``'s network region (standard preset)."""
-        if index not in self._regions:
-            a = self.avatar
-            view = CropView(a.region_views[index], (a.frames.shape[2], a.frames.shape[1]))
-            image = cut_crops(a.frames[index][None], view.transform[None], a.lower_face.region.size)[0]
-            self._regions[index] = BaseRegion(image, view, a.landmarks[index], a.blendshapes[index], a.pose[index],
-                                              self.face, a.lower_face.region)
-        return self._regions[index]
+    def base_frame(self, index: int) -> TrackedFrame:
+        """Base frame ``index`` with its tracked fit."""
+        a = self.avatar
+        return TrackedFrame(a.frames[index], a.landmarks[index], a.blendshapes[index], a.pose[index],
+                            a.region_views[index])
 
     def render_frames(self, blendshapes: np.ndarray, pose: np.ndarray, first_frame: int = 0,
                       calibrate: bool = True) -> np.ndarray:
@@ -286,15 +269,9 @@ class VideoRenderer:
         a = self.avatar
         driven = a.calibration.apply(blendshapes) if calibrate else np.asarray(blendshapes, np.float32)
         bases = [int(a.loop[(first_frame + k) % len(a.loop)]) for k in range(len(driven))]
-        if a.lower_face is None:
-            out = []
-            for base, row in zip(bases, driven):
-                weights = driven_by(a.blendshapes[base], row)
-                teeth = functools.partial(a.mouths.interior, weights)
-                out.append(self._base(base).render(weights[None], interior=teeth)[0])
-            return np.stack(out)
-        drawn = [self._region(base).draw(row, a.mouths, a.lower_face.references.nearest(row))
-                 for base, row in zip(bases, driven)]
-        redrawn = a.lower_face(torch.cat([d.network_input() for d in drawn]))  # one batch across the frames
-        return np.stack([paste(a.frames[base], region, d.soft[0], self._region(base).frame.view)
-                         for base, region, d in zip(bases, redrawn, drawn)])
+        frames = [self.base_frame(base) for base in bases]
+        for base, frame in zip(bases, frames):
+            if base not in self._prepared:
+                self._prepared[base] = self.redrawer.prepare(frame)
+        drawn = self.redrawer.draw(frames, driven, [self._prepared[base] for base in bases])
+        return np.stack([patched.image for patched in drawn])

@@ -23,7 +23,7 @@ def test_pixels_where_the_mask_is_zero_stay_bit_identical():
     frame = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
     region = torch.full((64, 64, 3), 200.0)
     alpha = _disc()
-    out = paste(frame, region, alpha, _view())
+    out = paste(frame, region, alpha, _view()).image
     changed = np.any(out != frame, -1)
     assert changed.sum() > 1000  # the disc, about pi * (20 * 1.5)^2 pixels
     # every changed pixel lies where the disc maps to: its radius plus one region pixel of bilinear spread
@@ -37,7 +37,7 @@ def test_the_seam_takes_the_frame_s_colour():
     frame = np.full((240, 320, 3), 100, np.uint8)
     region = torch.full((64, 64, 3), 130.0)  # a drawing 30 levels too bright everywhere
     alpha = torch.nn.functional.avg_pool2d(_disc()[None, None], 9, stride=1, padding=4)[0, 0]
-    out = paste(frame, region, alpha, _view(angle=0.0, scale=1.0))
+    out = paste(frame, region, alpha, _view(angle=0.0, scale=1.0)).image
     assert np.abs(out.astype(int) - 100).max() <= 1  # shifted back to the frame's shade: no ring
 
 
@@ -62,7 +62,7 @@ def test_a_region_cut_and_pasted_back_keeps_its_detail():
     region = torch.from_numpy(cut_crops(frame[None], view.transform[None], 64)[0]).float()
     alpha = torch.zeros(64, 64)
     alpha[8:56, 8:56] = 1.0
-    out = paste(frame, region, alpha, view)
+    out = paste(frame, region, alpha, view).image
     centre = view.transform[:, :2] @ np.array([32.0, 32.0]) + view.transform[:, 2]
     x, y = centre.astype(int)
     laplace = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])[None, None]

@@ -9,7 +9,7 @@ from talkinghead.arkit import ARKIT_INDEX
 from talkinghead.audio2motion.audio_io import load_audio
 from talkinghead.render import RenderConfig, demo_audio, drive, render_file
 from talkinghead.renderer.avatar import avatar_renderer, load_avatar
-from talkinghead.renderer.video import Mp4Writer, probe_video
+from talkinghead.renderer.video import VideoWriter, probe_video
 
 pytest.importorskip("mediapipe")
 
@@ -21,7 +21,7 @@ def talking_video(tmp_path_factory):
     photo = avatar_renderer(load_avatar())
     coefficients = drive(samples, rate, RenderConfig())
     path = tmp_path_factory.mktemp("video") / "talking.mp4"
-    with Mp4Writer(path, Fraction(30), photo.size, samples, rate, crf=14) as out:
+    with VideoWriter(path, Fraction(30), photo.size, samples, rate, crf=14) as out:
         out.write(photo.render_frames(coefficients.blendshapes, coefficients.pose))
     return path
 
@@ -76,7 +76,7 @@ def test_enroll_bad_videos_get_one_line_errors(tmp_path, capsys):
 
     rate = 16000
     speech = (0.1 * np.sin(np.arange(2 * rate) / rate * 2 * np.pi * 150)).astype(np.float32)
-    with Mp4Writer(tmp_path / "noface.mp4", Fraction(25), (120, 160), speech, rate) as out:
+    with VideoWriter(tmp_path / "noface.mp4", Fraction(25), (120, 160), speech, rate) as out:
         out.write(np.full((50, 120, 160, 3), 90, np.uint8))
     (tmp_path / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 not a video at all")
     for name, message in (("noface.mp4", "a face was found in only 0%"), ("corrupt.mp4", "corrupt.mp4")):
@@ -92,7 +92,7 @@ def test_a_two_second_video_enrolls_with_an_untrusted_offset(talking_video, tmp_
 
     samples, rate = load_audio(demo_audio())
     short = tmp_path / "short.mp4"
-    with Mp4Writer(short, Fraction(30), load_avatar().image.shape[:2], samples[: 2 * rate], rate) as out:
+    with VideoWriter(short, Fraction(30), load_avatar().image.shape[:2], samples[: 2 * rate], rate) as out:
         from talkinghead.renderer.video import iter_frames
 
         out.write(np.stack([f for _, f in zip(range(60), iter_frames(talking_video))]))
