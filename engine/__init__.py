@@ -23,4 +23,11 @@ def load_avatar(path=None, backend: str = "torch", device: str = "cpu"):
     return load(path, backend, device)
 
 
-__all__ = ["ARKIT_INDEX", "ARKIT_NAMES", "POSE_NAMES", "Coefficients", "__version__", "load_avatar"]
+def dub(video, audio, output, **options):
+    """Make the person in ``video`` say ``audio``, written to ``output``; see :func:`talkinghead.dub.dub`."""
+    from talkinghead.dub import dub as run
+
+    return run(video, audio, output, **options)
+
+
+__all__ = ["ARKIT_INDEX", "ARKIT_NAMES", "POSE_NAMES", "Coefficients", "__version__", "dub", "load_avatar"]

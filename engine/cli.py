@@ -107,6 +107,19 @@ def _enroll(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dub(args: argparse.Namespace) -> int:
+    from talkinghead.dub import DubConfig, dub
+
+    config = DubConfig(preset=args.preset, tail=args.tail, watermark=args.watermark, lookahead_ms=args.lookahead_ms,
+                       backend=args.backend, device=args.device)
+    result = dub(args.video, args.audio, args.output, args.avatar, args.video_speech, args.text,
+                 args.coefficients_out, config, progress=not args.quiet)
+    if not args.quiet:
+        print(f"{result.frames} frames ({result.drawn} redrawn, {result.extended} added), {result.seconds:.2f} s "
+              f"-> {result.output}", file=sys.stderr)
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from talkinghead.render import demo_audio, render_file
 
@@ -242,6 +255,33 @@ def build_parser() -> argparse.ArgumentParser:
                         help="fit audio2motion's articulation layer to this video's mouth (short videos overfit)")
     enroll.add_argument("-q", "--quiet", action="store_true")
     enroll.set_defaults(run=_enroll)
+
+    dub = commands.add_parser(
+        "dub",
+        help="make the person in a video say new speech (lip-synced, at the video's own size and rate)",
+        description="Redraw the mouth of the person in VIDEO to say AUDIO: enroll on VIDEO (or use --avatar), "
+        "drive the mouth from AUDIO and composite only the face region back into the original frames. "
+        "The output keeps VIDEO's resolution, frame times, pixel format, colour tags and rotation, and is "
+        "tagged as synthetic. Dubbing someone requires their consent. Needs the 'track' extra.",
+    )
+    dub.add_argument("video", type=Path, help="the video of the person (with their own speech, or see --video-speech)")
+    dub.add_argument("audio", type=Path, help="the new speech (any audio file or video)")
+    dub.add_argument("-o", "--output", type=Path, required=True, help="OUT.mp4 (or .mov, .mkv)")
+    dub.add_argument("--avatar", type=Path, default=None, help="a video avatar of the same person (skips enrollment)")
+    dub.add_argument("--video-speech", type=Path, default=None,
+                     help="the person's own speech in VIDEO as a separate file, when VIDEO has no audio track")
+    dub.add_argument("--preset", choices=("quick", "standard"), default="quick",
+                     help="enrollment on VIDEO: quick (seconds) or standard (trains a network, minutes)")
+    dub.add_argument("--text", default=None, help="transcript of AUDIO: text-assisted mouth (English)")
+    dub.add_argument("--tail", choices=("rest", "original"), default="rest",
+                     help="AUDIO shorter than VIDEO: the rest rests closed and silent, or keeps its own mouth and sound")
+    dub.add_argument("--coefficients-out", type=Path, default=None, help="also save the driving coefficients")
+    dub.add_argument("--watermark", action="store_true", help="draw a visible 'AI-generated' label")
+    dub.add_argument("--lookahead-ms", type=int, default=100, help="model look-ahead, 0..200 in steps of 20")
+    dub.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="runs a standard network")
+    dub.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the network trains and runs")
+    dub.add_argument("-q", "--quiet", action="store_true")
+    dub.set_defaults(run=_dub)
 
     demo = commands.add_parser(
         "demo",

@@ -29,6 +29,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from talkinghead.audio2motion.finetune import finetune_articulation
 from talkinghead.audio2motion.model import Audio2Motion, load_model, save_model
@@ -72,6 +73,12 @@ class VideoAvatar:
     @property
     def preset(self) -> str:
         return "quick" if self.lower_face is None else "standard"
+
+    @property
+    def mouth_fit(self) -> MouthFit:
+        """The person's mouth as enrollment fitted it, to redraw other frames of them (a dub)."""
+        return MouthFit(self.calibration, self.av_offset, self.av_offset_trusted, self.mouths, self.lower_face,
+                        self.motion_model, len(self.mouths.keys))
 
     def save(self, directory: str | Path, track: Track | None = None) -> None:
         """Write the bundle, with the enrollment ``track`` as ``track.npz``.
@@ -130,6 +137,105 @@ class VideoAvatar:
             raise ValueError(f"{directory}: broken avatar bundle ({error})") from None
 
 
+@dataclass(frozen=True)
+class MouthFit:
+    """What enrollment learns of a person's mouth from their video: all a redraw needs besides frames."""
+
+    calibration: Calibration
+    av_offset: int
+    av_offset_trusted: bool
+    mouths: MouthBank
+    lower_face: LowerFaceModel | None
+    motion_model: Audio2Motion | None
+    frames: int  # enrollment frames (from the track's first)
+
+
+def fit_mouth(path: str | Path, track: Track, audio: str | Path | None = None, frames: int | None = None,
+              preset: str = "quick", device: str = "cpu", work_dir: str | Path | None = None,
+              config: StandardConfig = StandardConfig(), finetune_audio2motion: bool = False,
+              progress: bool = True) -> MouthFit:
+    """Fit the calibration, mouth bank and (``standard``) the lower-face network on ``track``'s first ``frames``.
+
+    The video's frames are streamed (one decode pass), never all held.
+    """
+    from talkinghead.audio2motion.animate import animate
+    from talkinghead.audio2motion.audio_io import load_audio
+    from talkinghead.audio2motion.baselines import mouth_signals
+    from talkinghead.renderer.av_offset import estimate_av_offset
+    from talkinghead.renderer.video import iter_frames
+
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
+    if preset == "standard":
+        require_device(device)
+    try:
+        samples, rate = load_audio(audio or path)
+    except ValueError as error:
+        raise ValueError(f"enrollment needs the video's speech for calibration: {error} (use --audio)") from None
+    limit = track.num_frames if frames is None else min(frames, track.num_frames)
+    samples = samples[: int(limit / track.fps * rate)]
+    model = load_model()
+    predicted = animate(model, samples, rate, track.fps, 100).blendshapes
+    n = min(len(predicted), limit)
+    predicted, tracked = predicted[:n], track.blendshapes[:n]
+    landmarks = track.landmarks[:n].astype(np.float64)
+    estimate = estimate_av_offset(mouth_signals(predicted)["aperture"], lip_gap(landmarks) / interocular(landmarks))
+    calibration = fit_calibration(predicted, tracked, estimate.lag)
+    motion_model = None
+    if finetune_audio2motion:
+        frames_at, wanted_weights = align(np.arange(n)[:, None], calibration.invert(tracked), estimate.lag)
+        motion_model, _, _ = finetune_articulation(model, samples, rate, track.fps, frames_at[:, 0], wanted_weights,
+                                                   list(DRIVEN), progress=progress)
+        refitted = animate(motion_model, samples, rate, track.fps, 100).blendshapes[:n]
+        calibration = fit_calibration(refitted, tracked, estimate.lag)
+    size = (track.camera.width, track.camera.height)
+    region = config.region
+    views = region_views(track.landmarks[:n], size, region)
+    regions = []
+
+    def frames_cutting_regions():
+        frames = tqdm(zip(range(n), iter_frames(path)), total=n, unit="frame", desc="enroll", disable=not progress)
+        for k, frame in frames:
+            if preset == "standard":
+                regions.append(cut_crops(frame[None], views[k].transform[None], region.size)[0])
+            yield frame
+
+    mouths = build_bank(frames_cutting_regions(), track.landmarks[:n], tracked)
+    lower_face = None
+    if preset == "standard":
+        enrollment = Enrollment(np.stack(regions), views, track.landmarks[:n], tracked, track.pose[:n],
+                                FaceModel(track.neutral), mouths)
+        picks = pick_references(mouths.keys, config.references)
+        references = References(enrollment.regions[picks], mouths.keys[picks], picks)
+        fields, truths = build_examples(enrollment, references, config, progress)
+        checkpoint = None if work_dir is None else Path(work_dir) / "lower_face.ckpt"
+        net = train_network(fields, truths, config, checkpoint, device, progress)
+        network_error, quick_error = training_errors(net, fields, truths)
+        if not network_error < quick_error:
+            raise ValueError(f"standard preset: the trained network ({network_error:.1f}) does not beat the quick "
+                             f"drawing ({quick_error:.1f}) on its own examples; use --preset quick")
+        lower_face = LowerFaceModel(net, region, references)
+    return MouthFit(calibration, estimate.lag, estimate.confident, mouths, lower_face, motion_model, n)
+
+
+def track_for_enrollment(path: str | Path, work_dir: str | Path | None = None, progress: bool = True) -> Track:
+    """The video's track: the one an interrupted enrollment left in ``work_dir`` if it fits, else a fresh one."""
+    from talkinghead.renderer.tracking import track_video
+    from talkinghead.renderer.video import probe_video
+
+    info = probe_video(path)
+    work = Path(work_dir) if work_dir is not None else None
+    if work is not None and (work / "track.npz").is_file():
+        cached = Track.load(work / "track.npz")
+        if (cached.camera.width, cached.camera.height, cached.fps) == (info.width, info.height, info.fps):
+            return cached
+    track = track_video(path, progress=progress)
+    if work is not None:
+        work.mkdir(parents=True, exist_ok=True)
+        track.save(work / "track.npz")
+    return track
+
+
 def enroll_video(path: str | Path, audio: str | Path | None = None, frames: int | None = None,
                  preset: str = "quick", device: str = "cpu", max_minutes: float | None = None,
                  track: Track | None = None, work_dir: str | Path | None = None,
@@ -147,12 +253,8 @@ def enroll_video(path: str | Path, audio: str | Path | None = None, frames: int 
     audio2motion's articulation layer to this video's mouth (short videos
     overfit; off by default).
     """
-    from talkinghead.audio2motion.animate import animate
     from talkinghead.audio2motion.audio_io import load_audio
-    from talkinghead.audio2motion.baselines import mouth_signals
-    from talkinghead.renderer.av_offset import estimate_av_offset
     from talkinghead.renderer.base_loop import base_loop
-    from talkinghead.renderer.tracking import track_video
     from talkinghead.renderer.video import iter_frames, probe_video
 
     if preset not in PRESETS:
@@ -163,74 +265,28 @@ def enroll_video(path: str | Path, audio: str | Path | None = None, frames: int 
         raise ValueError(f"max_minutes must be positive, got {max_minutes}")
     if preset == "standard":
         require_device(device)
-    info = probe_video(path)  # an unreadable file says so before anything else
+    probe_video(path)  # an unreadable file says so before anything else
     try:  # before tracking, so a missing speech track fails at once
-        samples, rate = load_audio(audio or path)
+        load_audio(audio or path)
     except ValueError as error:
         raise ValueError(f"enrollment needs the video's speech for calibration: {error} (use --audio)") from None
-    work = Path(work_dir) if work_dir is not None else None
-    if track is None and work is not None and (work / "track.npz").is_file():
-        cached = Track.load(work / "track.npz")
-        if (cached.camera.width, cached.camera.height, cached.fps) == (info.width, info.height, info.fps):
-            track = cached
-    if track is None:
-        track = track_video(path, progress=progress)
-        if work is not None:
-            work.mkdir(parents=True, exist_ok=True)
-            track.save(work / "track.npz")
+    track = track or track_for_enrollment(path, work_dir, progress)
     limit = track.num_frames if frames is None else frames
     if max_minutes is not None:
         limit = min(limit, int(max_minutes * 60 * track.fps))
-    samples = samples[: int(limit / track.fps * rate)]
-    model = load_model()
-    predicted = animate(model, samples, rate, track.fps, 100).blendshapes
-    n = min(len(predicted), track.num_frames, limit)
-    predicted, tracked = predicted[:n], track.blendshapes[:n]
-    landmarks = track.landmarks[:n].astype(np.float64)
-    estimate = estimate_av_offset(mouth_signals(predicted)["aperture"], lip_gap(landmarks) / interocular(landmarks))
-    calibration = fit_calibration(predicted, tracked, estimate.lag)
-    motion_model = None
-    if finetune_audio2motion:
-        frames_at, wanted_weights = align(np.arange(n)[:, None], calibration.invert(tracked), estimate.lag)
-        motion_model, _, _ = finetune_articulation(model, samples, rate, track.fps, frames_at[:, 0], wanted_weights,
-                                                   list(DRIVEN), progress=progress)
-        refitted = animate(motion_model, samples, rate, track.fps, 100).blendshapes[:n]
-        calibration = fit_calibration(refitted, tracked, estimate.lag)
+    fit = fit_mouth(path, track, audio, limit, preset, device, work_dir, config, finetune_audio2motion, progress)
+    n = fit.frames
     loop = base_loop(track.landmarks[:n], track.fps)
     window = np.unique(loop)
+    wanted = set(window.tolist())
+    kept = {k: frame for k, frame in zip(range(int(window[-1]) + 1), iter_frames(path)) if k in wanted}
     size = (track.camera.width, track.camera.height)
-    region = config.region
-    views = region_views(track.landmarks[:n], size, region)
-    wanted, kept, regions = set(window.tolist()), {}, []
-
-    def frames_keeping_the_window():
-        for k, frame in zip(range(n), iter_frames(path)):
-            if k in wanted:
-                kept[k] = frame
-            if preset == "standard":
-                regions.append(cut_crops(frame[None], views[k].transform[None], region.size)[0])
-            yield frame
-
-    mouths = build_bank(frames_keeping_the_window(), track.landmarks[:n], tracked)
-    lower_face = None
-    if preset == "standard":
-        enrollment = Enrollment(np.stack(regions), views, track.landmarks[:n], tracked, track.pose[:n],
-                                FaceModel(track.neutral), mouths)
-        picks = pick_references(mouths.keys, config.references)
-        references = References(enrollment.regions[picks], mouths.keys[picks], picks)
-        fields, truths = build_examples(enrollment, references, config, progress)
-        checkpoint = None if work is None else work / "lower_face.ckpt"
-        net = train_network(fields, truths, config, checkpoint, device, progress)
-        network_error, quick_error = training_errors(net, fields, truths)
-        if not network_error < quick_error:
-            raise ValueError(f"standard preset: the trained network ({network_error:.1f}) does not beat the quick "
-                             f"drawing ({quick_error:.1f}) on its own examples; use --preset quick")
-        lower_face = LowerFaceModel(net, region, references)
+    views = region_views(track.landmarks[:n], size, config.region)
     return VideoAvatar(
         np.stack([kept[k] for k in window]), track.landmarks[window], track.blendshapes[window],
-        track.pose[window], track.neutral, np.searchsorted(window, loop), track.fps, calibration,
-        estimate.lag, estimate.confident, mouths, np.stack([views[k].transform for k in window]), lower_face,
-        motion_model,
+        track.pose[window], track.neutral, np.searchsorted(window, loop), track.fps, fit.calibration,
+        fit.av_offset, fit.av_offset_trusted, fit.mouths, np.stack([views[k].transform for k in window]),
+        fit.lower_face, fit.motion_model,
     )
 
 

@@ -1,0 +1,327 @@
+"""Dubbing: make the person in a video say new speech, at the video's own resolution, rate and style.
+
+Stages: track the video; enroll on it (or take a given avatar of the same
+person); drive the mouth from the new speech at the video's frame times
+(:mod:`.dub_plan`); stream the frames once more, redraw the mouth of every
+frame with a face (:mod:`talkinghead.renderer.redraw`: only the face region
+changes) and encode as they come, so memory does not grow with the video's
+length or resolution. The output keeps the input's size, timestamps, pixel
+format, colour tags and rotation, carries a tag saying it is synthetic,
+and is written to a temporary file renamed at the very end: a failed or
+interrupted run leaves nothing at the output path.
+
+Dubbing a person requires their consent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from talkinghead.coefficients import Coefficients
+from talkinghead.dub_plan import TAILS, PlanConfig, plan_dub
+from talkinghead.renderer.composite import Patched
+
+SYNTHETIC_TAG = ("synthetic: the mouth in this video was redrawn by talkinghead to say speech the person "
+                 "may never have said")
+AUDIO_OUT_RATE = 48000
+
+
+@dataclass(frozen=True)
+class DubConfig:
+    preset: str = "quick"  # enrollment on the video: quick (seconds) or standard (trains a network, minutes)
+    tail: str = "rest"  # speech shorter than the video: the rest rests closed, or keeps its own mouth and sound
+    watermark: bool = False  # a visible "AI-generated" label
+    lookahead_ms: int = 100
+    backend: str = "torch"
+    device: str = "cpu"
+    batch: int = 8  # frames drawn at once
+    crf: int = 18
+    stretch_memory_mb: int = 512  # frames held to extend the video when the speech is longer
+    plan: PlanConfig = PlanConfig()
+
+    def __post_init__(self) -> None:
+        if self.preset not in ("quick", "standard"):
+            raise ValueError(f"preset must be quick or standard, got {self.preset!r}")
+        if self.tail not in TAILS:
+            raise ValueError(f"tail must be one of {', '.join(TAILS)}, got {self.tail!r}")
+
+
+@dataclass(frozen=True)
+class DubFrame:
+    """One output frame before encoding, with the input frame it was drawn on."""
+
+    index: int
+    image: np.ndarray  # (H,W,3) uint8, upright
+    source: np.ndarray  # the input frame
+    patched: Patched | None  # where the image may differ from ``source``; None: passed through
+    time: Fraction
+
+
+@dataclass(frozen=True)
+class DubResult:
+    output: Path
+    frames: int
+    drawn: int  # frames with a redrawn mouth (the rest passed through: no face, or the original tail)
+    extended: int  # frames added to cover longer speech
+    seconds: float  # duration of the output
+
+
+class Dubbing:
+    """A prepared dub: the video tracked, the person enrolled, the speech turned into a drive per output frame."""
+
+    def __init__(self, video: str | Path, audio: str | Path, config: DubConfig = DubConfig(),
+                 avatar: str | Path | None = None, video_speech: str | Path | None = None, text: str | None = None,
+                 progress: bool = True) -> None:
+        from talkinghead.audio2motion.audio_io import load_audio
+        from talkinghead.renderer.video import probe_video
+
+        self.video, self.config, self.progress = Path(video), config, progress
+        self.info = probe_video(video)
+        self.samples, self.rate = load_audio(audio)
+        if not len(self.samples):
+            raise ValueError(f"{audio}: holds no audio samples")
+        loaded = _load_video_avatar(avatar, config) if avatar is not None else None
+        if loaded is None and video_speech is None and not self.info.has_audio:
+            raise ValueError(f"{video}: has no audio track, and enrolling the person needs their own speech; give "
+                             "--video-speech FILE (their speech, starting with the video) or --avatar DIR")
+        self._stage(1, f"tracking {self.video.name}")
+        from talkinghead.renderer.tracking import track_video
+
+        self.track = track_video(video, progress=progress)
+        self._stage(2, f"enrollment ({loaded.preset + ', given' if loaded else config.preset})")
+        if loaded is not None:
+            self.fit = loaded.mouth_fit
+        else:
+            from talkinghead.renderer.video_avatar import fit_mouth
+
+            self.fit = fit_mouth(video, self.track, video_speech, preset=config.preset, device=config.device,
+                                 progress=progress)
+        self.times, self.durations = _frame_times(video, self.track.num_frames, self.info.fps)
+        speech_seconds = Fraction(len(self.samples), self.rate)
+        held = max(2, config.stretch_memory_mb * 2**20 // (self.info.width * self.info.height * 3))
+        self.plan = plan_dub(self.times, self.durations, self.track.landmarks, self.track.valid, speech_seconds,
+                             self.info.fps, config.tail, held, config.plan)
+        self.coefficients = self._drive(text)
+
+    def _stage(self, number: int, what: str) -> None:
+        if self.progress:
+            print(f"talkinghead dub [{number}/4] {what}", file=sys.stderr, flush=True)
+
+    def _drive(self, text: str | None) -> Coefficients:
+        """The new speech's coefficients at the video's nominal rate, silence-padded to the output's end."""
+        from talkinghead.render import RenderConfig, drive
+
+        fps = self.info.fps
+        padded = np.zeros(max(len(self.samples), int(np.ceil(self.plan.duration * self.rate))), np.float32)
+        padded[: len(self.samples)] = self.samples
+        config = RenderConfig(fps=fps, lookahead_ms=self.config.lookahead_ms)
+        if text is None:
+            return drive(padded, self.rate, config, idle_motion=False, model=self.fit.motion_model)
+        from talkinghead.audio2motion.baselines import text_mouth
+        from talkinghead.audio2motion.motion import BlinkConfig, HeadConfig, MotionConfig, SilenceConfig, apply_motion
+        from talkinghead.audio2motion.resample import resample
+        from talkinghead.streaming.clock import FrameClock
+
+        frames = FrameClock(self.rate, fps).frames_for(len(padded))
+        weights = text_mouth(resample(padded, self.rate, 16000), text, frames, fps)
+        motion = MotionConfig(silence=SilenceConfig(anticipation_ms=self.config.lookahead_ms),
+                              blink=BlinkConfig(enabled=False), head=HeadConfig(scale=0.0))
+        return apply_motion(Coefficients(weights, np.zeros((frames, 6), np.float32), fps), padded, self.rate, motion)
+
+    def driving(self) -> np.ndarray:
+        """Mouth weights in the person's tracked scale (N,52), one row per output frame (read at its time)."""
+        calibrated = self.fit.calibration.apply(self.coefficients.blendshapes)
+        at = np.array([float(t * self.info.fps) for t in self.plan.times])
+        rows = np.arange(len(calibrated))
+        return np.stack([np.interp(at, rows, calibrated[:, c]) for c in range(calibrated.shape[1])], 1)
+
+    def frames(self) -> Iterator[DubFrame]:
+        """The output frames in order, drawn as the input streams past (the loop stretch is held, bounded)."""
+        from talkinghead.renderer.face_model import FaceModel
+        from talkinghead.renderer.redraw import MouthRedrawer
+        from talkinghead.renderer.video import iter_frames
+
+        plan, track, fit = self.plan, self.track, self.fit
+        redrawer = MouthRedrawer(FaceModel(track.neutral), fit.mouths, fit.lower_face)
+        views = self._region_views()
+        driving = self.driving()
+        own = track.blendshapes
+        held_wanted = set(plan.stretch.tolist())
+        held: dict[int, np.ndarray] = {}
+
+        def inputs() -> Iterator[np.ndarray]:
+            for k, image in enumerate(iter_frames(self.video)):
+                if k >= len(self.times):
+                    break
+                if k in held_wanted:
+                    held[k] = image
+                yield image
+            for k in plan.source[len(self.times):]:
+                yield held[int(k)]
+
+        batch: list[tuple[int, np.ndarray]] = []
+        for index, image in enumerate(inputs()):
+            batch.append((index, image))
+            if len(batch) == self.config.batch or index == len(plan) - 1:
+                yield from self._draw(batch, redrawer, views, driving, own)
+                batch = []
+
+    def _draw(self, batch, redrawer, views, driving, own) -> Iterator[DubFrame]:
+        from talkinghead.renderer.redraw import TrackedFrame
+
+        plan, track = self.plan, self.track
+        todo = [(i, image) for i, image in batch if plan.speech[i] > 0 and track.valid[plan.source[i]]]
+        frames, rows = [], []
+        for i, image in todo:
+            k = int(plan.source[i])
+            frames.append(TrackedFrame(image, track.landmarks[k], own[k], track.pose[k],
+                                       None if views is None else views[k]))
+            rows.append(plan.speech[i] * driving[i] + (1 - plan.speech[i]) * own[k])
+        drawn = dict(zip([i for i, _ in todo], redrawer.draw(frames, np.array(rows)) if todo else []))
+        for i, image in batch:
+            patched = drawn.get(i)
+            yield DubFrame(i, image if patched is None else patched.image, image, patched, plan.times[i])
+
+    def _region_views(self) -> np.ndarray | None:
+        if self.fit.lower_face is None:
+            return None
+        from talkinghead.renderer.video_avatar import region_views
+
+        size = (self.info.width, self.info.height)
+        return np.stack([v.transform for v in region_views(self.track.landmarks, size, self.fit.lower_face.region)])
+
+    def audio(self, rate: int = AUDIO_OUT_RATE) -> np.ndarray:
+        """The output's sound: the new speech, then (shorter speech) silence or the video's own sound."""
+        from talkinghead.audio2motion.audio_io import load_audio
+        from talkinghead.audio2motion.resample import resample
+
+        total = int(round(self.plan.duration * rate))
+        out = np.zeros(max(total, 1), np.float32)
+        speech = resample(self.samples, self.rate, rate)[:total]
+        out[: len(speech)] = speech
+        if self.config.tail == "original" and len(speech) < total and self.info.has_audio:
+            own, own_rate = load_audio(self.video)
+            own = resample(own, own_rate, rate)[len(speech):total]
+            out[len(speech): len(speech) + len(own)] = own
+        return out
+
+    def write(self, output: str | Path, on_frame: Callable[[DubFrame], None] | None = None) -> DubResult:
+        """Encode the dub to ``output`` through a temporary file in its folder (renamed when complete)."""
+        from talkinghead.renderer.video import VideoWriter
+        from talkinghead.renderer.watermark import make_watermark
+
+        output = Path(output)
+        info, plan = self.info, self.plan
+        base = _time_base(self.video)
+        mark = make_watermark(info.width, info.height) if self.config.watermark else None
+        metadata = {"comment": SYNTHETIC_TAG, "description": SYNTHETIC_TAG}
+        drawn = 0
+        with _staging(output) as staging:
+            self._stage(3, f"synthesis and encoding -> {output.name}")
+            writer = VideoWriter(staging, info.fps, (info.height, info.width), self.audio(), AUDIO_OUT_RATE,
+                                 self.config.crf, info.style, base, metadata)
+            with writer, tqdm(total=len(plan), unit="frame", desc="dub", disable=not self.progress) as bar:
+                for frame in self.frames():
+                    if on_frame is not None:
+                        on_frame(frame)
+                    image = frame.image if mark is None else mark.apply(frame.image)
+                    pts = round(frame.time / base)
+                    duration = max(1, round((frame.time + plan.durations[frame.index]) / base) - pts)
+                    writer.write(image[None], np.array([pts]), np.array([duration]))
+                    drawn += frame.patched is not None
+                    bar.update()
+            self._stage(4, "encoding finished, audio muxed")
+        return DubResult(output, len(plan), drawn, len(plan) - len(self.times), float(plan.duration))
+
+
+def dub(video: str | Path, audio: str | Path, output: str | Path, avatar: str | Path | None = None,
+        video_speech: str | Path | None = None, text: str | None = None, coefficients_out: str | Path | None = None,
+        config: DubConfig = DubConfig(), progress: bool = True) -> DubResult:
+    """Make the person in ``video`` say ``audio``; write ``output`` (MP4, or .mov/.mkv by its suffix).
+
+    ``avatar``: a video avatar of the same person (skips enrollment).
+    ``video_speech``: the video's own speech as a file, when the video has
+    no audio track (enrollment calibrates on it). ``text``: the new speech's
+    transcript (text-assisted mouth). ``coefficients_out``: also save the
+    driving coefficients (.npz, .json or Live Link .csv).
+    """
+    output = Path(output)
+    _check_output(output, Path(video))
+    dubbing = Dubbing(video, audio, config, avatar, video_speech, text, progress)
+    result = dubbing.write(output)
+    if coefficients_out is not None:
+        dubbing.coefficients.save(coefficients_out)
+    return result
+
+
+def _load_video_avatar(path: str | Path, config: DubConfig):
+    from talkinghead.renderer.avatar import load_avatar
+    from talkinghead.renderer.video_avatar import VideoAvatar
+
+    avatar = load_avatar(path, config.backend, config.device)
+    if not isinstance(avatar, VideoAvatar):
+        raise ValueError(f"{path}: a dub needs a video avatar of the person (talkinghead enroll VIDEO), not a photo one")
+    return avatar
+
+
+def _frame_times(path: Path, count: int, fps: Fraction) -> tuple[list[Fraction], list[Fraction]]:
+    """Each frame's presentation time and duration from the packets (no decoding); ``k / fps`` if they disagree."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        base = Fraction(stream.time_base)
+        stamps = sorted((p.pts, p.duration) for p in container.demux(stream) if p.pts is not None and p.size)
+    if len(stamps) != count:
+        return [Fraction(k) / fps for k in range(count)], [1 / fps] * count
+    start = stamps[0][0]
+    times = [(pts - start) * base for pts, _ in stamps]
+    last = stamps[-1][1] * base if stamps[-1][1] else 1 / fps
+    return times, [b - a for a, b in zip(times, times[1:])] + [last]
+
+
+def _time_base(path: Path) -> Fraction:
+    import av
+
+    with av.open(str(path)) as container:
+        return Fraction(container.streams.video[0].time_base)
+
+
+def _check_output(output: Path, video: Path) -> None:
+    """Fail before any work when the output cannot be written or would overwrite the input."""
+    if output.resolve() == video.resolve():
+        raise ValueError(f"{output}: the output would overwrite the input video")
+    if output.suffix.lower() not in (".mp4", ".m4v", ".mov", ".mkv"):
+        raise ValueError(f"{output}: unsupported output container (use .mp4, .mov or .mkv)")
+    with _staging(output, keep=False):
+        pass
+
+
+@contextlib.contextmanager
+def _staging(output: Path, keep: bool = True) -> Iterator[Path]:
+    """A temporary file beside ``output``, renamed to it on success (``keep``) and removed on any failure."""
+    if not output.parent.is_dir():
+        raise ValueError(f"{output}: its folder does not exist")
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=f".partial{output.suffix}",
+                                        dir=output.parent)
+    except OSError as error:
+        raise ValueError(f"{output}: cannot write there ({error.strerror})") from None
+    os.close(handle)
+    staging = Path(name)
+    try:
+        yield staging
+        if keep:
+            os.replace(staging, output)
+    finally:
+        staging.unlink(missing_ok=True)
