@@ -7,23 +7,11 @@ import pytest
 
 from talkinghead.arkit import ARKIT_INDEX
 from talkinghead.audio2motion.audio_io import load_audio
-from talkinghead.render import RenderConfig, demo_audio, drive, render_file
+from talkinghead.render import demo_audio, render_file
 from talkinghead.renderer.avatar import avatar_renderer, load_avatar
 from talkinghead.renderer.video import VideoWriter, probe_video
 
 pytest.importorskip("mediapipe")
-
-
-@pytest.fixture(scope="module")
-def talking_video(tmp_path_factory):
-    """The built-in photo avatar saying the demo sentence (6.6 s): a talking video made here, with audio."""
-    samples, rate = load_audio(demo_audio())
-    photo = avatar_renderer(load_avatar())
-    coefficients = drive(samples, rate, RenderConfig())
-    path = tmp_path_factory.mktemp("video") / "talking.mp4"
-    with VideoWriter(path, Fraction(30), photo.size, samples, rate, crf=14) as out:
-        out.write(photo.render_frames(coefficients.blendshapes, coefficients.pose))
-    return path
 
 
 @pytest.fixture(scope="module")
