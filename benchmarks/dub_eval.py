@@ -52,6 +52,7 @@ SENTENCES = {
     "retalk_5": "A bumpy path by the pond made both boys stop and laugh.",
     "sun": "Maybe Paul will play the piano by the bay tomorrow morning.",
 }
+SHEET_WIDTH = 1000
 REAL_SPEECH = {"retalk_1": "retalk_a1.wav", "retalk_2": "retalk_a2.wav", "retalk_3": "retalk_a1.wav",
                "retalk_5": "retalk_a2.wav", "sun": "intro_en.wav"}
 
@@ -119,8 +120,20 @@ def run_dub(video: Path, speech: Path, output: Path, video_speech: Path | None, 
         x0, y0 = np.maximum(0, low - pad).astype(int)
         x1, y1 = (high + pad).astype(int)
         rows = [np.concatenate([picks[i][r][y0:y1, x0:x1] for i in sorted(picks)], 1) for r in (0, 1)]
-        write_image(sheet, np.concatenate(rows, 0))
+        write_image(sheet, fit_width(np.concatenate(rows, 0), SHEET_WIDTH))
     return dubbing, result, seconds, float(np.mean(shares)) if shares else 0.0, violations[0]
+
+
+def fit_width(image: np.ndarray, width: int) -> np.ndarray:
+    """Shrink (area average) to at most ``width`` pixels across: sheets stay small in the repository."""
+    import torch
+    import torch.nn.functional as F
+
+    if image.shape[1] <= width:
+        return image
+    height = round(image.shape[0] * width / image.shape[1])
+    small = F.interpolate(torch.from_numpy(image).permute(2, 0, 1)[None].float(), size=(height, width), mode="area")
+    return small[0].permute(1, 2, 0).round().byte().numpy()
 
 
 def transcode_seconds(video: Path, output: Path) -> float:

@@ -207,3 +207,23 @@ def test_bad_input_is_one_line_and_leaves_no_file(case, tracked_clip, speech, tm
     message = capsys.readouterr().err.strip()
     assert message.startswith("talkinghead: error:") and "\n" not in message
     assert not output.exists() and not list(tmp_path.glob(".out.*"))
+
+
+def test_cli_dub_with_original_tail_and_coefficients(tracked_clip, speech, tmp_path):
+    from talkinghead.coefficients import Coefficients
+
+    path, track = tracked_clip
+    output, coefficients = tmp_path / "out.mov", tmp_path / "drive.json"
+    assert main(["dub", str(path), str(speech), "-o", str(output), "--tail", "original",
+                 "--coefficients-out", str(coefficients), "-q"]) == 0
+    drive = Coefficients.load(coefficients)
+    assert drive.fps == 30 and len(drive) >= CLIP  # the speech padded to the video's length
+    with av.open(str(output)) as container:
+        assert container.format.name.startswith("mov")
+        lengths = {s.type: float(s.duration * s.time_base) for s in container.streams}
+    assert abs(lengths["video"] - 2.5) < 1e-6 and abs(lengths["audio"] - 2.5) <= 0.03  # the video's own length
+    lips = track.landmarks[:, 0:20, :2]  # around the mouth (mesh vertices 0-19: lips and chin centre line)
+    (x0, y0), (x1, y1) = lips.min((0, 1)).astype(int) - 10, lips.max((0, 1)).astype(int) + 10
+    error = [np.abs(a[y0:y1, x0:x1].astype(int) - b[y0:y1, x0:x1]).mean()
+             for a, b in zip(iter_frames(path), iter_frames(output))]
+    assert max(error[70:]) < 0.5 * np.mean(error[10:50])  # past the 2 s of speech the mouth is the video's own
