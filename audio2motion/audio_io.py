@@ -73,7 +73,37 @@ def load_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
         raise ValueError(f"{p}: audio track holds no samples")
     if not np.isfinite(samples).all():
         raise ValueError(f"{p}: audio holds NaN or infinite samples")
+    shortfall = _wav_shortfall(p)
+    if shortfall is not None:
+        raise ValueError(f"{p}: truncated WAV (its header declares {shortfall[0]} bytes of audio, the file "
+                         f"holds {shortfall[1]})")
     return samples, rate
+
+
+def _wav_shortfall(path: Path) -> tuple[int, int] | None:
+    """(declared, present) bytes of a RIFF/WAVE file's ``data`` chunk when under 90% is there; else None.
+
+    FFmpeg quietly decodes what a cut-off WAV still holds; its header says
+    how much there should be (a streamed WAV's placeholder sizes, 0 and
+    0xFFFFFFFF, are not checked).
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as file:
+        head = file.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        offset = 12
+        for _ in range(64):
+            file.seek(offset)
+            chunk = file.read(8)
+            if len(chunk) < 8:
+                return None
+            length = int.from_bytes(chunk[4:], "little")
+            if chunk[:4] == b"data":
+                present = size - offset - 8
+                return (length, present) if 0 < length < 0xFFFFFFFF and present < 0.9 * length else None
+            offset += 8 + length + (length & 1)
+    return None
 
 
 def load_audio_16k(path: str | os.PathLike) -> np.ndarray:

@@ -10,8 +10,9 @@ and ``speech/retalk_a1.wav``):
 - a video whose face leaves the frame for 2 s (simulated: 50 frames shifted
   90% of the width to the right); those frames must pass through untouched;
 - a 4K input (retalk_2 scaled to 2160² and centred on a 3840x2160 frame,
-  5 s): peak memory (RSS of the dub process) beside the bytes of all its
-  decoded frames, and the same for the 844² original;
+  played forward then back: 10 s): peak memory (the dub process's VmHWM)
+  beside the bytes of all its decoded frames, and the same for the 844²
+  original;
 - an unwritable output path (a read-only folder);
 - a corrupt AUDIO (a truncated WAV, and random bytes).
 Each runs the CLI in its own process.
@@ -33,25 +34,28 @@ from talkinghead.audio2motion.audio_io import load_audio
 from talkinghead.renderer.video import VideoWriter, iter_frames, probe_video
 
 ROOT = Path(__file__).resolve().parents[1]
-CLI = [sys.executable, "-c", """import resource, sys
+CLI = [sys.executable, "-c", """import sys
 from talkinghead.cli import main
 try:
     code = main(sys.argv[1:])
 except SystemExit as stop:
     code = stop.code
-print(f"peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
-sys.exit(code)""", "dub"]  # the CLI, reporting its own peak memory
+peak = [line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")]
+print(f"peak {peak[0]}", file=sys.stderr)
+sys.exit(code)""", "dub"]  # the CLI, reporting its own peak memory (VmHWM: ru_maxrss would count the parent's)
 
 
-def reencode(source: Path, path: Path, change=None, audio: bool = True) -> Path:
-    """``source``'s frames (each through ``change``) with, or without, its own audio."""
+def reencode(source: Path, path: Path, change=None, audio: bool = True, there_and_back: bool = False) -> Path:
+    """``source``'s frames (each through ``change``) with, or without, its own audio; ``there_and_back``:
+    played forward then backward (twice as long; the audio stays the source's)."""
     info = probe_video(source)
     samples, rate = load_audio(source) if audio else (None, 16000)
-    first = next(iter_frames(source))
-    size = first.shape[:2] if change is None else change(0, first).shape[:2]
+    frames = list(iter_frames(source))  # the sources are small (at most 844², 5 s)
+    order = list(range(len(frames))) + (list(range(len(frames) - 1, -1, -1)) if there_and_back else [])
+    size = (frames[0] if change is None else change(0, frames[0])).shape[:2]
     with VideoWriter(path, info.fps, size, samples, rate, crf=16) as out:
-        for k, frame in enumerate(iter_frames(source)):
-            out.write((frame if change is None else change(k, frame))[None])
+        for k in order:
+            out.write((frames[k] if change is None else change(k, frames[k]))[None])
     return path
 
 
@@ -65,6 +69,7 @@ def shifted_away(k: int, frame: np.ndarray) -> np.ndarray:
 
 
 def to_4k(k: int, frame: np.ndarray) -> np.ndarray:
+    """Scaled to 2160² and centred on a black 3840x2160 frame."""
     up = F.interpolate(torch.from_numpy(frame).permute(2, 0, 1)[None].float(), size=(2160, 2160), mode="bicubic",
                        align_corners=False)[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
     out = np.zeros((2160, 3840, 3), np.uint8)
@@ -100,12 +105,12 @@ def main() -> None:
     with VideoWriter(own_speech, probe_video(silent).fps, (16, 16), samples, rate) as out:
         out.write(np.zeros((1, 16, 16, 3), np.uint8))
     away = reencode(clips / "retalk_3.mp4", work / "away.mp4", shifted_away)
-    big = reencode(clips / "retalk_2.mp4", work / "uhd.mp4", to_4k)
+    big = reencode(clips / "retalk_2.mp4", work / "uhd.mp4", to_4k, there_and_back=True)
     truncated = work / "truncated.wav"
     truncated.write_bytes(speech.read_bytes()[:2000])
     noise = work / "noise.wav"
     noise.write_bytes(np.random.default_rng(0).integers(0, 256, 50000, dtype=np.uint8).tobytes())
-    frames_4k = 125 * 2160 * 3840 * 3 / 2**20
+    frames_4k = probe_video(big).num_frames * 2160 * 3840 * 3 / 2**20
     print("| case | exit | message (last line) | seconds | output | temp files left | peak RSS | note |")
     print("|---|---|---|---|---|---|---|---|")
     run("video with no audio track", [str(silent), str(speech)], work / "a.mp4")
@@ -115,10 +120,10 @@ def main() -> None:
         "frames 40-89 shifted out: see the pass-through check below")
     run("844² original (memory baseline)", [str(clips / "retalk_2.mp4"), str(speech)], work / "e.mp4",
         f"all frames decoded: {125 * 844 * 844 * 3 / 2**20:.0f} MB")
-    run("4K input (3840x2160, 5 s)", [str(big), str(speech)], work / "f.mp4",
+    run("4K input (3840x2160, 10 s)", [str(big), str(speech)], work / "f.mp4",
         f"all frames decoded: {frames_4k:.0f} MB")
-    readonly = args.data / "out.mp4"
-    run("unwritable output path (read-only folder)", [str(clips / "retalk_3.mp4"), str(speech)], readonly)
+    readonly = Path("/proc/out.mp4")  # no file can be made there, not even by root
+    run("unwritable output path (/proc)", [str(clips / "retalk_3.mp4"), str(speech)], readonly)
     run("corrupt AUDIO (truncated WAV)", [str(clips / "retalk_3.mp4"), str(truncated)], work / "g.mp4")
     run("corrupt AUDIO (random bytes)", [str(clips / "retalk_3.mp4"), str(noise)], work / "h.mp4")
     if (work / "d.mp4").exists():

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -30,6 +30,7 @@ from tqdm import tqdm
 from talkinghead.coefficients import Coefficients
 from talkinghead.dub_plan import TAILS, PlanConfig, plan_dub
 from talkinghead.renderer.composite import Patched
+from talkinghead.renderer.standard import StandardConfig
 
 SYNTHETIC_TAG = ("synthetic: the mouth in this video was redrawn by talkinghead to say speech the person "
                  "may never have said")
@@ -46,8 +47,9 @@ class DubConfig:
     device: str = "cpu"
     batch: int = 8  # frames drawn at once
     crf: int = 18
-    stretch_memory_mb: int = 512  # frames held to extend the video when the speech is longer
+    stretch_memory_mb: int = 256  # frames held to loop when the speech is longer (4K: 10 frames)
     plan: PlanConfig = PlanConfig()
+    standard: StandardConfig = StandardConfig()  # the standard preset's training
 
     def __post_init__(self) -> None:
         if self.preset not in ("quick", "standard"):
@@ -105,7 +107,7 @@ class Dubbing:
             from talkinghead.renderer.video_avatar import fit_mouth
 
             self.fit = fit_mouth(video, self.track, video_speech, preset=config.preset, device=config.device,
-                                 progress=progress)
+                                 config=config.standard, progress=progress)
         self.times, self.durations = _frame_times(video, self.track.num_frames, self.info.fps)
         speech_seconds = Fraction(len(self.samples), self.rate)
         held = max(2, config.stretch_memory_mb * 2**20 // (self.info.width * self.info.height * 3))
@@ -312,13 +314,11 @@ def _staging(output: Path, keep: bool = True) -> Iterator[Path]:
     """A temporary file beside ``output``, renamed to it on success (``keep``) and removed on any failure."""
     if not output.parent.is_dir():
         raise ValueError(f"{output}: its folder does not exist")
-    try:
-        handle, name = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=f".partial{output.suffix}",
-                                        dir=output.parent)
+    staging = output.parent / f".{output.stem}.{secrets.token_hex(4)}.partial{output.suffix}"
+    try:  # created as an ordinary file (mode 0666 less the umask), not mkstemp's private 0600
+        os.close(os.open(staging, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     except OSError as error:
         raise ValueError(f"{output}: cannot write there ({error.strerror})") from None
-    os.close(handle)
-    staging = Path(name)
     try:
         yield staging
         if keep:

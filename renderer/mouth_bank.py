@@ -11,7 +11,6 @@ openness, instead of a synthesised interior.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,16 +79,13 @@ def mouth_transforms(landmarks: np.ndarray) -> np.ndarray:
     return transforms
 
 
-def build_bank(frames, landmarks: np.ndarray, blendshapes: np.ndarray, batch: int = 32) -> MouthBank:
-    """Cut every frame's mouth (``frames``: an iterable of RGB arrays, in order, one per landmarks row)."""
+def build_bank(frames, landmarks: np.ndarray, blendshapes: np.ndarray) -> MouthBank:
+    """Cut every frame's mouth (``frames``: an iterable of RGB arrays, in order, one per landmarks row).
+
+    One frame at a time, so a 4K video costs what its mouths cost.
+    """
     transforms = mouth_transforms(landmarks)
-    frames = iter(frames)
-    crops = []
-    for start in range(0, len(transforms), batch):
-        chunk = list(itertools.islice(frames, batch))
-        if not chunk:
-            break
-        crops.append(cut_crops(np.stack(chunk), transforms[start:start + len(chunk)], CROP))
+    crops = [cut_crops(frame[None], transform[None], CROP) for frame, transform in zip(frames, transforms)]
     crops_all = np.concatenate(crops)
     loop = np.asarray(landmarks, np.float64)[: len(crops_all), list(topology.LIPS_INNER), :2]
     offset, scale = transforms[: len(crops_all), :, 2], transforms[: len(crops_all), 0, 0]

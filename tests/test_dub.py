@@ -227,3 +227,23 @@ def test_cli_dub_with_original_tail_and_coefficients(tracked_clip, speech, tmp_p
     error = [np.abs(a[y0:y1, x0:x1].astype(int) - b[y0:y1, x0:x1]).mean()
              for a, b in zip(iter_frames(path), iter_frames(output))]
     assert max(error[70:]) < 0.5 * np.mean(error[10:50])  # past the 2 s of speech the mouth is the video's own
+
+
+def test_dub_with_a_given_standard_avatar(talking_video, tracked_clip, speech, tmp_path):
+    from talkinghead.dub import DubConfig, Dubbing
+    from talkinghead.renderer.standard import StandardConfig
+    from talkinghead.renderer.video_avatar import enroll_video
+
+    config = StandardConfig(steps=30, references=8, max_examples=80, bases_per_target=1)  # small, for CI
+    enroll_video(talking_video, preset="standard", config=config, progress=False).save(tmp_path / "avatar")
+    path, _ = tracked_clip
+    dubbing = Dubbing(path, speech, DubConfig(), avatar=tmp_path / "avatar", progress=False)
+    assert dubbing.fit.lower_face is not None
+    outside = []
+
+    def check(frame):
+        changed = frame.patched.changed()
+        outside.append(np.array_equal(frame.image[~changed], frame.source[~changed]) and changed.any())
+
+    result = dubbing.write(tmp_path / "out.mp4", on_frame=check)
+    assert result.drawn == CLIP and all(outside)

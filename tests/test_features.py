@@ -6,6 +6,7 @@ import itertools
 from fractions import Fraction
 from math import ceil
 from pathlib import Path
+import wave
 
 import av
 import librosa
@@ -393,6 +394,15 @@ def test_load_audio_errors(tmp_path):
     (tmp_path / "text.wav").write_text("RIFF but not really a wave file")
     assert "cannot decode" in _error_of(tmp_path / "text.wav")
     assert "not a regular file" in _error_of(tmp_path)
+    whole = tmp_path / "whole.wav"
+    with wave.open(str(whole), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(np.zeros(16000, "<i2").tobytes())
+    assert load_audio(whole)[0].size == 16000
+    (tmp_path / "cut.wav").write_bytes(whole.read_bytes()[:8000])  # a copy cut off half-way
+    assert "truncated WAV" in _error_of(tmp_path / "cut.wav")
 
 
 def test_load_audio_video_without_audio(tmp_path):

@@ -23,7 +23,7 @@ def test_crops_and_loops_agree_with_the_image():
     ys, xs = np.mgrid[0:200, 0:200]
     image = np.stack([xs, ys, np.zeros_like(xs)], -1).astype(np.uint8)
     landmarks = face_landmarks(4, np.linspace(0, 12, 4))
-    bank = build_bank(iter([image] * 4), landmarks, np.zeros((4, 52)), batch=3)
+    bank = build_bank(iter([image] * 4), landmarks, np.zeros((4, 52)))
     assert bank.crops.shape == (4, CROP, CROP, 3)
     for t in range(4):
         for (cx, cy), (u, v) in zip(bank.loops[t], landmarks[t, list(topology.LIPS_INNER), :2]):
