@@ -9,11 +9,11 @@ frames, their fits, the calibration and every frame's mouth crop as a bundle.
 The ``standard`` preset also trains :mod:`.lower_face`'s network on every
 enrollment frame (:mod:`.standard`) and keeps it with its reference regions.
 
-Rendering (no MediaPipe needed): output frame ``k`` is drawn on base frame
-``loop[k mod len(loop)]``, a :class:`.face_frame.FaceFrame` whose mouth and jaw
-channels take the calibrated driving weights while every other channel keeps
-the base frame's own (its blinks, brows and gaze), and whose head pose is the
-base frame's. The mouth interior is the enrollment frame's whose tracked
+Rendering (no MediaPipe needed; :mod:`.redraw`, which a dub shares): output
+frame ``k`` is drawn on base frame ``loop[k mod len(loop)]``, a
+:class:`.face_frame.FaceFrame` whose mouth and jaw channels take the
+calibrated driving weights while every other channel keeps the base frame's
+own (its blinks, brows and gaze), and whose head pose is the base frame's. The mouth interior is the enrollment frame's whose tracked
 mouth is nearest the driving weights, warped into the hole
 (:mod:`.mouth_bank`: real teeth). Base frames are kept exactly (compressed
 ``.npz``), so pixels outside the warp are the video's. With a network, the
