@@ -106,6 +106,19 @@ def _wav_shortfall(path: Path) -> tuple[int, int] | None:
     return None
 
 
+def write_wav(path: str | os.PathLike, samples: np.ndarray, rate: int) -> Path:
+    """Write mono float samples in [-1, 1] as 16-bit PCM WAV (clipped); returns the path."""
+    import wave
+
+    path = Path(path)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
+
+
 def load_audio_16k(path: str | os.PathLike) -> np.ndarray:
     """Decode ``path`` and resample (zero phase) to 16 kHz mono float32."""
     samples, rate = load_audio(path)

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from talkinghead.audio2motion.audio_io import write_wav
 from talkinghead.audio2motion.phones import phones_at
 from talkinghead.audio2motion.tts import synthesize_festival
 from talkinghead.dub import DubConfig, Dubbing, dub
@@ -162,7 +163,7 @@ def main() -> None:
         info = probe_video(video)
         festival = synthesize_festival(SENTENCES[name], voice="kal")
         sentence = args.out / f"{name}_sentence.wav"
-        _write_wav(sentence, festival.audio, festival.sample_rate)
+        write_wav(sentence, festival.audio, festival.sample_rate)
         real = args.data / "speech" / REAL_SPEECH[name]
         for kind, speech in (("real " + real.stem, real), ("festival", sentence)):
             output = args.out / f"{name}_{kind.split()[0]}.mp4"
@@ -196,16 +197,6 @@ def main() -> None:
         print(f"\nspeed: retalk_3 + retalk_a1, quick, {result.seconds:.2f} s out: dub {wall:.1f} s (runs "
               f"{', '.join(f'{w:.1f}' for w in walls)}), real-time factor {wall / result.seconds:.2f}; "
               f"decode + re-encode alone {base:.2f} s, dub / transcode {wall / base:.1f}x")
-
-
-def _write_wav(path: Path, audio: np.ndarray, rate: int) -> None:
-    import wave
-
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
 
 
 if __name__ == "__main__":

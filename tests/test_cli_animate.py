@@ -5,7 +5,6 @@ benchmarks/a2m_bad_input.py)."""
 
 import shutil
 import subprocess
-import wave
 from fractions import Fraction
 from pathlib import Path
 
@@ -14,20 +13,12 @@ import pytest
 import soundfile as sf
 import torch
 
+from talkinghead.audio2motion.audio_io import write_wav
 from talkinghead.audio2motion.model import DEFAULT_WEIGHTS, Audio2Motion, ModelConfig, save_model
 from talkinghead.cli import main
 from talkinghead.coefficients import Coefficients
 
 SMALL = ModelConfig(dim=32, layers=1, heads=2, context_steps=16, norm_window=40)
-
-
-def write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
-    with wave.open(str(path), "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(rate)
-        f.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
 
 
 @pytest.fixture(scope="module")

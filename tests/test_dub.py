@@ -1,28 +1,18 @@
 """Dubbing: the plan, the box redraw, and whole dubs of a talking video made here (rotated, variable-rate, face lost)."""
 
-import wave
 from fractions import Fraction
 
 import av
 import numpy as np
 import pytest
 
-from talkinghead.audio2motion.audio_io import load_audio
+from talkinghead.audio2motion.audio_io import load_audio, write_wav
 from talkinghead.cli import main
 from talkinghead.dub_plan import PlanConfig, frame_motion, ping_pong, plan_dub
 from talkinghead.render import demo_audio
 from talkinghead.renderer.video import VideoStyle, VideoWriter, iter_frames, iter_timed_frames, probe_video
 
 CLIP = 75  # frames (2.5 s at 30 fps) of the talking video
-
-
-def _write_wav(path, samples, rate):
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
 
 
 def _clip(talking_video, path, style=VideoStyle(), times=None, blank=()):
@@ -43,7 +33,7 @@ def _clip(talking_video, path, style=VideoStyle(), times=None, blank=()):
 def speech(tmp_path_factory):
     """New speech: 2 s of the demo sentence from its middle (other words than the clip says)."""
     samples, rate = load_audio(demo_audio())
-    return _write_wav(tmp_path_factory.mktemp("speech") / "new.wav", samples[3 * rate: 5 * rate], rate)
+    return write_wav(tmp_path_factory.mktemp("speech") / "new.wav", samples[3 * rate: 5 * rate], rate)
 
 
 def test_plan_keeps_frame_times_and_extends_longer_speech_by_ping_pong():
@@ -151,7 +141,7 @@ def test_dub_of_a_rotated_variable_rate_video_whose_face_leaves(talking_video, s
     path = _clip(talking_video, tmp_path / "rotated.mp4", VideoStyle(rotation=90), times, lost)
     speech_seconds = 4  # longer than the 2.5 s video: extended
     samples, rate = load_audio(demo_audio())
-    longer = _write_wav(tmp_path / "longer.wav", samples[rate: (1 + speech_seconds) * rate], rate)
+    longer = write_wav(tmp_path / "longer.wav", samples[rate: (1 + speech_seconds) * rate], rate)
     dubbing = Dubbing(path, longer, DubConfig(watermark=True), progress=False)
     passed = {}
 

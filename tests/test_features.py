@@ -6,7 +6,6 @@ import itertools
 from fractions import Fraction
 from math import ceil
 from pathlib import Path
-import wave
 
 import av
 import librosa
@@ -14,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from talkinghead.audio2motion.audio_io import load_audio, load_audio_16k
+from talkinghead.audio2motion.audio_io import load_audio, load_audio_16k, write_wav
 from talkinghead.audio2motion.features import (
     MelConfig,
     StreamingFrontEnd,
@@ -394,12 +393,7 @@ def test_load_audio_errors(tmp_path):
     (tmp_path / "text.wav").write_text("RIFF but not really a wave file")
     assert "cannot decode" in _error_of(tmp_path / "text.wav")
     assert "not a regular file" in _error_of(tmp_path)
-    whole = tmp_path / "whole.wav"
-    with wave.open(str(whole), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(16000)
-        out.writeframes(np.zeros(16000, "<i2").tobytes())
+    whole = write_wav(tmp_path / "whole.wav", np.zeros(16000, np.float32), 16000)
     assert load_audio(whole)[0].size == 16000
     (tmp_path / "cut.wav").write_bytes(whole.read_bytes()[:8000])  # a copy cut off half-way
     assert "truncated WAV" in _error_of(tmp_path / "cut.wav")
