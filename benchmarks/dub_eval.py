@@ -16,7 +16,8 @@ kal) whose phone timings come from festival itself. Per dub:
   project's solver), resampled to the labels' 30 fps midpoints from each
   frame's own time (the input may be variable-rate), and scored with the
   lip-sync yardstick's aperture AUC at lags -1, 0, +1 (bar: 0.85 at one of
-  them) and at its best lag in -8..+8;
+  them) and at its best lag in -8..+8; the baseline beside it is the
+  input video itself (its own mouth) scored against the same phones;
 - a contact sheet (``benchmarks/figures/dub_<clip>.png``): input above,
   dub (b) below, six frames across the sentence, cropped to the face.
 Speed: ``retalk_3`` (5 s) dubbed with ``retalk_a1`` (quick, enrollment
@@ -157,8 +158,9 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     index = load_phoneme_index(args.data / "talking" / "phoneme_index.json")
     print("| clip | speech | input WxH, fps, rotation | output WxH, fps, rotation | streams (s) | expected (s) "
-          "| redrawn / frames | mask share | pixels outside mask differ | AUC at -1/0/+1 | AUC best lag |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| redrawn / frames | mask share | pixels outside mask differ | AUC at -1/0/+1 | AUC best lag "
+          "| input video: AUC at -1/0/+1 | input: best lag |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, video, own_speech in clips(args.data, args.clips):
         info = probe_video(video)
         festival = synthesize_festival(SENTENCES[name], voice="kal")
@@ -175,11 +177,12 @@ def main() -> None:
             if kind == "festival":
                 labels = phones_at(festival.phones, (np.arange(int(np.ceil(speech_seconds * 30))) + 0.5) / 30)
                 score = yardstick(resampled_aperture(output, speech_seconds), labels)
+                score += f" | {yardstick(resampled_aperture(video, speech_seconds), labels)}"
             elif real.stem == "intro_en":
                 labels = list(load_clip_labels(args.data / "speech" / "intro_en.phonemes_30fps.json", index))
-                score = yardstick(resampled_aperture(output, len(labels) / 30), labels)
+                score = yardstick(resampled_aperture(output, len(labels) / 30), labels) + " | | "
             else:
-                score = "no labels | "
+                score = "no labels | | | "
             print(f"| {name} | {kind} | {info.width}x{info.height}, {info.fps}, {info.style.rotation} | "
                   f"{out.width}x{out.height}, {out.fps}, {out.style.rotation} | {stream_seconds(output)} | "
                   f"{max(speech_seconds, video_seconds):.3f} | {result.drawn} / {result.frames} | {share:.3f} | "
@@ -188,7 +191,7 @@ def main() -> None:
         video = args.data / "video_with_audio" / "retalk_3.mp4"
         speech = args.data / "speech" / "retalk_a1.wav"
         walls, bases = [], []
-        for run in range(args.speed_runs):
+        for _ in range(args.speed_runs):
             bases.append(transcode_seconds(video, args.out / "transcode.mp4"))
             started = time.perf_counter()
             result = dub(video, speech, args.out / "speed.mp4", progress=False)
