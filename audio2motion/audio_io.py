@@ -18,6 +18,7 @@ import numpy as np
 from talkinghead.audio2motion.resample import resample
 
 FEATURE_RATE = 16000
+STREAMED_WAV_SIZE = 0x7FFF0000  # a WAV header's data size from here up is a streaming writer's placeholder
 
 # Full-scale value and offset per FFmpeg sample format (planar suffix "p" removed).
 _INT_FORMATS = {
@@ -84,8 +85,9 @@ def _wav_shortfall(path: Path) -> tuple[int, int] | None:
     """(declared, present) bytes of a RIFF/WAVE file's ``data`` chunk when under 90% is there; else None.
 
     FFmpeg quietly decodes what a cut-off WAV still holds; its header says
-    how much there should be (a streamed WAV's placeholder sizes, 0 and
-    0xFFFFFFFF, are not checked).
+    how much there should be. A WAV written as a stream carries a
+    placeholder size instead (0, or 2 GiB and more: espeak-ng writes
+    0x7FFFF000), which is not checked.
     """
     size = path.stat().st_size
     with open(path, "rb") as file:
@@ -101,7 +103,7 @@ def _wav_shortfall(path: Path) -> tuple[int, int] | None:
             length = int.from_bytes(chunk[4:], "little")
             if chunk[:4] == b"data":
                 present = size - offset - 8
-                return (length, present) if 0 < length < 0xFFFFFFFF and present < 0.9 * length else None
+                return (length, present) if 0 < length < STREAMED_WAV_SIZE and present < 0.9 * length else None
             offset += 8 + length + (length & 1)
     return None
 

@@ -397,6 +397,10 @@ def test_load_audio_errors(tmp_path):
     assert load_audio(whole)[0].size == 16000
     (tmp_path / "cut.wav").write_bytes(whole.read_bytes()[:8000])  # a copy cut off half-way
     assert "truncated WAV" in _error_of(tmp_path / "cut.wav")
+    streamed = bytearray(whole.read_bytes())  # a streaming writer's placeholder size (espeak-ng's)
+    streamed[40:44] = (0x7FFFF000).to_bytes(4, "little")
+    (tmp_path / "streamed.wav").write_bytes(bytes(streamed))
+    assert load_audio(tmp_path / "streamed.wav")[0].size == 16000
 
 
 def test_load_audio_video_without_audio(tmp_path):

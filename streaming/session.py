@@ -1,0 +1,231 @@
+"""A live session's frame clock: caller audio in any chunking -> numbered frames of coefficients, exactly.
+
+The session runs one continuous *stream* through one streaming animator and
+one motion layer: the caller's audio, plus silence the session inserts
+where there is none (before the first word, when a live producer stalls,
+after ``flush()`` so an utterance's tail becomes final). Stream frame ``v``
+covers stream samples ``[v*sr/F, (v+1)*sr/F)`` (:mod:`.clock`), so frames
+never drift whatever the chunking. Each frame carries its *source*: the
+caller samples inside its span (``None`` for a frame of inserted silence).
+
+``interrupt()`` (barge-in) drops the caller audio not yet fed and the
+frames computed but not yet taken; the stream goes on with silence, and
+the session's frame numbers go on from the first dropped one (a session
+index is the stream index less the frames dropped so far, so indices never
+repeat or skip). The next frames fade the last taken frame's mouth to rest
+over ``fade_frames`` and its other channels and pose into the stream's, so
+the face does not jump; the mouth stays at rest until new speech arrives.
+
+No wall clock here and no rendering: a pacer decides when to feed and when
+to insert silence (:meth:`SessionCore.idle_until`), and frames are drawn
+elsewhere, batched across sessions.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from talkinghead.arkit import ARKIT_INDEX
+from talkinghead.audio2motion.animate import MotionNetwork, StreamingAnimator
+from talkinghead.audio2motion.audio_io import caller_pcm
+from talkinghead.audio2motion.motion import MOUTH_SHAPES, MotionConfig, MotionLayer
+from talkinghead.coefficients import Coefficients
+from talkinghead.streaming.clock import FrameClock, as_fraction
+
+SILENCE_STEP_MS = 10  # silence is inserted in these steps until the wanted frames are final
+MOUTH = np.array([ARKIT_INDEX[name] for name in MOUTH_SHAPES])
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    fps: Fraction = Fraction(25)
+    lookahead_ms: int = 100
+    motion: MotionConfig = MotionConfig()
+    seed: int = 0
+    fade_frames: int = 3  # interrupt: frames from the last taken face to rest
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fps", as_fraction(self.fps, "fps"))
+        if self.fade_frames < 1:
+            raise ValueError(f"fade_frames must be >= 1, got {self.fade_frames}")
+
+
+@dataclass(frozen=True)
+class FrameOut:
+    """One frame of a session: its number, time, coefficients row, and where its audio came from."""
+
+    index: int
+    pts: Fraction  # seconds: index / fps
+    blendshapes: np.ndarray  # (52,)
+    pose: np.ndarray  # (6,)
+    source: tuple[int, int] | None  # [first, end) caller samples in the frame; None: inserted silence
+
+
+class SessionCore:
+    """Caller audio -> session frames, deterministic (see the module docstring)."""
+
+    def __init__(self, model: MotionNetwork, sample_rate: int, config: SessionConfig = SessionConfig()) -> None:
+        self.config = config
+        self.clock = FrameClock(sample_rate, config.fps)
+        self._animator = StreamingAnimator(model, sample_rate, config.fps, config.lookahead_ms)
+        self._motion = MotionLayer(sample_rate, config.fps, config.motion, config.seed)
+        self._pending: deque[np.ndarray] = deque()  # caller audio not fed yet
+        self._pending_samples = 0
+        self._caller_fed = 0  # caller samples fed into the stream
+        self._stream_fed = 0  # stream samples fed (caller audio + inserted silence)
+        self._real_end = 0  # stream position just after the last caller sample fed
+        self._real: deque[tuple[int, int, int]] = deque()  # (stream start, caller start, length) of fed caller audio
+        self._coefficients: deque[tuple[int, np.ndarray, np.ndarray]] = deque()  # animator frames for the motion layer
+        self._stream_frames = 0  # stream frames computed
+        self._dropped = 0  # stream frames dropped by interrupts: session index = stream index - this
+        self.ready: deque[FrameOut] = deque()  # computed, not taken
+        self._last: FrameOut | None = None  # the last frame taken
+        self._fade: tuple[FrameOut, int] | None = None  # (face faded from, first session index of the fade)
+        self._closed = False
+
+    @property
+    def sample_rate(self) -> int:
+        return self.clock.sample_rate
+
+    @property
+    def next_index(self) -> int:
+        """The session index the next computed frame gets."""
+        return self._stream_frames - self._dropped
+
+    @property
+    def pending_samples(self) -> int:
+        return self._pending_samples
+
+    @property
+    def caller_samples(self) -> int:
+        """Caller samples received so far (fed or pending)."""
+        return self._caller_fed + self._pending_samples
+
+    def push(self, pcm: np.ndarray) -> None:
+        """Queue caller audio (int16 or float in [-1, 1], mono or (samples, channels)); nothing is computed yet."""
+        if self._closed:
+            raise ValueError("push after end(): the session is closed")
+        pcm = caller_pcm(pcm)
+        if len(pcm):
+            self._pending.append(pcm)
+            self._pending_samples += len(pcm)
+
+    def feed(self, samples: int | None = None) -> list[FrameOut]:
+        """Feed up to ``samples`` pending caller samples (all by default); the frames that became final."""
+        budget = self._pending_samples if samples is None else min(samples, self._pending_samples)
+        while budget > 0:
+            chunk = self._pending.popleft()
+            if len(chunk) > budget:
+                chunk, rest = chunk[:budget], chunk[budget:]
+                self._pending.appendleft(rest)
+            self._pending_samples -= len(chunk)
+            budget -= len(chunk)
+            self._real.append((self._stream_fed, self._caller_fed, len(chunk)))
+            self._caller_fed += len(chunk)
+            self._stream(chunk)
+            self._real_end = self._stream_fed
+        return self._compute()
+
+    def idle_until(self, index: int) -> list[FrameOut]:
+        """Insert silence (after any pending audio is fed) until frames before session ``index`` are final."""
+        out = self.feed()
+        step = max(1, self.sample_rate * SILENCE_STEP_MS // 1000)
+        while self.next_index < index:
+            self._stream(np.zeros(step, np.float32))
+            out += self._compute()
+        return out
+
+    def flush(self) -> list[FrameOut]:
+        """End an utterance: feed everything and pad with silence until every frame holding caller audio is final."""
+        out = self.feed()
+        if self._real_end:
+            last_real = self.clock.frame_of_sample(self._real_end - 1)
+            out += self.idle_until(last_real + 1 - self._dropped)
+        return out
+
+    def interrupt(self) -> int:
+        """Barge-in: drop pending audio and untaken frames; returns the session index of the next frame."""
+        self._pending.clear()
+        self._pending_samples = 0
+        dropped = len(self.ready)
+        self.ready.clear()
+        self._dropped += dropped
+        if self._last is not None:
+            self._fade = (self._last, self.next_index)
+        self._real.clear()  # from here on, what was fed and not taken is silence to the caller
+        return self.next_index
+
+    def take(self) -> FrameOut | None:
+        """The next computed frame, marked as delivered (interrupts fade from the last one taken)."""
+        if not self.ready:
+            return None
+        frame = self.ready.popleft()
+        self._last = frame
+        return frame
+
+    def end(self) -> list[FrameOut]:
+        """End the session: the tail made final; no more audio is accepted."""
+        out = self.flush()
+        self._closed = True
+        return out
+
+    def _stream(self, samples: np.ndarray) -> None:
+        self._stream_fed += len(samples)
+        self._motion.push_audio(samples)
+        coefficients = self._animator.push(samples)
+        for row, (weights, pose) in enumerate(zip(coefficients.blendshapes, coefficients.pose)):
+            self._coefficients.append((coefficients.start_frame + row, weights, pose))
+
+    def _compute(self) -> list[FrameOut]:
+        """Run the motion layer on the animator's new frames; number them, find their sources, fade."""
+        if not self._coefficients or not self._motion.can_apply(self._coefficients[0][0] + 1):
+            return []
+        end = self._coefficients[0][0]
+        while end - self._coefficients[0][0] < len(self._coefficients) and self._motion.can_apply(end + 1):
+            end += 1
+        rows = [self._coefficients.popleft() for _ in range(end - self._coefficients[0][0])]
+        moved = self._motion.apply(Coefficients(np.stack([r[1] for r in rows]), np.stack([r[2] for r in rows]),
+                                                self.config.fps, rows[0][0]))
+        out = []
+        for offset, (weights, pose) in enumerate(zip(moved.blendshapes, moved.pose)):
+            stream_index = rows[0][0] + offset
+            index = stream_index - self._dropped
+            source = self._source(stream_index)
+            frame = FrameOut(index, index / self.config.fps, *self._faded(index, weights, pose, source), source)
+            out.append(frame)
+            self.ready.append(frame)
+        self._stream_frames = rows[-1][0] + 1
+        return out
+
+    def _source(self, stream_index: int) -> tuple[int, int] | None:
+        """Caller samples inside stream frame ``stream_index`` (pruning real stretches wholly before it)."""
+        span = self.clock.span(stream_index)
+        while self._real and self._real[0][0] + self._real[0][2] <= span.start:
+            self._real.popleft()
+        first, end = None, None
+        for stream_start, caller_start, length in self._real:
+            lo, hi = max(span.start, stream_start), min(span.stop, stream_start + length)
+            if lo >= span.stop:
+                break
+            if lo < hi:
+                first = caller_start + lo - stream_start if first is None else first
+                end = caller_start + hi - stream_start
+        return None if first is None else (first, end)
+
+    def _faded(self, index: int, weights: np.ndarray, pose: np.ndarray,
+               source: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray]:
+        """After an interrupt: from the last taken face to the stream's, the mouth held at rest until new speech."""
+        if self._fade is None:
+            return weights.astype(np.float32), pose.astype(np.float32)
+        start, first = self._fade
+        share = min(1.0, (index - first + 1) / self.config.fade_frames)
+        if source is not None and share == 1.0:  # new speech, and the fade is over: the stream's face again
+            self._fade = None
+            return weights.astype(np.float32), pose.astype(np.float32)
+        mixed = (1 - share) * start.blendshapes + share * weights
+        mixed[MOUTH] = (1 - share) * start.blendshapes[MOUTH]
+        return mixed.astype(np.float32), ((1 - share) * start.pose + share * pose).astype(np.float32)
