@@ -168,15 +168,32 @@ class SessionCore:
         return frame
 
     def end(self) -> list[FrameOut]:
-        """End the session: the tail made final; no more audio is accepted."""
-        out = self.flush()
+        """End the session: the stream ends (padded with silence as the clock says), every frame made final.
+
+        Afterwards exactly ``ceil(stream_samples * fps / sr)`` stream frames exist.
+        """
+        out = self.feed()
         self._closed = True
-        return out
+        self._queue_rows(self._animator.flush())
+        self._motion.end_audio()
+        return out + self._compute()
+
+    @property
+    def dropped(self) -> int:
+        """Stream frames dropped by interrupts so far."""
+        return self._dropped
+
+    @property
+    def stream_samples(self) -> int:
+        """Samples fed into the stream: the caller's audio plus the silence inserted."""
+        return self._stream_fed
 
     def _stream(self, samples: np.ndarray) -> None:
         self._stream_fed += len(samples)
         self._motion.push_audio(samples)
-        coefficients = self._animator.push(samples)
+        self._queue_rows(self._animator.push(samples))
+
+    def _queue_rows(self, coefficients: Coefficients) -> None:
         for row, (weights, pose) in enumerate(zip(coefficients.blendshapes, coefficients.pose)):
             self._coefficients.append((coefficients.start_frame + row, weights, pose))
 
