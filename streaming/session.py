@@ -47,6 +47,7 @@ class SessionConfig:
     motion: MotionConfig = MotionConfig()
     seed: int = 0
     fade_frames: int = 3  # interrupt: frames from the last taken face to rest
+    keep_audio: bool = False  # each frame carries its span of the stream's audio (caller rate)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fps", as_fraction(self.fps, "fps"))
@@ -63,6 +64,7 @@ class FrameOut:
     blendshapes: np.ndarray  # (52,)
     pose: np.ndarray  # (6,)
     source: tuple[int, int] | None  # [first, end) caller samples in the frame; None: inserted silence
+    audio: np.ndarray | None = None  # the frame's span of the stream (``keep_audio``)
 
 
 class SessionCore:
@@ -86,6 +88,8 @@ class SessionCore:
         self._last: FrameOut | None = None  # the last frame taken
         self._fade: tuple[FrameOut, int] | None = None  # (face faded from, first session index of the fade)
         self._closed = False
+        self._audio = np.zeros(0, np.float32)  # stream samples from _audio_start on (keep_audio)
+        self._audio_start = 0
 
     @property
     def sample_rate(self) -> int:
@@ -147,13 +151,19 @@ class SessionCore:
             out += self.idle_until(last_real + 1 - self._dropped)
         return out
 
-    def interrupt(self) -> int:
-        """Barge-in: drop pending audio and untaken frames; returns the session index of the next frame."""
+    def interrupt(self, returned: int = 0, last_shown: FrameOut | None = None) -> int:
+        """Barge-in: drop pending audio and untaken frames; returns the session index of the next frame.
+
+        ``returned``: frames already taken but never shown (a consumer's
+        queue), dropped too; the fade then starts from ``last_shown``.
+        """
         self._pending.clear()
         self._pending_samples = 0
-        dropped = len(self.ready)
+        dropped = len(self.ready) + returned
         self.ready.clear()
         self._dropped += dropped
+        if returned:
+            self._last = last_shown
         if self._last is not None:
             self._fade = (self._last, self.next_index)
         self._real.clear()  # from here on, what was fed and not taken is silence to the caller
@@ -190,6 +200,8 @@ class SessionCore:
 
     def _stream(self, samples: np.ndarray) -> None:
         self._stream_fed += len(samples)
+        if self.config.keep_audio:
+            self._audio = np.concatenate([self._audio, samples])
         self._motion.push_audio(samples)
         self._queue_rows(self._animator.push(samples))
 
@@ -212,11 +224,22 @@ class SessionCore:
             stream_index = rows[0][0] + offset
             index = stream_index - self._dropped
             source = self._source(stream_index)
-            frame = FrameOut(index, index / self.config.fps, *self._faded(index, weights, pose, source), source)
+            frame = FrameOut(index, index / self.config.fps, *self._faded(index, weights, pose, source), source,
+                             self._frame_audio(stream_index))
             out.append(frame)
             self.ready.append(frame)
         self._stream_frames = rows[-1][0] + 1
         return out
+
+    def _frame_audio(self, stream_index: int) -> np.ndarray | None:
+        """The stream's samples in frame ``stream_index`` (silence past the stream's end), dropping earlier ones."""
+        if not self.config.keep_audio:
+            return None
+        span = self.clock.span(stream_index)
+        piece = self._audio[span.start - self._audio_start: span.stop - self._audio_start]
+        drop = max(0, span.stop - self._audio_start)
+        self._audio, self._audio_start = self._audio[drop:], self._audio_start + drop
+        return np.pad(piece, (0, len(span) - len(piece)))
 
     def _source(self, stream_index: int) -> tuple[int, int] | None:
         """Caller samples inside stream frame ``stream_index`` (pruning real stretches wholly before it)."""

@@ -1,0 +1,368 @@
+"""Live sessions: audio pushed in any chunking, frames out, paced by the audio clock, many sessions per engine.
+
+An :class:`Engine` holds what sessions share: audio2motion, the avatars and
+their renderers, and one render worker. A :class:`Session` wraps a
+:class:`talkinghead.streaming.session.SessionCore` (the exact frame clock)
+with a pacer:
+
+- ``realtime``: frame ``k`` is due at ``start + k / fps + delay``, where
+  ``delay`` is one frame plus the look-ahead plus the jitter budget (the
+  audio a frame needs has then had time to arrive). If it has not (a
+  stalled producer), the session inserts silence: idle frames (closed
+  mouth, blinks, head motion). Frames the consumer has not taken
+  ``drop_after_ms`` after they were due are dropped and counted, never
+  re-timed.
+- ``fast``: every frame as soon as its audio is in (files, TTS bursts);
+  a consumer that falls behind holds the session back instead of losing frames.
+
+Frames are drawn by the engine's render worker, which takes the requests of
+all sessions that are waiting at once, so sessions of one avatar share its
+renderer's work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from talkinghead.audio2motion.motion import BlinkConfig, HeadConfig, MotionConfig, SilenceConfig
+from talkinghead.streaming.clock import as_fraction
+from talkinghead.streaming.session import FrameOut, SessionConfig, SessionCore
+
+PACINGS = ("realtime", "fast")
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    fps: Fraction = Fraction(25)
+    lookahead_ms: int = 100
+    pacing: str = "realtime"
+    video: bool = True  # draw frames (False: coefficients only)
+    audio: bool = False  # each frame carries the audio it spans (for clients that do not hold it)
+    jitter_ms: int = 60  # realtime: how late audio may come before idle frames are inserted
+    drop_after_ms: int = 200  # realtime: a frame not taken this long after it was due is dropped
+    max_queued_seconds: float = 30.0  # caller audio a session may hold unprocessed
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fps", as_fraction(self.fps, "fps"))
+        if self.pacing not in PACINGS:
+            raise ValueError(f"pacing must be one of {', '.join(PACINGS)}, got {self.pacing!r}")
+        if self.jitter_ms < 0 or self.drop_after_ms <= 0 or self.max_queued_seconds <= 0:
+            raise ValueError("jitter_ms must be >= 0, drop_after_ms and max_queued_seconds positive")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A session's frame: its number and time, picture (or None), coefficients and audio source."""
+
+    index: int
+    pts: Fraction
+    image: np.ndarray | None
+    blendshapes: np.ndarray
+    pose: np.ndarray
+    source: tuple[int, int] | None  # [first, end) of the caller's samples; None for an idle frame
+    audio: np.ndarray | None = None  # the frame's span of the session's audio (caller rate), if asked for
+
+
+class Engine:
+    """Shared models and avatars for many sessions; ``avatars`` maps names to bundle directories."""
+
+    def __init__(self, avatars: Mapping[str, str | Path] | None = None, default: str | None = None,
+                 backend: str = "torch", device: str = "cpu", max_sessions: int = 16) -> None:
+        from talkinghead.audio2motion.model import load_model
+
+        self._paths = {name: Path(path) for name, path in (avatars or {}).items()}
+        self.default = default or (next(iter(self._paths)) if self._paths else "default")
+        if self.default != "default" and self.default not in self._paths:
+            raise ValueError(f"default avatar {self.default!r} is not among {sorted(self._paths)}")
+        self.backend, self.device, self.max_sessions = backend, device, max_sessions
+        self.model = load_model()
+        self._renderers: dict[str, object] = {}
+        self._sessions: set[Session] = set()
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="talkinghead-render")
+        self._lock = threading.Lock()
+
+    @property
+    def avatar_names(self) -> list[str]:
+        return sorted({"default", *self._paths}) if "default" not in self._paths else sorted(self._paths)
+
+    @property
+    def sessions(self) -> int:
+        return len(self._sessions)
+
+    def renderer(self, name: str | None = None):
+        """The shared renderer of avatar ``name`` (loaded once)."""
+        from talkinghead.renderer.avatar import avatar_renderer, load_avatar
+
+        name = name or self.default
+        with self._lock:
+            if name not in self._renderers:
+                if name != "default" and name not in self._paths:
+                    raise ValueError(f"unknown avatar {name!r}; choose from {', '.join(self.avatar_names)}")
+                self._renderers[name] = avatar_renderer(load_avatar(self._paths.get(name), self.backend, self.device))
+            return self._renderers[name]
+
+    def session(self, avatar: str | None = None, sample_rate: int = 16000, config: LiveConfig = LiveConfig()) -> Session:
+        """Open a session (use ``async with``, or call :meth:`Session.start` and :meth:`Session.close`)."""
+        if len(self._sessions) >= self.max_sessions:
+            raise ValueError(f"session limit reached ({self.max_sessions})")
+        renderer = self.renderer(avatar)
+        session = Session(self, renderer, sample_rate, config)
+        self._sessions.add(session)
+        return session
+
+    async def render(self, renderer, rows: list[FrameOut]) -> np.ndarray:
+        """Draw frames on the render worker (one at a time across sessions, so they never fight for the cores)."""
+        weights = np.stack([f.blendshapes for f in rows])
+        pose = np.stack([f.pose for f in rows])
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._worker, renderer.render_frames, weights, pose, rows[0].index)
+
+    def _closed(self, session: Session) -> None:
+        self._sessions.discard(session)
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=True)
+
+
+class Session:
+    """One live stream; push audio, iterate frames (``async for frame in session``)."""
+
+    def __init__(self, engine: Engine, renderer, sample_rate: int, config: LiveConfig) -> None:
+        self.engine, self.renderer, self.config = engine, renderer, config
+        idle = getattr(renderer, "idle_motion", True)
+        motion = MotionConfig(silence=SilenceConfig(anticipation_ms=config.lookahead_ms),
+                              blink=BlinkConfig(enabled=idle), head=HeadConfig(scale=1.0 if idle else 0.0))
+        model = getattr(getattr(renderer, "avatar", None), "motion_model", None) or engine.model
+        self.core = SessionCore(model, sample_rate, SessionConfig(config.fps, config.lookahead_ms, motion, config.seed,
+                                                                   keep_audio=config.audio))
+        self.dropped = 0
+        self.frames_out = 0
+        self._out: asyncio.Queue[Frame | None] = asyncio.Queue(maxsize=0 if config.pacing == "realtime" else 8)
+        self._wake = asyncio.Event()
+        self._ended = False
+        self._flush = False
+        self._task: asyncio.Task | None = None
+        self._start = 0.0
+        self._error: BaseException | None = None
+        self._shown: FrameOut | None = None  # the last frame the consumer took
+        self._epoch = 0  # interrupts so far
+        self._in_flight = 0  # frames taken from the core, not yet queued for the consumer
+
+    @property
+    def sample_rate(self) -> int:
+        return self.core.sample_rate
+
+    @property
+    def width_height(self) -> tuple[int, int]:
+        height, width = self.renderer.size
+        return width, height
+
+    async def __aenter__(self) -> Session:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    def start(self) -> None:
+        self._start = asyncio.get_running_loop().time()
+        self._task = asyncio.create_task(self._run())
+
+    async def push_audio(self, pcm: np.ndarray, sample_rate: int | None = None) -> None:
+        """Queue caller audio at the session's rate (int16, or float in [-1, 1])."""
+        if sample_rate is not None and sample_rate != self.sample_rate:
+            raise ValueError(f"this session takes {self.sample_rate} Hz audio, got {sample_rate} Hz")
+        if self._ended:
+            raise ValueError("push_audio after end()")
+        queued = self.core.pending_samples + len(pcm)
+        if queued > self.config.max_queued_seconds * self.sample_rate:
+            raise ValueError(f"more than {self.config.max_queued_seconds:g} s of audio queued; push at most in real time")
+        self.core.push(pcm)
+        self._wake.set()
+
+    async def flush(self) -> None:
+        """End an utterance: its tail is drawn, the session stays open."""
+        self._flush = True
+        self._wake.set()
+
+    async def interrupt(self) -> int:
+        """Barge-in: queued audio and frames not yet taken are dropped; returns the next frame's index."""
+        returned = self._in_flight
+        while not self._out.empty():
+            returned += self._out.get_nowait() is not None
+        self._epoch += 1  # a delivery under way stops: its frames are among the returned
+        self._in_flight = 0
+        index = self.core.interrupt(returned, self._shown)
+        self._wake.set()
+        return index
+
+    async def end(self) -> None:
+        """End the session: the rest is drawn, then iteration stops."""
+        self._ended = True
+        self._wake.set()
+
+    async def close(self) -> None:
+        self._ended = True
+        self._wake.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self.engine._closed(self)
+
+    def __aiter__(self) -> AsyncIterator[Frame]:
+        return self
+
+    async def __anext__(self) -> Frame:
+        frame = await self._out.get()
+        if frame is None:
+            if self._error is not None:
+                raise self._error
+            raise StopAsyncIteration
+        self._shown = self.core_frame(frame)
+        return frame
+
+    @staticmethod
+    def core_frame(frame: Frame) -> FrameOut:
+        return FrameOut(frame.index, frame.pts, frame.blendshapes, frame.pose, frame.source, frame.audio)
+
+    def due(self, index: int) -> float:
+        """Realtime: when frame ``index`` leaves (event-loop time)."""
+        step = Fraction(1) / self.config.fps
+        delay = step + Fraction(self.config.lookahead_ms + self.config.jitter_ms, 1000)
+        return self._start + float(index * step + delay)
+
+    async def _run(self) -> None:
+        try:
+            await (self._run_fast() if self.config.pacing == "fast" else self._run_realtime())
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # the consumer hears of it; other sessions go on
+            self._error = error
+        await self._out.put(None)
+
+    def _advance(self) -> bool:
+        """Feed queued audio, honour flush and end; True once the session has ended."""
+        self.core.feed()
+        if self._flush:
+            self._flush = False
+            self.core.flush()
+        if self._ended:
+            self.core.end()
+        return self._ended
+
+    async def _run_fast(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            ended = self._advance()
+            await self._deliver(self._take(), stale_before=None)
+            if ended:
+                return
+
+    async def _run_realtime(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            ended = self._advance()
+            upcoming = self.core.ready[0].index if self.core.ready else self.core.next_index
+            if not ended and loop.time() >= self.due(upcoming) and not self.core.ready:
+                self.core.idle_until(upcoming + 1)  # the producer stalled: idle frames
+            now = loop.time()
+            await self._deliver(self._take(None if ended else now), stale_before=now - self.config.drop_after_ms / 1000)
+            if ended:
+                return
+            upcoming = self.core.ready[0].index if self.core.ready else self.core.next_index
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.0, self.due(upcoming) - loop.time()))
+            self._wake.clear()
+
+    def _take(self, now: float | None = None) -> list[FrameOut]:
+        """Frames computed and due by ``now`` (all of them with None)."""
+        taken = []
+        while self.core.ready and (now is None or self.due(self.core.ready[0].index) <= now):
+            taken.append(self.core.take())
+        return taken
+
+    async def _deliver(self, rows: list[FrameOut], stale_before: float | None) -> None:
+        if not rows:
+            return
+        epoch = self._epoch
+        self._in_flight = len(rows)
+        images = await self.engine.render(self.renderer, rows) if self.config.video else [None] * len(rows)
+        for row, image in zip(rows, images):
+            if self._epoch != epoch:
+                return
+            if stale_before is not None:
+                self._drop_stale(stale_before)
+            await self._out.put(Frame(row.index, row.pts, image, row.blendshapes, row.pose, row.source, row.audio))
+            if self._epoch != epoch:  # interrupted while waiting for room: this frame was counted as returned
+                self._out.get_nowait()  # and it is the only one queued since
+                return
+            self._in_flight -= 1
+            self.frames_out += 1
+
+    def _drop_stale(self, before: float) -> None:
+        """Realtime: frames the consumer has left waiting since before ``before`` are dropped and counted."""
+        kept = []
+        while not self._out.empty():
+            frame = self._out.get_nowait()
+            if frame is not None and self.due(frame.index) < before:
+                self.dropped += 1
+            else:
+                kept.append(frame)
+        for frame in kept:
+            self._out.put_nowait(frame)
+
+
+class SyncSession:
+    """A thread-safe, blocking face of a :class:`Session`, on an event loop of its own thread."""
+
+    def __init__(self, engine: Engine, avatar: str | None = None, sample_rate: int = 16000,
+                 config: LiveConfig = LiveConfig()) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="talkinghead-session")
+        self._thread.start()
+        self._session = self._call(self._open(engine, avatar, sample_rate, config))
+
+    async def _open(self, engine, avatar, sample_rate, config) -> Session:
+        session = engine.session(avatar, sample_rate, config)
+        session.start()
+        return session
+
+    def _call(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def push_audio(self, pcm: np.ndarray, sample_rate: int | None = None) -> None:
+        self._call(self._session.push_audio(pcm, sample_rate))
+
+    def flush(self) -> None:
+        self._call(self._session.flush())
+
+    def interrupt(self) -> int:
+        return self._call(self._session.interrupt())
+
+    def end(self) -> None:
+        self._call(self._session.end())
+
+    def frames(self) -> Iterator[Frame]:
+        """Frames as they come, until the session ends."""
+        while True:
+            try:
+                yield self._call(self._session.__anext__())
+            except StopAsyncIteration:
+                return
+
+    def close(self) -> None:
+        self._call(self._session.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()

@@ -1,0 +1,132 @@
+"""Live sessions on an engine: both pacings, interrupts, idle frames, dropped frames, the blocking wrapper."""
+
+import asyncio
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from talkinghead.audio2motion.audio_io import load_audio
+from talkinghead.live import Engine, LiveConfig, SyncSession
+from talkinghead.render import demo_audio
+from talkinghead.streaming.clock import FrameClock
+from talkinghead.streaming.session import MOUTH
+
+
+@pytest.fixture(scope="module")
+def engine():
+    engine = Engine(max_sessions=3)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def speech():
+    samples, rate = load_audio(demo_audio())
+    return samples[: 2 * rate], rate
+
+
+async def _collect(session, feed):
+    producer = asyncio.create_task(feed())
+    frames = [frame async for frame in session]
+    await producer
+    return frames
+
+
+def test_fast_session_gives_every_frame_with_its_picture_source_and_audio(engine, speech):
+    samples, rate = speech
+
+    async def run():
+        async with engine.session(sample_rate=rate, config=LiveConfig(pacing="fast", audio=True)) as session:
+            async def feed():
+                for start in range(0, len(samples), 700):
+                    await session.push_audio(samples[start:start + 700])
+                await session.end()
+            return await _collect(session, feed), session.width_height
+
+    frames, (width, height) = asyncio.run(run())
+    assert [f.index for f in frames] == list(range(len(frames)))
+    assert len(frames) == FrameClock(rate, Fraction(25)).frames_for(len(samples))  # end(): exactly the clock's count
+    assert frames[0].image.shape == (height, width, 3)
+    sources = [f.source for f in frames]
+    assert sources[0][0] == 0 and sources[-1][1] == len(samples)
+    audio = np.concatenate([f.audio for f in frames])
+    np.testing.assert_array_equal(audio[: len(samples)], samples)  # each frame carries its own span
+    assert not audio[len(samples):].any()
+
+
+def test_interrupt_continues_the_numbering_and_rests_the_mouth(engine, speech):
+    samples, rate = speech
+
+    async def run():
+        async with engine.session(sample_rate=rate, config=LiveConfig(video=False)) as session:
+            await session.push_audio(samples)  # a burst: frames wait for their time
+            frames = []
+            async for frame in session:
+                frames.append(frame)
+                if len(frames) == 20:
+                    next_index = await session.interrupt()
+                    asyncio.get_running_loop().call_later(0.3, lambda: asyncio.ensure_future(session.end()))
+            return frames, next_index
+
+    frames, next_index = asyncio.run(run())
+    assert next_index == 20 and len(frames) > 23
+    assert [f.index for f in frames] == list(range(len(frames)))
+    assert all(f.source is None for f in frames[20:])  # the dropped speech is never shown
+    before = frames[19].blendshapes[MOUTH]
+    assert np.abs(before).max() > 0.05  # it was speaking
+    assert np.abs(frames[22].blendshapes[MOUTH]).max() == 0  # at rest by the 3rd frame
+    steps = [np.abs(b.blendshapes[MOUTH] - a.blendshapes[MOUTH]).max() for a, b in zip(frames[19:22], frames[20:23])]
+    assert max(steps) <= np.abs(before).max() / 3 + 1e-6  # no jump
+
+
+def test_realtime_stall_gives_idle_frames_and_a_slow_consumer_loses_frames_by_time(engine, speech):
+    samples, rate = speech
+    config = LiveConfig(pacing="realtime", video=False, jitter_ms=40, drop_after_ms=120)
+
+    async def run():
+        async with engine.session(sample_rate=rate, config=config) as session:
+            async def feed():
+                await asyncio.sleep(0.6)  # nothing for 0.6 s: idle frames meanwhile
+                for start in range(0, len(samples) // 2, rate // 50):
+                    await session.push_audio(samples[start:start + rate // 50])
+                    await asyncio.sleep(0.02)
+                await session.end()
+
+            producer = asyncio.create_task(feed())
+            frames = []
+            async for frame in session:
+                frames.append(frame)
+                if 10 <= len(frames) < 13:
+                    await asyncio.sleep(0.4)  # a consumer that stalls
+            await producer
+            return frames, session.dropped
+
+    frames, dropped = asyncio.run(run())
+    indices = [f.index for f in frames]
+    assert all(a < b for a, b in zip(indices, indices[1:]))
+    assert dropped > 0 and len(frames) + dropped == indices[-1] + 1  # every frame shown or counted as dropped
+    assert all(f.source is None for f in frames[:8])  # before the first audio: idle frames
+    assert any(f.source is not None for f in frames)
+
+
+def test_sync_session_and_limits(engine, speech):
+    samples, rate = speech
+    session = SyncSession(engine, sample_rate=rate, config=LiveConfig(pacing="fast", video=False))
+    try:
+        with pytest.raises(ValueError, match="44100"):
+            session.push_audio(samples, 44100)
+        session.push_audio(samples[:rate])
+        session.end()
+        frames = list(session.frames())
+        assert [f.index for f in frames] == list(range(25))
+    finally:
+        session.close()
+    with pytest.raises(ValueError, match="unknown avatar"):
+        engine.session("nobody")
+    held = [engine.session() for _ in range(engine.max_sessions - engine.sessions)]
+    with pytest.raises(ValueError, match="session limit"):
+        engine.session()
+    for session in held:
+        asyncio.run(session.close())
+    assert engine.sessions == 0
