@@ -20,9 +20,7 @@ The ``live`` row is a2m + render + jpeg, and its frames per second; ratios to
 from __future__ import annotations
 
 import argparse
-from fractions import Fraction
 
-import av
 import numpy as np
 import torch
 
@@ -30,22 +28,11 @@ from talkinghead.arkit import ARKIT_INDEX
 from talkinghead.audio2motion.animate import StreamingAnimator
 from talkinghead.audio2motion.model import load_model
 from talkinghead.renderer.avatar import avatar_renderer, load_avatar
+from talkinghead.streaming.codecs import JpegEncoder
 from timing import median_seconds
 
 RATE = 16000
 FPS = 30
-
-
-def jpeg_encoder(width: int, height: int):
-    codec = av.CodecContext.create("mjpeg", "w")
-    codec.width, codec.height, codec.pix_fmt = width, height, "yuvj420p"
-    codec.time_base = Fraction(1, FPS)
-    codec.options = {"qscale": "3"}
-
-    def encode(rgb: np.ndarray) -> bytes:
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuvj420p")
-        return b"".join(bytes(p) for p in codec.encode(frame))
-    return encode
 
 
 def main() -> None:
@@ -60,7 +47,7 @@ def main() -> None:
     renderer = avatar_renderer(load_avatar(args.avatar, args.backend))
     height, width = renderer.size
     still = renderer.render_frames(np.zeros((1, 52), np.float32), np.zeros((1, 6), np.float32))[0]
-    encode = jpeg_encoder(width, height)
+    encode = JpegEncoder(width, height)
     rng = np.random.default_rng(0)
     weights = np.zeros((args.frames, 52), np.float32)
     weights[:, ARKIT_INDEX["jawOpen"]] = rng.uniform(0, 0.5, args.frames)

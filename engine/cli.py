@@ -120,6 +120,30 @@ def _dub(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from talkinghead.live import Engine
+    from talkinghead.streaming.server import Server, ServerConfig
+
+    avatars = {}
+    for entry in args.avatar:
+        name, _, path = entry.rpartition("=")
+        avatars[name or Path(path).name] = Path(path)
+    engine = Engine(avatars, backend=args.backend, device=args.device, max_sessions=args.max_sessions)
+    web = args.web_root if args.web_root is not None else Path(__file__).resolve().parents[1] / "demos" / "web"
+    config = ServerConfig(host=args.host, port=args.port, token=args.token, max_sessions=args.max_sessions,
+                          origins=tuple(args.origin) or None, web_root=web if web.is_dir() else None)
+    if not args.quiet:
+        print(f"talkinghead: serving on ws://{args.host}:{args.port}/v1/stream "
+              f"(avatars: {', '.join(engine.avatar_names)})", file=sys.stderr)
+    try:
+        asyncio.run(Server(engine, config).run())
+    finally:
+        engine.close()
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from talkinghead.render import demo_audio, render_file
 
@@ -282,6 +306,25 @@ def build_parser() -> argparse.ArgumentParser:
     dub.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the network trains and runs")
     dub.add_argument("-q", "--quiet", action="store_true")
     dub.set_defaults(run=_dub)
+
+    serve = commands.add_parser(
+        "serve",
+        help="live avatars over WebSocket (protocol v1, docs/PROTOCOL.md) and the browser page",
+        description="Serve live sessions on ws://HOST:PORT/v1/stream, with /healthz, /metrics, /v1/avatars "
+        "and the browser page at /. Binds to 127.0.0.1 unless told otherwise.",
+    )
+    serve.add_argument("--avatar", action="append", default=[], metavar="[NAME=]DIR",
+                       help="an avatar bundle to offer (repeatable; the first is the default)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument("--token", default=None, help="shared secret clients must give")
+    serve.add_argument("--origin", action="append", default=[], help="allowed Origin (repeatable; default: any)")
+    serve.add_argument("--max-sessions", type=int, default=16)
+    serve.add_argument("--web-root", type=Path, default=None, help="the browser page's folder (default: demos/web)")
+    serve.add_argument("--backend", choices=("torch", "onnx"), default="torch")
+    serve.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    serve.add_argument("-q", "--quiet", action="store_true")
+    serve.set_defaults(run=_serve)
 
     demo = commands.add_parser(
         "demo",

@@ -35,6 +35,7 @@ import numpy as np
 
 from talkinghead.audio2motion.motion import BlinkConfig, HeadConfig, MotionConfig, SilenceConfig
 from talkinghead.streaming.clock import as_fraction
+from talkinghead.streaming.codecs import JpegEncoder
 from talkinghead.streaming.session import FrameOut, SessionConfig, SessionCore
 
 PACINGS = ("realtime", "fast")
@@ -46,6 +47,7 @@ class LiveConfig:
     lookahead_ms: int = 100
     pacing: str = "realtime"
     video: bool = True  # draw frames (False: coefficients only)
+    jpeg: bool = False  # also encode each picture as JPEG (on the render worker)
     audio: bool = False  # each frame carries the audio it spans (for clients that do not hold it)
     jitter_ms: int = 60  # realtime: how late audio may come before idle frames are inserted
     drop_after_ms: int = 200  # realtime: a frame not taken this long after it was due is dropped
@@ -71,6 +73,7 @@ class Frame:
     pose: np.ndarray
     source: tuple[int, int] | None  # [first, end) of the caller's samples; None for an idle frame
     audio: np.ndarray | None = None  # the frame's span of the session's audio (caller rate), if asked for
+    jpeg: bytes | None = None
 
 
 class Engine:
@@ -89,6 +92,7 @@ class Engine:
         self._renderers: dict[str, object] = {}
         self._sessions: set[Session] = set()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="talkinghead-render")
+        self._encoders: dict[tuple[int, int], JpegEncoder] = {}  # used on the worker only
         self._lock = threading.Lock()
 
     @property
@@ -120,12 +124,20 @@ class Engine:
         self._sessions.add(session)
         return session
 
-    async def render(self, renderer, rows: list[FrameOut]) -> np.ndarray:
-        """Draw frames on the render worker (one at a time across sessions, so they never fight for the cores)."""
+    async def render(self, renderer, rows: list[FrameOut], jpeg: bool = False) -> tuple[np.ndarray, list[bytes | None]]:
+        """Draw frames (and JPEG them) on the render worker: one job at a time, so sessions never fight for the cores."""
         weights = np.stack([f.blendshapes for f in rows])
         pose = np.stack([f.pose for f in rows])
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._worker, renderer.render_frames, weights, pose, rows[0].index)
+
+        def work():
+            images = renderer.render_frames(weights, pose, rows[0].index)
+            if not jpeg:
+                return images, [None] * len(images)
+            height, width = images.shape[1:3]
+            encoder = self._encoders.setdefault((width, height), JpegEncoder(width, height))
+            return images, [encoder(image) for image in images]
+
+        return await asyncio.get_running_loop().run_in_executor(self._worker, work)
 
     def _closed(self, session: Session) -> None:
         self._sessions.discard(session)
@@ -212,12 +224,14 @@ class Session:
         self._wake.set()
 
     async def close(self) -> None:
+        """Stop at once (nothing more is drawn) and free the session; an iteration under way ends."""
         self._ended = True
         self._wake.set()
-        if self._task is not None:
+        if self._task is not None and not self._task.done():
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            self._out.put_nowait(None)
         self.engine._closed(self)
 
     def __aiter__(self) -> AsyncIterator[Frame]:
@@ -298,13 +312,14 @@ class Session:
             return
         epoch = self._epoch
         self._in_flight = len(rows)
-        images = await self.engine.render(self.renderer, rows) if self.config.video else [None] * len(rows)
-        for row, image in zip(rows, images):
+        images, jpegs = (await self.engine.render(self.renderer, rows, self.config.jpeg) if self.config.video
+                         else ([None] * len(rows), [None] * len(rows)))
+        for row, image, jpeg in zip(rows, images, jpegs):
             if self._epoch != epoch:
                 return
             if stale_before is not None:
                 self._drop_stale(stale_before)
-            await self._out.put(Frame(row.index, row.pts, image, row.blendshapes, row.pose, row.source, row.audio))
+            await self._out.put(Frame(row.index, row.pts, image, row.blendshapes, row.pose, row.source, row.audio, jpeg))
             if self._epoch != epoch:  # interrupted while waiting for room: this frame was counted as returned
                 self._out.get_nowait()  # and it is the only one queued since
                 return

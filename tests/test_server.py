@@ -1,0 +1,133 @@
+"""The WebSocket server (protocol v1) on loopback: a whole session, HTTP endpoints, and each kind of bad client."""
+
+import asyncio
+import json
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from talkinghead.audio2motion.audio_io import load_audio
+from talkinghead.live import Engine
+from talkinghead.render import demo_audio
+from talkinghead.streaming.server import Server, ServerConfig
+
+TOKEN = "s3cret"
+
+
+@pytest.fixture(scope="module")
+def engine():
+    engine = Engine(max_sessions=4)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def pcm():
+    samples, rate = load_audio(demo_audio())
+    return (samples[: rate] * 32767).astype("<i2"), rate
+
+
+async def _with_server(engine, body, **options):
+    server = Server(engine, ServerConfig(port=0, token=TOKEN, **options))
+    ready, stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(server.run(ready, stop))
+    await ready.wait()
+    try:
+        return await body(f"ws://127.0.0.1:{server.port}/v1/stream?token={TOKEN}", server)
+    finally:
+        stop.set()
+        await task
+
+
+def _split(message: bytes) -> tuple[dict, bytes]:
+    length = int.from_bytes(message[:4], "big")
+    return json.loads(message[4:4 + length]), message[4 + length:]
+
+
+def test_a_whole_session_and_the_http_endpoints(engine, pcm):
+    samples, rate = pcm
+
+    async def body(url, server):
+        async with connect(url, max_size=None) as socket:
+            await socket.send(json.dumps({"type": "start", "sample_rate": rate, "format": "pcm_s16le",
+                                          "fps": 25, "pacing": "fast", "outputs": ["video", "coefficients"]}))
+            ready = json.loads(await socket.recv())
+            for start in range(0, len(samples), 1234):
+                await socket.send(samples[start:start + 1234].tobytes())
+            await socket.send(json.dumps({"type": "end"}))
+            frames, end = [], None
+            async for message in socket:
+                if isinstance(message, bytes):
+                    frames.append(_split(message))
+                else:
+                    end = json.loads(message)
+        base = f"http://127.0.0.1:{server.port}"
+        fetched = await asyncio.to_thread(
+            lambda: [urllib.request.urlopen(base + p).read().decode() for p in ("/healthz", "/metrics", "/v1/avatars")])
+        return ready, frames, end, fetched
+
+    ready, frames, end, (health, metrics, avatars) = asyncio.run(_with_server(engine, body))
+    assert ready["type"] == "ready" and ready["fps"] == [25, 1] and ready["width"] > 0
+    headers = [h for h, _ in frames]
+    assert [h["index"] for h in headers] == list(range(len(frames))) == list(range(end["frames"]))
+    assert end == {"type": "end", "frames": 25, "dropped": 0}
+    assert headers[0]["pts"] == [0, 1] and headers[1]["pts"] == [1, 25] and len(headers[0]["blendshapes"]) == 52
+    assert headers[0]["source"] == [0, rate // 25] and headers[-1]["source"][1] == len(samples)
+    assert all(jpeg[:2] == b"\xff\xd8" and jpeg[-2:] == b"\xff\xd9" for _, jpeg in frames)
+    assert health == "ok\n" and "talkinghead_frames_total" in metrics and json.loads(avatars)["default"] == "default"
+
+
+@pytest.mark.parametrize("case, code, close", [
+    ("malformed JSON", "bad_json", 4400),
+    ("audio before start", "not_started", 4400),
+    ("wrong sample rate", "bad_start", 4400),
+    ("half a sample", "partial_sample", 4400),
+])
+def test_bad_clients_get_an_error_and_a_close_code(engine, case, code, close):
+    async def body(url, server):
+        async with connect(url) as socket:
+            if case == "malformed JSON":
+                await socket.send("{not json")
+            elif case == "audio before start":
+                await socket.send(b"\x00\x00")
+            elif case == "wrong sample rate":
+                await socket.send(json.dumps({"type": "start", "sample_rate": 44100.5}))
+            else:
+                await socket.send(json.dumps({"type": "start", "sample_rate": 16000, "pacing": "fast"}))
+                await socket.recv()  # ready
+                await socket.send(b"\x00\x00\x00")
+            messages = []
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    message = await socket.recv()
+                    if isinstance(message, str):
+                        messages.append(json.loads(message))
+            return messages, closed.value.rcvd.code
+
+    messages, got = asyncio.run(_with_server(engine, body))
+    assert messages[-1]["type"] == "error" and messages[-1]["code"] == code and got == close
+    assert engine.sessions == 0
+
+
+def test_token_and_message_size_limits(engine):
+    async def body(url, server):
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(url.replace(TOKEN, "wrong")):
+                pass
+        async with connect(url.split("?")[0], additional_headers={"Authorization": f"Bearer {TOKEN}"}) as socket:
+            await socket.send(json.dumps({"type": "start", "pacing": "fast", "outputs": ["coefficients"]}))
+            await socket.recv()
+            await socket.send(b"\x00" * (64 * 1024 + 2))
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await socket.recv()
+        with pytest.raises(urllib.error.HTTPError):
+            await asyncio.to_thread(urllib.request.urlopen, f"http://127.0.0.1:{server.port}/nothing-here")
+        return refused.value.response.status_code, closed.value.rcvd.code
+
+    status, code = asyncio.run(_with_server(engine, body, max_message_bytes=64 * 1024))
+    assert status == 401 and code == 1009  # 1009: message too big
