@@ -49,7 +49,7 @@ class LiveConfig:
     video: bool = True  # draw frames (False: coefficients only)
     jpeg: bool = False  # also encode each picture as JPEG (on the render worker)
     audio: bool = False  # each frame carries the audio it spans (for clients that do not hold it)
-    jitter_ms: int = 60  # realtime: how late audio may come before idle frames are inserted
+    jitter_ms: int = 50  # realtime: how late audio may come before idle frames are inserted
     drop_after_ms: int = 200  # realtime: a frame not taken this long after it was due is dropped
     max_queued_seconds: float = 30.0  # caller audio a session may hold unprocessed
     seed: int = 0
@@ -89,6 +89,7 @@ class Engine:
             raise ValueError(f"default avatar {self.default!r} is not among {sorted(self._paths)}")
         self.backend, self.device, self.max_sessions = backend, device, max_sessions
         self.model = load_model()
+        _warm_up(self.model)
         self._renderers: dict[str, object] = {}
         self._sessions: set[Session] = set()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="talkinghead-render")
@@ -112,7 +113,9 @@ class Engine:
             if name not in self._renderers:
                 if name != "default" and name not in self._paths:
                     raise ValueError(f"unknown avatar {name!r}; choose from {', '.join(self.avatar_names)}")
-                self._renderers[name] = avatar_renderer(load_avatar(self._paths.get(name), self.backend, self.device))
+                renderer = avatar_renderer(load_avatar(self._paths.get(name), self.backend, self.device))
+                renderer.render_frames(np.zeros((1, 52), np.float32), np.zeros((1, 6), np.float32))  # warm-up
+                self._renderers[name] = renderer
             return self._renderers[name]
 
     def session(self, avatar: str | None = None, sample_rate: int = 16000, config: LiveConfig = LiveConfig()) -> Session:
@@ -123,6 +126,10 @@ class Engine:
         session = Session(self, renderer, sample_rate, config)
         self._sessions.add(session)
         return session
+
+    async def compute(self, function, *args):
+        """Run ``function(*args)`` on the worker thread (where all model and drawing work happens)."""
+        return await asyncio.get_running_loop().run_in_executor(self._worker, function, *args)
 
     async def render(self, renderer, rows: list[FrameOut], jpeg: bool = False) -> tuple[np.ndarray, list[bytes | None]]:
         """Draw frames (and JPEG them) on the render worker: one job at a time, so sessions never fight for the cores."""
@@ -146,8 +153,21 @@ class Engine:
         self._worker.shutdown(wait=True)
 
 
+def _warm_up(model) -> None:
+    """Run the network once, so the first session's first frames do not wait for torch's first-call set-up."""
+    from talkinghead.audio2motion.animate import animate
+
+    animate(model, np.zeros(16000, np.float32), 16000, 25, 100)
+
+
 class Session:
-    """One live stream; push audio, iterate frames (``async for frame in session``)."""
+    """One live stream; push audio, iterate frames (``async for frame in session``).
+
+    Everything that touches the session's clock (and so the model) runs on
+    the engine's worker thread, one job at a time across all sessions: the
+    event loop stays free for the network, and two torch thread pools never
+    fight over the cores.
+    """
 
     def __init__(self, engine: Engine, renderer, sample_rate: int, config: LiveConfig) -> None:
         self.engine, self.renderer, self.config = engine, renderer, config
@@ -159,16 +179,20 @@ class Session:
                                                                    keep_audio=config.audio))
         self.dropped = 0
         self.frames_out = 0
-        self._out: asyncio.Queue[Frame | None] = asyncio.Queue(maxsize=0 if config.pacing == "realtime" else 8)
+        self._out: asyncio.Queue[tuple[Frame, float] | None] = asyncio.Queue(
+            maxsize=0 if config.pacing == "realtime" else 8)
         self._wake = asyncio.Event()
         self._ended = False
         self._flush = False
         self._task: asyncio.Task | None = None
         self._start = 0.0
+        self._step = Fraction(1) / config.fps
+        self._delay = self._step + Fraction(config.lookahead_ms + config.jitter_ms, 1000)
         self._error: BaseException | None = None
         self._shown: FrameOut | None = None  # the last frame the consumer took
         self._epoch = 0  # interrupts so far
-        self._in_flight = 0  # frames taken from the core, not yet queued for the consumer
+        self._in_flight = 0  # frames taken from the clock, not yet queued for the consumer
+        self._last_audio = float("-inf")  # when audio last came (event-loop time)
 
     @property
     def sample_rate(self) -> int:
@@ -190,17 +214,24 @@ class Session:
         self._start = asyncio.get_running_loop().time()
         self._task = asyncio.create_task(self._run())
 
+    def due(self, index: int) -> float:
+        """Realtime: when frame ``index`` leaves (event-loop time)."""
+        return self._start + float(index * self._step + self._delay)
+
     async def push_audio(self, pcm: np.ndarray, sample_rate: int | None = None) -> None:
         """Queue caller audio at the session's rate (int16, or float in [-1, 1])."""
         if sample_rate is not None and sample_rate != self.sample_rate:
             raise ValueError(f"this session takes {self.sample_rate} Hz audio, got {sample_rate} Hz")
         if self._ended:
             raise ValueError("push_audio after end()")
-        queued = self.core.pending_samples + len(pcm)
-        if queued > self.config.max_queued_seconds * self.sample_rate:
+        await self.engine.compute(self._push, pcm)
+        self._last_audio = asyncio.get_running_loop().time()
+        self._wake.set()
+
+    def _push(self, pcm: np.ndarray) -> None:
+        if self.core.pending_samples + len(pcm) > self.config.max_queued_seconds * self.sample_rate:
             raise ValueError(f"more than {self.config.max_queued_seconds:g} s of audio queued; push at most in real time")
         self.core.push(pcm)
-        self._wake.set()
 
     async def flush(self) -> None:
         """End an utterance: its tail is drawn, the session stays open."""
@@ -214,7 +245,7 @@ class Session:
             returned += self._out.get_nowait() is not None
         self._epoch += 1  # a delivery under way stops: its frames are among the returned
         self._in_flight = 0
-        index = self.core.interrupt(returned, self._shown)
+        index = await self.engine.compute(self.core.interrupt, returned, self._shown)
         self._wake.set()
         return index
 
@@ -238,23 +269,14 @@ class Session:
         return self
 
     async def __anext__(self) -> Frame:
-        frame = await self._out.get()
-        if frame is None:
+        item = await self._out.get()
+        if item is None:
             if self._error is not None:
                 raise self._error
             raise StopAsyncIteration
-        self._shown = self.core_frame(frame)
+        frame = item[0]
+        self._shown = FrameOut(frame.index, frame.pts, frame.blendshapes, frame.pose, frame.source, frame.audio)
         return frame
-
-    @staticmethod
-    def core_frame(frame: Frame) -> FrameOut:
-        return FrameOut(frame.index, frame.pts, frame.blendshapes, frame.pose, frame.source, frame.audio)
-
-    def due(self, index: int) -> float:
-        """Realtime: when frame ``index`` leaves (event-loop time)."""
-        step = Fraction(1) / self.config.fps
-        delay = step + Fraction(self.config.lookahead_ms + self.config.jitter_ms, 1000)
-        return self._start + float(index * step + delay)
 
     async def _run(self) -> None:
         try:
@@ -265,78 +287,84 @@ class Session:
             self._error = error
         await self._out.put(None)
 
-    def _advance(self) -> bool:
-        """Feed queued audio, honour flush and end; True once the session has ended."""
-        self.core.feed()
-        if self._flush:
-            self._flush = False
-            self.core.flush()
-        if self._ended:
-            self.core.end()
-        return self._ended
-
     async def _run_fast(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            ended = self._advance()
-            await self._deliver(self._take(), stale_before=None)
+            flush, self._flush, ended = self._flush, False, self._ended
+            rows, _ = await self.engine.compute(self._advance, flush, ended, None, False)
+            await self._deliver(rows, on_time=False)
             if ended:
                 return
 
     async def _run_realtime(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            ended = self._advance()
-            upcoming = self.core.ready[0].index if self.core.ready else self.core.next_index
-            if not ended and loop.time() >= self.due(upcoming) and not self.core.ready:
-                self.core.idle_until(upcoming + 1)  # the producer stalled: idle frames
+            flush, self._flush, ended = self._flush, False, self._ended
             now = loop.time()
-            await self._deliver(self._take(None if ended else now), stale_before=now - self.config.drop_after_ms / 1000)
+            quiet = now - self._last_audio > self.config.jitter_ms / 1000 + float(self._step)
+            rows, upcoming = await self.engine.compute(
+                self._advance, flush, ended, None if ended else now + float(self._step), quiet)
+            await self._deliver(rows, on_time=not ended)
             if ended:
                 return
-            upcoming = self.core.ready[0].index if self.core.ready else self.core.next_index
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), max(0.0, self.due(upcoming) - loop.time()))
             self._wake.clear()
 
-    def _take(self, now: float | None = None) -> list[FrameOut]:
-        """Frames computed and due by ``now`` (all of them with None)."""
+    def _advance(self, flush: bool, ended: bool, until: float | None, quiet: bool) -> tuple[list[FrameOut], int]:
+        """On the worker: feed the audio, honour flush and end, insert idle frames when the producer stalled
+        (realtime, ``quiet``), and take the frames due by ``until`` (all with None); also the next frame's index."""
+        core = self.core
+        core.feed()
+        if flush:
+            core.flush()
+        if ended:
+            core.end()
+        upcoming = core.ready[0].index if core.ready else core.next_index
+        if until is not None and quiet and not core.ready and until - float(self._step) >= self.due(upcoming):
+            core.idle_until(upcoming + 1)
         taken = []
-        while self.core.ready and (now is None or self.due(self.core.ready[0].index) <= now):
-            taken.append(self.core.take())
-        return taken
+        while core.ready and (until is None or self.due(core.ready[0].index) <= until):
+            taken.append(core.take())
+        return taken, core.ready[0].index if core.ready else core.next_index
 
-    async def _deliver(self, rows: list[FrameOut], stale_before: float | None) -> None:
+    async def _deliver(self, rows: list[FrameOut], on_time: bool) -> None:
+        """Draw ``rows`` and queue them for the consumer (``on_time``: each not before it is due)."""
         if not rows:
             return
         epoch = self._epoch
         self._in_flight = len(rows)
         images, jpegs = (await self.engine.render(self.renderer, rows, self.config.jpeg) if self.config.video
                          else ([None] * len(rows), [None] * len(rows)))
+        loop = asyncio.get_running_loop()
         for row, image, jpeg in zip(rows, images, jpegs):
+            if on_time and self._epoch == epoch:
+                await asyncio.sleep(max(0.0, self.due(row.index) - loop.time()))
             if self._epoch != epoch:
                 return
-            if stale_before is not None:
-                self._drop_stale(stale_before)
-            await self._out.put(Frame(row.index, row.pts, image, row.blendshapes, row.pose, row.source, row.audio, jpeg))
+            if self.config.pacing == "realtime":
+                self._drop_stale(loop.time() - self.config.drop_after_ms / 1000)
+            frame = Frame(row.index, row.pts, image, row.blendshapes, row.pose, row.source, row.audio, jpeg)
+            await self._out.put((frame, loop.time()))
             if self._epoch != epoch:  # interrupted while waiting for room: this frame was counted as returned
                 self._out.get_nowait()  # and it is the only one queued since
                 return
             self._in_flight -= 1
             self.frames_out += 1
+            await asyncio.sleep(0)  # let the consumer take it
 
     def _drop_stale(self, before: float) -> None:
-        """Realtime: frames the consumer has left waiting since before ``before`` are dropped and counted."""
+        """Realtime: frames the consumer has left queued since before ``before`` are dropped and counted."""
         kept = []
         while not self._out.empty():
-            frame = self._out.get_nowait()
-            if frame is not None and self.due(frame.index) < before:
+            item = self._out.get_nowait()
+            if item is not None and item[1] < before:
                 self.dropped += 1
             else:
-                kept.append(frame)
-        for frame in kept:
-            self._out.put_nowait(frame)
+                kept.append(item)
+        for item in kept:
+            self._out.put_nowait(item)
 
 
 class SyncSession:

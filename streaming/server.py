@@ -69,8 +69,10 @@ class Metrics:
         self.counts: Counter[str] = Counter()
         self.latency = [0] * (len(LATENCY_BUCKETS) + 1)
         self.latency_sum = 0.0
+        self.recent: deque[float] = deque(maxlen=100_000)  # raw latencies, for quantiles in benchmarks
 
     def observe_latency(self, seconds: float) -> None:
+        self.recent.append(seconds)
         self.latency[next((i for i, b in enumerate(LATENCY_BUCKETS) if seconds <= b), len(LATENCY_BUCKETS))] += 1
         self.latency_sum += seconds
 
