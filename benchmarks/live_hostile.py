@@ -1,0 +1,178 @@
+"""Hostile clients against ``talkinghead serve``, while two well-behaved sessions keep streaming.
+
+    python benchmarks/live_hostile.py [--port 8799]
+
+The server runs as its own process (``talkinghead serve``, default avatar,
+default limits: 1 MiB messages, 16 sessions, 10 s send timeout). Two good
+clients stream real speech at the wall clock's pace for the whole run
+(realtime, coefficients and video) and count their frames. Meanwhile, one
+after another: malformed JSON, audio before ``start``, a 100 MB message, a
+wrong sample rate, 1 000 connections opened and dropped (50 at a time),
+and a client that starts a video session and never reads. Reported: what
+each got (its error code and close code), the good sessions' frame rate
+and drops, and the server's resident memory before, at its peak, and after.
+All traffic stays on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from talkinghead.audio2motion.audio_io import load_audio
+from talkinghead.audio2motion.resample import resample
+
+ROOT = Path(__file__).resolve().parents[1]
+RATE = 16000
+
+
+def rss_mb(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def good_client(url: str, pcm: np.ndarray, results: list) -> None:
+    async with connect(url, max_size=None) as socket:
+        await socket.send(json.dumps({"type": "start", "sample_rate": RATE, "outputs": ["video", "coefficients"]}))
+        await socket.recv()
+        started = time.perf_counter()
+
+        async def send():
+            chunk = RATE // 50
+            for k, offset in enumerate(range(0, len(pcm), chunk)):
+                await asyncio.sleep(max(0.0, started + (k + 1) * chunk / RATE - time.perf_counter()))
+                await socket.send(pcm[offset:offset + chunk].tobytes())
+            await socket.send(json.dumps({"type": "end"}))
+
+        sender = asyncio.create_task(send())
+        frames, end = 0, None
+        async for message in socket:
+            if isinstance(message, bytes):
+                frames += 1
+            else:
+                end = json.loads(message)
+        await sender
+        results.append((frames, end, time.perf_counter() - started))
+
+
+async def one_shot(url: str, messages: list, read: bool = True) -> str:
+    """Send ``messages``; what came back: the last error code and the close code."""
+    code = None
+    try:
+        async with connect(url, max_size=None) as socket:
+            for message in messages:
+                await socket.send(message)
+            while True:
+                reply = await asyncio.wait_for(socket.recv(), 15)
+                if isinstance(reply, str) and json.loads(reply).get("type") == "error":
+                    code = json.loads(reply)["code"]
+    except ConnectionClosed as closed:
+        return f"error `{code}`, close {closed.rcvd.code if closed.rcvd else 'none'}"
+    except asyncio.TimeoutError:
+        return "no answer in 15 s"
+    except OSError as error:
+        return f"connection broken ({error.__class__.__name__}), error `{code}`"
+
+
+async def never_reads(url: str) -> str:
+    """A video session whose client sends audio but never reads a frame."""
+    async with connect(url, max_size=None, max_queue=1) as socket:
+        await socket.send(json.dumps({"type": "start", "sample_rate": RATE, "outputs": ["video"], "pacing": "fast"}))
+        silence = np.zeros(RATE, "<i2").tobytes()
+        started = time.perf_counter()
+        try:
+            for _ in range(25):
+                await socket.send(silence)
+            socket.transport.pause_reading()  # stop reading from the socket altogether
+            await asyncio.wait_for(socket.wait_closed(), 60)
+            return f"cut off after {time.perf_counter() - started:.1f} s (close {socket.close_code})"
+        except asyncio.TimeoutError:
+            return "still open after 60 s"
+        except ConnectionClosed as closed:
+            return f"cut off after {time.perf_counter() - started:.1f} s (close {closed.rcvd.code if closed.rcvd else 'none'})"
+
+
+async def churn(host: str, port: int, count: int) -> str:
+    """``count`` WebSocket connections opened and dropped without a word (50 at a time)."""
+    started, done = time.perf_counter(), 0
+
+    async def one():
+        nonlocal done
+        async with connect(f"ws://{host}:{port}/v1/stream"):
+            pass
+        done += 1
+
+    for first in range(0, count, 50):
+        await asyncio.gather(*(one() for _ in range(min(50, count - first))), return_exceptions=True)
+    return f"{done} of {count} opened and dropped in {time.perf_counter() - started:.1f} s"
+
+
+async def attack(url: str, host: str, port: int, pid: int, samples: list) -> list[tuple[str, str]]:
+    out = []
+    out.append(("malformed JSON", await one_shot(url, ["{type: start"])))
+    out.append(("audio before start", await one_shot(url, [b"\x00" * 640])))
+    out.append(("a 100 MB message", await one_shot(url, [json.dumps({"type": "start"}), b"\x00" * (100 << 20)])))
+    out.append(("wrong sample rate", await one_shot(url, [json.dumps({"type": "start", "sample_rate": 44100.5})])))
+    samples.append(rss_mb(pid))
+    out.append(("1 000 connections opened and dropped", await churn(host, port, 1000)))
+    samples.append(rss_mb(pid))
+    out.append(("a client that never reads", await never_reads(url)))
+    return out
+
+
+async def main_async(args) -> None:
+    server = subprocess.Popen([sys.executable, "-m", "talkinghead", "serve", "--port", str(args.port), "-q"])
+    url = f"ws://127.0.0.1:{args.port}/v1/stream"
+    try:
+        for _ in range(200):
+            try:
+                async with connect(url):
+                    break
+            except OSError:
+                await asyncio.sleep(0.25)
+        await asyncio.sleep(1)
+        baseline = rss_mb(server.pid)
+        samples, _ = load_audio(args.data / "speech" / "intro_en.wav")
+        pcm = (resample(samples, _, RATE)[: int(args.seconds * RATE)] * 32767).astype("<i2")
+        results, memory = [], [baseline]
+        good = [asyncio.create_task(good_client(url, pcm, results)) for _ in range(2)]
+        await asyncio.sleep(2)
+        outcomes = await attack(url, "127.0.0.1", args.port, server.pid, memory)
+        memory.append(rss_mb(server.pid))
+        await asyncio.gather(*good)
+        await asyncio.sleep(3)
+        after = rss_mb(server.pid)
+        print("| client | what it got |\n|---|---|")
+        for name, outcome in outcomes:
+            print(f"| {name} | {outcome} |")
+        print("\n| good session | frames | dropped | seconds | frames / s |\n|---|---|---|---|---|")
+        for k, (frames, end, seconds) in enumerate(results):
+            print(f"| {k + 1} | {end['frames']} | {end['dropped']} | {seconds:.1f} | {frames / seconds:.1f} |")
+        print(f"\nserver resident memory: {baseline:.0f} MB before, {max(memory):.0f} MB at its highest sample, "
+              f"{after:.0f} MB after")
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--port", type=int, default=8799)
+    parser.add_argument("--seconds", type=float, default=40)
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
