@@ -1,0 +1,69 @@
+"""How many simultaneous 25 fps live sessions this machine sustains with under 1% dropped frames.
+
+    python benchmarks/live_concurrency.py [--sessions 1 2 4 8 12 16] [--seconds 20] [--outputs coefficients]
+
+``talkinghead serve`` runs as its own process (default avatar, realtime
+pacing); N clients in one other process each stream real speech at the
+wall clock's pace (as in ``live_latency.py``) at the same time. Per N: the
+share of frames dropped (from the server's ``end`` messages), the median
+over sessions of their p99 latency, and whether every session kept its
+clock (frames = the session's length in frames).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from live_latency import RATE, one_run, wait_for_server  # noqa: E402  (the same client)
+
+from talkinghead.audio2motion.audio_io import load_audio  # noqa: E402
+from talkinghead.audio2motion.resample import resample  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def main_async(args) -> None:
+    samples, rate = load_audio(args.data / "speech" / "intro_en.wav")
+    pcm = (resample(samples, rate, RATE)[: int(args.seconds * RATE)] * 32767).astype("<i2")
+    server = subprocess.Popen([sys.executable, "-m", "talkinghead", "serve", "--port", str(args.port), "-q",
+                               "--max-sessions", str(max(args.sessions))])
+    url = f"ws://127.0.0.1:{args.port}/v1/stream"
+    outputs = args.outputs.split("+")
+    try:
+        await wait_for_server(url)
+        print(f"outputs: {' + '.join(outputs)}\n")
+        print("| sessions | frames | dropped | dropped % | median p99 latency ms | worst p99 ms |")
+        print("|---|---|---|---|---|---|")
+        for count in args.sessions:
+            runs = await asyncio.gather(*(one_run(url, np.roll(pcm, 3217 * k), args.lookahead, outputs)
+                                          for k in range(count)))
+            frames, dropped = sum(r["frames"] for r in runs), sum(r["dropped"] for r in runs)
+            p99 = [r["p99"] * 1000 for r in runs]
+            print(f"| {count} | {frames} | {dropped} | {100 * dropped / frames:.2f} | {statistics.median(p99):.0f} | "
+                  f"{max(p99):.0f} |", flush=True)
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--sessions", type=int, nargs="+", default=[1, 2, 4, 8, 12, 16])
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--outputs", default="coefficients", help="coefficients, or video+coefficients")
+    parser.add_argument("--lookahead", type=int, default=100)
+    parser.add_argument("--port", type=int, default=8797)
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
