@@ -141,7 +141,9 @@ class Engine:
             if not jpeg:
                 return images, [None] * len(images)
             height, width = images.shape[1:3]
-            encoder = self._encoders.setdefault((width, height), JpegEncoder(width, height))
+            if (width, height) not in self._encoders:
+                self._encoders[width, height] = JpegEncoder(width, height)
+            encoder = self._encoders[width, height]
             return images, [encoder(image) for image in images]
 
         return await asyncio.get_running_loop().run_in_executor(self._worker, work)
@@ -292,7 +294,7 @@ class Session:
             await self._wake.wait()
             self._wake.clear()
             flush, self._flush, ended = self._flush, False, self._ended
-            rows, _ = await self.engine.compute(self._advance, flush, ended, None, False)
+            rows, _, _ = await self.engine.compute(self._advance, flush, ended, None, False)
             await self._deliver(rows, on_time=False)
             if ended:
                 return
@@ -303,8 +305,9 @@ class Session:
             flush, self._flush, ended = self._flush, False, self._ended
             now = loop.time()
             quiet = now - self._last_audio > self.config.jitter_ms / 1000 + float(self._step)
-            rows, upcoming = await self.engine.compute(
+            rows, upcoming, late = await self.engine.compute(
                 self._advance, flush, ended, None if ended else now + float(self._step), quiet)
+            self.dropped += late
             await self._deliver(rows, on_time=not ended)
             if ended:
                 return
@@ -312,9 +315,12 @@ class Session:
                 await asyncio.wait_for(self._wake.wait(), max(0.0, self.due(upcoming) - loop.time()))
             self._wake.clear()
 
-    def _advance(self, flush: bool, ended: bool, until: float | None, quiet: bool) -> tuple[list[FrameOut], int]:
+    def _advance(self, flush: bool, ended: bool, until: float | None,
+                 quiet: bool) -> tuple[list[FrameOut], int, int]:
         """On the worker: feed the audio, honour flush and end, insert idle frames when the producer stalled
-        (realtime, ``quiet``), and take the frames due by ``until`` (all with None); also the next frame's index."""
+        (realtime, ``quiet``), and take the frames due by ``until`` (all with None). Returns them, the next
+        frame's index, and how many were dropped for being ``drop_after_ms`` late already (the session
+        could not keep up: they are not drawn)."""
         core = self.core
         core.feed()
         if flush:
@@ -324,10 +330,15 @@ class Session:
         upcoming = core.ready[0].index if core.ready else core.next_index
         if until is not None and quiet and not core.ready and until - float(self._step) >= self.due(upcoming):
             core.idle_until(upcoming + 1)
-        taken = []
+        taken, late = [], 0
+        too_late = None if until is None else until - float(self._step) - self.config.drop_after_ms / 1000
         while core.ready and (until is None or self.due(core.ready[0].index) <= until):
-            taken.append(core.take())
-        return taken, core.ready[0].index if core.ready else core.next_index
+            frame = core.take()
+            if too_late is not None and self.due(frame.index) < too_late:
+                late += 1
+            else:
+                taken.append(frame)
+        return taken, core.ready[0].index if core.ready else core.next_index, late
 
     async def _deliver(self, rows: list[FrameOut], on_time: bool) -> None:
         """Draw ``rows`` and queue them for the consumer (``on_time``: each not before it is due)."""
