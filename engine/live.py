@@ -32,6 +32,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from talkinghead.audio2motion.motion import BlinkConfig, HeadConfig, MotionConfig, SilenceConfig
 from talkinghead.streaming.clock import as_fraction
@@ -80,7 +81,11 @@ class Engine:
     """Shared models and avatars for many sessions; ``avatars`` maps names to bundle directories."""
 
     def __init__(self, avatars: Mapping[str, str | Path] | None = None, default: str | None = None,
-                 backend: str = "torch", device: str = "cpu", max_sessions: int = 16) -> None:
+                 backend: str = "torch", device: str = "cpu", max_sessions: int = 16,
+                 threads: tuple[int, int] = (1, 2)) -> None:
+        """``threads``: torch's threads on the worker for (audio2motion, drawing). The network's small
+        per-frame steps run fastest on one thread (a second one's spin-waiting costs more than it
+        gives); drawing is big enough to use two."""
         from talkinghead.audio2motion.model import load_model
 
         self._paths = {name: Path(path) for name, path in (avatars or {}).items()}
@@ -94,6 +99,8 @@ class Engine:
         self._sessions: set[Session] = set()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="talkinghead-render")
         self._encoders: dict[tuple[int, int], JpegEncoder] = {}  # used on the worker only
+        self._threads = threads
+        self._worker.submit(torch.set_num_threads, threads[0]).result()
         self._lock = threading.Lock()
 
     @property
@@ -137,7 +144,11 @@ class Engine:
         pose = np.stack([f.pose for f in rows])
 
         def work():
-            images = renderer.render_frames(weights, pose, rows[0].index)
+            torch.set_num_threads(self._threads[1])
+            try:
+                images = renderer.render_frames(weights, pose, rows[0].index)
+            finally:
+                torch.set_num_threads(self._threads[0])
             if not jpeg:
                 return images, [None] * len(images)
             height, width = images.shape[1:3]
@@ -228,7 +239,8 @@ class Session:
             raise ValueError("push_audio after end()")
         await self.engine.compute(self._push, pcm)
         self._last_audio = asyncio.get_running_loop().time()
-        self._wake.set()
+        if self.config.pacing == "fast":  # realtime feeds at each frame's tick: one model call per frame,
+            self._wake.set()              # not per message (20 ms messages would double the cost)
 
     def _push(self, pcm: np.ndarray) -> None:
         if self.core.pending_samples + len(pcm) > self.config.max_queued_seconds * self.sample_rate:
@@ -311,8 +323,10 @@ class Session:
             await self._deliver(rows, on_time=not ended)
             if ended:
                 return
+            # next tick: the next frame's due time, or (already overdue: its audio is late) half a frame on
+            wait = max(self.due(upcoming) - loop.time(), float(self._step) / 2)
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(0.0, self.due(upcoming) - loop.time()))
+                await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
 
     def _advance(self, flush: bool, ended: bool, until: float | None,

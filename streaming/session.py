@@ -119,19 +119,27 @@ class SessionCore:
             self._pending_samples += len(pcm)
 
     def feed(self, samples: int | None = None) -> list[FrameOut]:
-        """Feed up to ``samples`` pending caller samples (all by default); the frames that became final."""
+        """Feed up to ``samples`` pending caller samples (all by default); the frames that became final.
+
+        The pending chunks go in as one piece: the network's cost is mostly per call.
+        """
         budget = self._pending_samples if samples is None else min(samples, self._pending_samples)
-        while budget > 0:
+        if budget <= 0:
+            return self._compute()
+        pieces, taken = [], 0
+        while taken < budget:
             chunk = self._pending.popleft()
-            if len(chunk) > budget:
-                chunk, rest = chunk[:budget], chunk[budget:]
+            if taken + len(chunk) > budget:
+                chunk, rest = chunk[:budget - taken], chunk[budget - taken:]
                 self._pending.appendleft(rest)
-            self._pending_samples -= len(chunk)
-            budget -= len(chunk)
-            self._real.append((self._stream_fed, self._caller_fed, len(chunk)))
-            self._caller_fed += len(chunk)
-            self._stream(chunk)
-            self._real_end = self._stream_fed
+            pieces.append(chunk)
+            taken += len(chunk)
+        self._pending_samples -= taken
+        audio = pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+        self._real.append((self._stream_fed, self._caller_fed, taken))
+        self._caller_fed += taken
+        self._stream(audio)
+        self._real_end = self._stream_fed
         return self._compute()
 
     def idle_until(self, index: int) -> list[FrameOut]:
