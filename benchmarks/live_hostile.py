@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
@@ -67,23 +68,24 @@ async def good_client(url: str, pcm: np.ndarray, results: list) -> None:
         results.append((frames, end, time.perf_counter() - started))
 
 
-async def one_shot(url: str, messages: list, read: bool = True) -> str:
+async def one_shot(url: str, messages: list) -> str:
     """Send ``messages``; what came back: the last error code and the close code."""
     code = None
+    socket = await connect(url, max_size=None)
     try:
-        async with connect(url, max_size=None) as socket:
-            for message in messages:
-                await socket.send(message)
-            while True:
-                reply = await asyncio.wait_for(socket.recv(), 15)
-                if isinstance(reply, str) and json.loads(reply).get("type") == "error":
-                    code = json.loads(reply)["code"]
+        for message in messages:
+            await socket.send(message)
+        while True:
+            reply = await asyncio.wait_for(socket.recv(), 15)
+            if isinstance(reply, str) and json.loads(reply).get("type") == "error":
+                code = json.loads(reply)["code"]
     except ConnectionClosed as closed:
         return f"error `{code}`, close {closed.rcvd.code if closed.rcvd else 'none'}"
     except asyncio.TimeoutError:
         return "no answer in 15 s"
-    except OSError as error:
-        return f"connection broken ({error.__class__.__name__}), error `{code}`"
+    finally:
+        with contextlib.suppress(Exception):  # the client library may already have dropped the transport
+            await socket.close()
 
 
 async def never_reads(url: str) -> str:

@@ -276,6 +276,8 @@ class Session:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+            while not self._out.empty():  # what the consumer never took is dropped: the iteration ends now
+                self._out.get_nowait()
             self._out.put_nowait(None)
         self.engine._closed(self)
 
