@@ -53,6 +53,7 @@ class LiveConfig:
     jitter_ms: int = 50  # realtime: how late audio may come before idle frames are inserted
     drop_after_ms: int = 200  # realtime: a frame not taken this long after it was due is dropped
     max_queued_seconds: float = 30.0  # caller audio a session may hold unprocessed
+    batch: int = 8  # most frames drawn in one go (bounds memory and how long one session holds the worker)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -161,6 +162,19 @@ class Engine:
 
     def _closed(self, session: Session) -> None:
         self._sessions.discard(session)
+        self._worker.submit(_release_memory)  # after the worker's pending jobs
+
+
+def _release_memory() -> None:
+    """Give freed heap back to the system (glibc keeps it per thread arena otherwise; the worker's arena
+    holds the drawn frames), so a server's memory returns to its baseline when sessions end."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name:
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(name).malloc_trim(0)
 
     def close(self) -> None:
         self._worker.shutdown(wait=True)
@@ -310,7 +324,9 @@ class Session:
             flush, self._flush, ended = self._flush, False, self._ended
             rows, _, _ = await self.engine.compute(self._advance, flush, ended, None, False)
             await self._deliver(rows, on_time=False)
-            if ended:
+            if self.core.ready:  # more than one batch was ready: go round again at once
+                self._wake.set()
+            elif ended:
                 return
 
     async def _run_realtime(self) -> None:
@@ -324,7 +340,9 @@ class Session:
             self.dropped += late
             await self._deliver(rows, on_time=not ended)
             if ended:
-                return
+                if not self.core.ready:
+                    return
+                continue  # the rest, a batch at a time
             # next tick: the next frame's due time, or (already overdue: its audio is late) half a frame on
             wait = max(self.due(upcoming) - loop.time(), float(self._step) / 2)
             with contextlib.suppress(asyncio.TimeoutError):
@@ -338,17 +356,18 @@ class Session:
         frame's index, and how many were dropped for being ``drop_after_ms`` late already (the session
         could not keep up: they are not drawn)."""
         core = self.core
-        core.feed()
-        if flush:
-            core.flush()
-        if ended:
-            core.end()
+        if not core.closed:
+            core.feed()
+            if flush:
+                core.flush()
+            if ended:
+                core.end()
         upcoming = core.ready[0].index if core.ready else core.next_index
         if until is not None and quiet and not core.ready and until - float(self._step) >= self.due(upcoming):
             core.idle_until(upcoming + 1)
         taken, late = [], 0
         too_late = None if until is None else until - float(self._step) - self.config.drop_after_ms / 1000
-        while core.ready and (until is None or self.due(core.ready[0].index) <= until):
+        while core.ready and len(taken) < self.config.batch and (until is None or self.due(core.ready[0].index) <= until):
             frame = core.take()
             if too_late is not None and self.due(frame.index) < too_late:
                 late += 1

@@ -101,7 +101,8 @@ class Server:
         """Serve until ``stop`` is set (forever without one)."""
         origins = list(self.config.origins) if self.config.origins is not None else None
         async with serve(self._handle, self.config.host, self.config.port, process_request=self._http,
-                         max_size=self.config.max_message_bytes, origins=origins, compression=None) as server:
+                         max_size=self.config.max_message_bytes, origins=origins, compression=None,
+                         close_timeout=2) as server:
             self.port = server.sockets[0].getsockname()[1]
             if ready is not None:
                 ready.set()
@@ -162,6 +163,9 @@ class Server:
                 self._per_token[token] -= 1
         except ProtocolError as error:
             self.metrics.counts["errors"] += 1
+            if error.code == "slow_client":  # it reads nothing: no error message or close frame would get through
+                connection.transport.abort()
+                return
             with contextlib.suppress(ConnectionClosed):
                 await connection.send(json.dumps({"type": "error", "code": error.code, "message": str(error)}))
                 if error.close:

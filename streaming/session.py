@@ -197,6 +197,11 @@ class SessionCore:
         return out + self._compute()
 
     @property
+    def closed(self) -> bool:
+        """Whether :meth:`end` was called."""
+        return self._closed
+
+    @property
     def dropped(self) -> int:
         """Stream frames dropped by interrupts so far."""
         return self._dropped
