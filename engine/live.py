@@ -162,7 +162,11 @@ class Engine:
 
     def _closed(self, session: Session) -> None:
         self._sessions.discard(session)
-        self._worker.submit(_release_memory)  # after the worker's pending jobs
+        with contextlib.suppress(RuntimeError):  # the engine is already closed: nothing to give back
+            self._worker.submit(_release_memory)  # after the worker's pending jobs
+
+    def close(self) -> None:
+        self._worker.shutdown(wait=True)
 
 
 def _release_memory() -> None:
@@ -175,9 +179,6 @@ def _release_memory() -> None:
     if name:
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(name).malloc_trim(0)
-
-    def close(self) -> None:
-        self._worker.shutdown(wait=True)
 
 
 def _warm_up(model) -> None:
