@@ -15,14 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from live_latency import RATE, one_run, wait_for_server  # noqa: E402  (the same client)
+from live_latency import RATE, one_run, served  # noqa: E402  (the same client)
 
 from talkinghead.audio2motion.audio_io import load_audio  # noqa: E402
 from talkinghead.audio2motion.resample import resample  # noqa: E402
@@ -33,12 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 async def main_async(args) -> None:
     samples, rate = load_audio(args.data / "speech" / "intro_en.wav")
     pcm = (resample(samples, rate, RATE)[: int(args.seconds * RATE)] * 32767).astype("<i2")
-    server = subprocess.Popen([sys.executable, "-m", "talkinghead", "serve", "--port", str(args.port), "-q",
-                               "--max-sessions", str(max(args.sessions))])
-    url = f"ws://127.0.0.1:{args.port}/v1/stream"
     outputs = args.outputs.split("+")
-    try:
-        await wait_for_server(url)
+    async with served(args.port, "--max-sessions", str(max(args.sessions))) as (url, _):
         print(f"outputs: {' + '.join(outputs)}\n")
         print("| sessions | frames | dropped | dropped % | median p99 latency ms | worst p99 ms |")
         print("|---|---|---|---|---|---|")
@@ -49,9 +44,6 @@ async def main_async(args) -> None:
             p99 = [r["p99"] * 1000 for r in runs]
             print(f"| {count} | {frames} | {dropped} | {100 * dropped / frames:.2f} | {statistics.median(p99):.0f} | "
                   f"{max(p99):.0f} |", flush=True)
-    finally:
-        server.terminate()
-        server.wait()
 
 
 def main() -> None:

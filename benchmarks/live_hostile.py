@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,8 +29,11 @@ import numpy as np
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from talkinghead.audio2motion.audio_io import load_audio
-from talkinghead.audio2motion.resample import resample
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from live_latency import served  # noqa: E402  (the same server process)
+
+from talkinghead.audio2motion.audio_io import load_audio  # noqa: E402
+from talkinghead.audio2motion.resample import resample  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 16000
@@ -135,15 +137,7 @@ async def attack(url: str, host: str, port: int, pid: int, samples: list) -> lis
 
 
 async def main_async(args) -> None:
-    server = subprocess.Popen([sys.executable, "-m", "talkinghead", "serve", "--port", str(args.port), "-q"])
-    url = f"ws://127.0.0.1:{args.port}/v1/stream"
-    try:
-        for _ in range(200):
-            try:
-                async with connect(url):
-                    break
-            except OSError:
-                await asyncio.sleep(0.25)
+    async with served(args.port) as (url, server):
         await asyncio.sleep(1)
         baseline = rss_mb(server.pid)
         samples, _ = load_audio(args.data / "speech" / "intro_en.wav")
@@ -164,9 +158,6 @@ async def main_async(args) -> None:
             print(f"| {k + 1} | {end['frames']} | {end['dropped']} | {seconds:.1f} | {frames / seconds:.1f} |")
         print(f"\nserver resident memory: {baseline:.0f} MB before, {max(memory):.0f} MB at its highest sample, "
               f"{after:.0f} MB after")
-    finally:
-        server.terminate()
-        server.wait()
 
 
 def main() -> None:

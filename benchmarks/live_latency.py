@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import subprocess
@@ -78,10 +79,7 @@ async def one_run(url: str, pcm: np.ndarray, lookahead: int, outputs: list[str])
 async def main_async(args) -> None:
     samples, rate = load_audio(args.data / "speech" / "intro_en.wav")
     pcm = (resample(samples, rate, RATE)[: int(args.seconds * RATE)] * 32767).astype("<i2")
-    server = subprocess.Popen([sys.executable, "-m", "talkinghead", "serve", "--port", str(args.port), "-q"])
-    url = f"ws://127.0.0.1:{args.port}/v1/stream"
-    try:
-        await wait_for_server(url)
+    async with served(args.port) as (url, _):
         print("| look-ahead | outputs | p50 ms | p99 ms | target p99 ms | start -> first frame ms | dropped / frames |")
         print("|---|---|---|---|---|---|---|")
         for lookahead in args.lookaheads:
@@ -93,19 +91,26 @@ async def main_async(args) -> None:
                 print(f"| {lookahead} ms | {' + '.join(outputs)} | {p50:.0f} | {p99:.0f} | {lookahead + 80} | "
                       f"{first:.0f} | {sum(r['dropped'] for r in runs)} / {sum(r['frames'] for r in runs)} |",
                       flush=True)
+
+
+@contextlib.asynccontextmanager
+async def served(port: int, *options: str):
+    """``talkinghead serve`` in its own process while the block runs; yields its stream URL and the process."""
+    server = subprocess.Popen([sys.executable, "-m", "talkinghead", "serve", "--port", str(port), "-q", *options])
+    url = f"ws://127.0.0.1:{port}/v1/stream"
+    try:
+        for _ in range(240):
+            try:
+                async with connect(url):
+                    break
+            except OSError:
+                await asyncio.sleep(0.25)
+        else:
+            raise RuntimeError("the server did not start")
+        yield url, server
     finally:
         server.terminate()
         server.wait()
-
-
-async def wait_for_server(url: str) -> None:
-    for _ in range(240):
-        try:
-            async with connect(url):
-                return
-        except OSError:
-            await asyncio.sleep(0.25)
-    raise RuntimeError("the server did not start")
 
 
 def main() -> None:

@@ -197,6 +197,14 @@ def _add_timing_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--seed", type=int, default=0, help="seed of blinks and head motion")
 
 
+def _add_network_options(command: argparse.ArgumentParser) -> None:
+    """Where a standard video avatar's network runs: shared by render, dub and serve."""
+    command.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                         help="runs a standard video avatar's network (torch or onnxruntime)")
+    command.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                         help="device of that network (and of a standard dub's training)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="talkinghead",
@@ -251,9 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--avatar", type=Path, default=None, help="avatar bundle directory (default: built-in)")
     render.add_argument("--coefficients", type=Path, default=None, help="drive with this .npz/.json/.csv instead")
     _add_timing_options(render)
-    render.add_argument("--backend", choices=("torch", "onnx"), default="torch",
-                        help="runs a standard video avatar's network (torch or onnxruntime)")
-    render.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="device of that network")
+    _add_network_options(render)
     render.add_argument("-q", "--quiet", action="store_true")
     render.set_defaults(run=_render)
 
@@ -302,8 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     dub.add_argument("--coefficients-out", type=Path, default=None, help="also save the driving coefficients")
     dub.add_argument("--watermark", action="store_true", help="draw a visible 'AI-generated' label")
     dub.add_argument("--lookahead-ms", type=int, default=100, help="model look-ahead, 0..200 in steps of 20")
-    dub.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="runs a standard network")
-    dub.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the network trains and runs")
+    _add_network_options(dub)
     dub.add_argument("-q", "--quiet", action="store_true")
     dub.set_defaults(run=_dub)
 
@@ -321,8 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--origin", action="append", default=[], help="allowed Origin (repeatable; default: any)")
     serve.add_argument("--max-sessions", type=int, default=16)
     serve.add_argument("--web-root", type=Path, default=None, help="the browser page's folder (default: demos/web)")
-    serve.add_argument("--backend", choices=("torch", "onnx"), default="torch")
-    serve.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    _add_network_options(serve)
     serve.add_argument("-q", "--quiet", action="store_true")
     serve.set_defaults(run=_serve)
 

@@ -32,6 +32,16 @@ def talking_video(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def engine():
+    """One live engine (default avatar, at most 3 sessions) for the session and server tests."""
+    from talkinghead.live import Engine
+
+    engine = Engine(max_sessions=3)
+    yield engine
+    engine.close()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _one_torch_thread():
     """CI has two cores shared with the test runner: torch's thread pool stalls there."""

@@ -7,17 +7,10 @@ import numpy as np
 import pytest
 
 from talkinghead.audio2motion.audio_io import load_audio
-from talkinghead.live import Engine, LiveConfig, SyncSession
+from talkinghead.live import LiveConfig, SyncSession
 from talkinghead.render import demo_audio
 from talkinghead.streaming.clock import FrameClock
 from talkinghead.streaming.session import MOUTH
-
-
-@pytest.fixture(scope="module")
-def engine():
-    engine = Engine(max_sessions=3)
-    yield engine
-    engine.close()
 
 
 @pytest.fixture(scope="module")

@@ -10,18 +10,10 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from talkinghead.audio2motion.audio_io import load_audio
-from talkinghead.live import Engine
 from talkinghead.render import demo_audio
 from talkinghead.streaming.server import Server, ServerConfig
 
 TOKEN = "s3cret"
-
-
-@pytest.fixture(scope="module")
-def engine():
-    engine = Engine(max_sessions=4)
-    yield engine
-    engine.close()
 
 
 @pytest.fixture(scope="module")
