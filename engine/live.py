@@ -98,7 +98,7 @@ class Engine:
         _warm_up(self.model)
         self._renderers: dict[str, object] = {}
         self._sessions: set[Session] = set()
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="talkinghead-render")
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="talkinghead-worker")
         self._encoders: dict[tuple[int, int], JpegEncoder] = {}  # used on the worker only
         self._threads = threads
         self._worker.submit(torch.set_num_threads, threads[0]).result()
@@ -106,7 +106,8 @@ class Engine:
 
     @property
     def avatar_names(self) -> list[str]:
-        return sorted({"default", *self._paths}) if "default" not in self._paths else sorted(self._paths)
+        """The avatars sessions may ask for: the given ones and the built-in ``default``."""
+        return sorted({"default", *self._paths})
 
     @property
     def sessions(self) -> int:
