@@ -15,9 +15,10 @@ with a pacer:
 - ``fast``: every frame as soon as its audio is in (files, TTS bursts);
   a consumer that falls behind holds the session back instead of losing frames.
 
-Frames are drawn by the engine's render worker, which takes the requests of
-all sessions that are waiting at once, so sessions of one avatar share its
-renderer's work.
+All model and drawing work of all sessions runs on the engine's one
+worker thread (:mod:`talkinghead.streaming.worker`): realtime sessions'
+jobs before fast ones, a few frames per job, so a file streamed as fast as
+possible cannot starve a live caller.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -38,6 +38,7 @@ from talkinghead.audio2motion.motion import BlinkConfig, HeadConfig, MotionConfi
 from talkinghead.streaming.clock import as_fraction
 from talkinghead.streaming.codecs import JpegEncoder
 from talkinghead.streaming.session import FrameOut, SessionConfig, SessionCore
+from talkinghead.streaming.worker import BULK, LIVE, PriorityWorker
 
 PACINGS = ("realtime", "fast")
 
@@ -53,7 +54,7 @@ class LiveConfig:
     jitter_ms: int = 50  # realtime: how late audio may come before idle frames are inserted
     drop_after_ms: int = 200  # realtime: a frame not taken this long after it was due is dropped
     max_queued_seconds: float = 30.0  # caller audio a session may hold unprocessed
-    batch: int = 8  # most frames drawn in one go (bounds memory and how long one session holds the worker)
+    batch: int = 4  # most frames drawn in one go (bounds memory and how long one job holds the worker)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -98,7 +99,7 @@ class Engine:
         _warm_up(self.model)
         self._renderers: dict[str, object] = {}
         self._sessions: set[Session] = set()
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="talkinghead-worker")
+        self._worker = PriorityWorker()
         self._encoders: dict[tuple[int, int], JpegEncoder] = {}  # used on the worker only
         self._threads = threads
         self._worker.submit(torch.set_num_threads, threads[0]).result()
@@ -136,11 +137,13 @@ class Engine:
         self._sessions.add(session)
         return session
 
-    async def compute(self, function, *args):
-        """Run ``function(*args)`` on the worker thread (where all model and drawing work happens)."""
-        return await asyncio.get_running_loop().run_in_executor(self._worker, function, *args)
+    async def compute(self, function, *args, live: bool = True):
+        """Run ``function(*args)`` on the worker thread (where all model and drawing work happens);
+        ``live`` jobs (realtime sessions) go before the others."""
+        return await asyncio.wrap_future(self._worker.submit(function, *args, priority=LIVE if live else BULK))
 
-    async def render(self, renderer, rows: list[FrameOut], jpeg: bool = False) -> tuple[np.ndarray, list[bytes | None]]:
+    async def render(self, renderer, rows: list[FrameOut], jpeg: bool = False,
+                     live: bool = True) -> tuple[np.ndarray, list[bytes | None]]:
         """Draw frames (and JPEG them) on the render worker: one job at a time, so sessions never fight for the cores."""
         weights = np.stack([f.blendshapes for f in rows])
         pose = np.stack([f.pose for f in rows])
@@ -159,15 +162,15 @@ class Engine:
             encoder = self._encoders[width, height]
             return images, [encoder(image) for image in images]
 
-        return await asyncio.get_running_loop().run_in_executor(self._worker, work)
+        return await self.compute(work, live=live)
 
     def _closed(self, session: Session) -> None:
         self._sessions.discard(session)
         with contextlib.suppress(RuntimeError):  # the engine is already closed: nothing to give back
-            self._worker.submit(_release_memory)  # after the worker's pending jobs
+            self._worker.submit(_release_memory, priority=BULK)  # after the pending jobs
 
     def close(self) -> None:
-        self._worker.shutdown(wait=True)
+        self._worker.shutdown()
 
 
 def _release_memory() -> None:
@@ -222,6 +225,7 @@ class Session:
         self._epoch = 0  # interrupts so far
         self._in_flight = 0  # frames taken from the clock, not yet queued for the consumer
         self._last_audio = float("-inf")  # when audio last came (event-loop time)
+        self._live = config.pacing == "realtime"  # its work goes before fast sessions' on the worker
 
     @property
     def sample_rate(self) -> int:
@@ -253,7 +257,7 @@ class Session:
             raise ValueError(f"this session takes {self.sample_rate} Hz audio, got {sample_rate} Hz")
         if self._ended:
             raise ValueError("push_audio after end()")
-        await self.engine.compute(self._push, pcm)
+        await self.engine.compute(self._push, pcm, live=self._live)
         self._last_audio = asyncio.get_running_loop().time()
         if self.config.pacing == "fast":  # realtime feeds at each frame's tick: one model call per frame,
             self._wake.set()              # not per message (20 ms messages would double the cost)
@@ -275,7 +279,7 @@ class Session:
             returned += self._out.get_nowait() is not None
         self._epoch += 1  # a delivery under way stops: its frames are among the returned
         self._in_flight = 0
-        index = await self.engine.compute(self.core.interrupt, returned, self._shown)
+        index = await self.engine.compute(self.core.interrupt, returned, self._shown, live=self._live)
         self._wake.set()
         return index
 
@@ -324,7 +328,7 @@ class Session:
             await self._wake.wait()
             self._wake.clear()
             flush, self._flush, ended = self._flush, False, self._ended
-            rows, _, _ = await self.engine.compute(self._advance, flush, ended, None, False)
+            rows, _, _ = await self.engine.compute(self._advance, flush, ended, None, False, live=False)
             await self._deliver(rows, on_time=False)
             if self.core.ready:  # more than one batch was ready: go round again at once
                 self._wake.set()
@@ -383,7 +387,7 @@ class Session:
             return
         epoch = self._epoch
         self._in_flight = len(rows)
-        images, jpegs = (await self.engine.render(self.renderer, rows, self.config.jpeg) if self.config.video
+        images, jpegs = (await self.engine.render(self.renderer, rows, self.config.jpeg, self._live) if self.config.video
                          else ([None] * len(rows), [None] * len(rows)))
         loop = asyncio.get_running_loop()
         for row, image, jpeg in zip(rows, images, jpegs):
