@@ -19,6 +19,7 @@ import http
 import itertools
 import json
 import mimetypes
+import socket
 import time
 from collections import Counter, deque
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ PROTOCOL = "v1"
 FORMATS = {"pcm_s16le": np.dtype("<i2"), "f32le": np.dtype("<f4")}
 OUTPUTS = {"video", "coefficients", "audio"}
 LATENCY_BUCKETS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0)
+SEND_BUFFER_BYTES = 256 * 1024  # a few video frames
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,7 @@ class Server:
     # -------------------------------------------------------------- sessions
     async def _handle(self, connection: ServerConnection) -> None:
         self.metrics.counts["connections"] += 1
+        _limit_send_buffer(connection)
         token = self._token_of(connection.request)
         session: Session | None = None
         try:
@@ -306,6 +309,15 @@ class Server:
                 arrivals.popleft()
             if arrivals:
                 self.metrics.observe_latency(time.perf_counter() - arrivals[0][1])
+
+
+def _limit_send_buffer(connection: ServerConnection, size: int = SEND_BUFFER_BYTES) -> None:
+    """A small kernel send buffer: a client that stops reading blocks its session after a few frames,
+    instead of after the megabytes loopback would otherwise buffer (its frames cost the shared worker)."""
+    sock = connection.transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
 
 def _audio_message(frame) -> bytes:
