@@ -83,7 +83,7 @@ def tracked_clip(talking_video, tmp_path_factory):
     return path, track_video(path, progress=False)
 
 
-def test_box_redraw_equals_the_whole_frame_warp(tracked_clip):
+def test_box_redraw_matches_the_whole_frame_warp(tracked_clip):
     from talkinghead.renderer.calibration import at_rest, driven_by
     from talkinghead.renderer.face_frame import FaceFrame
     from talkinghead.renderer.face_model import FaceModel
@@ -102,7 +102,8 @@ def test_box_redraw_equals_the_whole_frame_warp(tracked_clip):
     weights = driven_by(track.blendshapes[k], driving[0])
     whole = FaceFrame(frames[k], track.landmarks[k], face, at_rest(track.blendshapes[k]), track.pose[k])
     expected = whole.render(weights[None], interior=lambda fan: bank.interior(weights, fan))[0]
-    np.testing.assert_array_equal(patched.image, expected)
+    difference = np.abs(patched.image.astype(int) - expected)
+    assert difference.max() <= 1 and (difference > 0).mean() < 1e-4  # float32 rounding of shifted coordinates
     changed = patched.changed()
     assert not np.array_equal(patched.image, frames[k])
     np.testing.assert_array_equal(patched.image[~changed], frames[k][~changed])
