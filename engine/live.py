@@ -437,6 +437,10 @@ class SyncSession:
     def _call(self, coroutine):
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
+    @property
+    def fps(self) -> Fraction:
+        return self._session.config.fps
+
     def push_audio(self, pcm: np.ndarray, sample_rate: int | None = None) -> None:
         self._call(self._session.push_audio(pcm, sample_rate))
 
