@@ -108,7 +108,7 @@ class Dubbing:
 
             self.fit = fit_mouth(video, self.track, video_speech, preset=config.preset, device=config.device,
                                  config=config.standard, progress=progress)
-        self.times, self.durations = _frame_times(video, self.track.num_frames, self.info.fps)
+        self.times, self.durations, self.time_base = _frame_times(video, self.track.num_frames, self.info.fps)
         speech_seconds = Fraction(len(self.samples), self.rate)
         held = max(2, config.stretch_memory_mb * 2**20 // (self.info.width * self.info.height * 3))
         self.plan = plan_dub(self.times, self.durations, self.track.landmarks, self.track.valid, speech_seconds,
@@ -224,7 +224,7 @@ class Dubbing:
 
         output = Path(output)
         info, plan = self.info, self.plan
-        base = _time_base(self.video)
+        base = self.time_base
         mark = make_watermark(info.width, info.height) if self.config.watermark else None
         metadata = {"comment": SYNTHETIC_TAG, "description": SYNTHETIC_TAG}
         drawn = 0
@@ -276,8 +276,9 @@ def _load_video_avatar(path: str | Path, config: DubConfig):
     return avatar
 
 
-def _frame_times(path: Path, count: int, fps: Fraction) -> tuple[list[Fraction], list[Fraction]]:
-    """Each frame's presentation time and duration from the packets (no decoding); ``k / fps`` if they disagree."""
+def _frame_times(path: Path, count: int, fps: Fraction) -> tuple[list[Fraction], list[Fraction], Fraction]:
+    """Each frame's presentation time and duration from the packets (no decoding; ``k / fps`` if they
+    disagree with the decoded count), and the stream's time base (the output keeps it)."""
     import av
 
     with av.open(str(path)) as container:
@@ -285,18 +286,11 @@ def _frame_times(path: Path, count: int, fps: Fraction) -> tuple[list[Fraction],
         base = Fraction(stream.time_base)
         stamps = sorted((p.pts, p.duration) for p in container.demux(stream) if p.pts is not None and p.size)
     if len(stamps) != count:
-        return [Fraction(k) / fps for k in range(count)], [1 / fps] * count
+        return [Fraction(k) / fps for k in range(count)], [1 / fps] * count, base
     start = stamps[0][0]
     times = [(pts - start) * base for pts, _ in stamps]
     last = stamps[-1][1] * base if stamps[-1][1] else 1 / fps
-    return times, [b - a for a, b in zip(times, times[1:])] + [last]
-
-
-def _time_base(path: Path) -> Fraction:
-    import av
-
-    with av.open(str(path)) as container:
-        return Fraction(container.streams.video[0].time_base)
+    return times, [b - a for a, b in zip(times, times[1:])] + [last], base
 
 
 def _check_output(output: Path, video: Path) -> None:

@@ -140,17 +140,13 @@ class Server:
     def _authorised(self, request: Request) -> bool:
         if self.config.token is None:
             return True
-        given = parse_qs(urlsplit(request.path).query).get("token", [""])[0]
-        header = request.headers.get("Authorization", "")
-        if header.startswith("Bearer "):
-            given = header[len("Bearer "):]
-        return hmac.compare_digest(given.encode(), self.config.token.encode())
+        return hmac.compare_digest(_token_of(request).encode(), self.config.token.encode())
 
     # -------------------------------------------------------------- sessions
     async def _handle(self, connection: ServerConnection) -> None:
         self.metrics.counts["connections"] += 1
         _limit_send_buffer(connection)
-        token = self._token_of(connection.request)
+        token = _token_of(connection.request) if connection.request is not None else ""
         session: Session | None = None
         try:
             start = await self._receive_start(connection)
@@ -178,13 +174,6 @@ class Server:
         finally:
             if session is not None:
                 await session.close()
-
-    def _token_of(self, request: Request | None) -> str:
-        if request is None:
-            return ""
-        header = request.headers.get("Authorization", "")
-        return header[len("Bearer "):] if header.startswith("Bearer ") else parse_qs(
-            urlsplit(request.path).query).get("token", [""])[0]
 
     async def _receive_start(self, connection: ServerConnection) -> dict:
         try:
@@ -318,6 +307,14 @@ def _limit_send_buffer(connection: ServerConnection, size: int = SEND_BUFFER_BYT
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+
+
+def _token_of(request: Request) -> str:
+    """The client's token: ``Authorization: Bearer T`` if given, else ``?token=T``."""
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header[len("Bearer "):]
+    return parse_qs(urlsplit(request.path).query).get("token", [""])[0]
 
 
 def _audio_message(frame) -> bytes:
