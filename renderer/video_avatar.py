@@ -309,6 +309,11 @@ class VideoRenderer:
     def size(self) -> tuple[int, int]:
         return self.avatar.frames.shape[1], self.avatar.frames.shape[2]
 
+    @property
+    def face(self) -> FaceModel:
+        """The avatar's 3D face (its own neutral and blendshapes)."""
+        return self.redrawer.face
+
     def base_frame(self, index: int) -> TrackedFrame:
         """Base frame ``index`` with its tracked fit."""
         a = self.avatar

@@ -7,7 +7,8 @@ big-endian header length, a JSON header, the JPEG bytes), and ``end``.
 Errors are ``{"type": "error", "code", "message"}``; where fatal to the
 session the connection closes with a 4xxx code, and the server keeps
 serving everyone else. HTTP: ``GET /healthz``, ``GET /metrics``
-(Prometheus text), ``GET /v1/avatars``, and the browser page's files at ``/``.
+(Prometheus text), ``GET /v1/avatars``, ``GET /v1/avatars/<name>/mesh`` (the 3D
+face, for viewers), and the browser page's files at ``/``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from websockets.http11 import Request, Response
 
 from talkinghead.live import Engine, LiveConfig, Session
 from talkinghead.streaming.clock import as_fraction, as_pair
+from talkinghead.streaming.mesh import face_mesh
 
 PROTOCOL = "v1"
 FORMATS = {"pcm_s16le": np.dtype("<i2"), "f32le": np.dtype("<f4")}
@@ -98,6 +100,8 @@ class Server:
         self.metrics = Metrics()
         self._per_token: Counter[str] = Counter()
         self._ids = itertools.count(1)
+        self._meshes: dict[str, bytes] = {}  # avatar name -> its mesh JSON
+        self._sockets = {"/v1/stream": self._stream_session}  # WebSocket paths and their handlers
 
     async def run(self, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
         """Serve until ``stop`` is set (forever without one)."""
@@ -111,9 +115,9 @@ class Server:
             await (stop.wait() if stop is not None else asyncio.Future())
 
     # ------------------------------------------------------------------ HTTP
-    def _http(self, connection: ServerConnection, request: Request) -> Response | None:
+    async def _http(self, connection: ServerConnection, request: Request) -> Response | None:
         url = urlsplit(request.path)
-        if url.path == "/v1/stream":
+        if url.path in self._sockets:
             if not self._authorised(request):
                 return _response(http.HTTPStatus.UNAUTHORIZED, b"missing or wrong token\n")
             return None  # the WebSocket handshake goes on
@@ -125,7 +129,19 @@ class Server:
         if url.path == "/v1/avatars":
             body = json.dumps({"avatars": self.engine.avatar_names, "default": self.engine.default})
             return _response(http.HTTPStatus.OK, body.encode(), "application/json")
+        parts = url.path.split("/")
+        if len(parts) == 5 and parts[:3] == ["", "v1", "avatars"] and parts[4] == "mesh":
+            return await self._mesh(parts[3])
         return self._static(url.path)
+
+    async def _mesh(self, name: str) -> Response:
+        """``GET /v1/avatars/<name>/mesh``: the avatar's 3D face (:mod:`talkinghead.streaming.mesh`)."""
+        if name not in self.engine.avatar_names:
+            return _response(http.HTTPStatus.NOT_FOUND, f"unknown avatar {name!r}\n".encode())
+        if name not in self._meshes:
+            renderer = await asyncio.to_thread(self.engine.renderer, name)  # loads it once, off the event loop
+            self._meshes[name] = json.dumps(face_mesh(renderer.face)).encode()
+        return _response(http.HTTPStatus.OK, self._meshes[name], "application/json")
 
     def _static(self, path: str) -> Response:
         root = self.config.web_root
@@ -145,8 +161,12 @@ class Server:
     # -------------------------------------------------------------- sessions
     async def _handle(self, connection: ServerConnection) -> None:
         self.metrics.counts["connections"] += 1
+        await self._sockets[urlsplit(connection.request.path).path](connection)
+
+    async def _stream_session(self, connection: ServerConnection) -> None:
+        """``/v1/stream``: one live session over this connection."""
         _limit_send_buffer(connection)
-        token = _token_of(connection.request) if connection.request is not None else ""
+        token = _token_of(connection.request)
         session: Session | None = None
         try:
             start = await self._receive_start(connection)

@@ -1,10 +1,12 @@
 """The WebSocket server (protocol v1) on loopback: a whole session, HTTP endpoints, and each kind of bad client."""
 
 import asyncio
+import base64
 import json
 import urllib.error
 import urllib.request
 
+import numpy as np
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -122,3 +124,28 @@ def test_token_and_message_size_limits(engine):
 
     status, code = asyncio.run(_with_server(engine, body, max_message_bytes=64 * 1024))
     assert status == 401 and code == 1009  # 1009: message too big
+
+
+def test_the_mesh_endpoint_serves_the_renderers_own_face(engine):
+    async def body(url, server):
+        base = f"http://127.0.0.1:{server.port}/v1/avatars"
+
+        def fetch(path):
+            try:
+                return urllib.request.urlopen(base + path).read()
+            except urllib.error.HTTPError as error:
+                return error.code
+
+        return await asyncio.to_thread(lambda: (fetch("/default/mesh"), fetch("/nobody/mesh")))
+
+    body_bytes, missing = asyncio.run(_with_server(engine, body))
+    mesh = json.loads(body_bytes)
+    face = engine.renderer("default").face
+    neutral = np.frombuffer(base64.b64decode(mesh["neutral"]), "<f4").reshape(-1, 3)
+    basis = np.frombuffer(base64.b64decode(mesh["blendshapes"]), "<f4").reshape(52, -1, 3)
+    triangles = np.frombuffer(base64.b64decode(mesh["triangles"]), "<u4").reshape(-1, 3)
+    assert missing == 404 and mesh["vertices"] == len(neutral) == 478 and mesh["names"][17] == "jawOpen"
+    np.testing.assert_array_equal(neutral, face.neutral.numpy())
+    np.testing.assert_array_equal(basis, face.basis.numpy())
+    np.testing.assert_array_equal(triangles, face.triangles.numpy())
+    assert np.abs(basis[17]).max() > 0.05  # jawOpen moves the face
