@@ -51,3 +51,31 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+BROWSER_DIR = Path(__file__).parent / "browser"
+
+
+@pytest.fixture(scope="session")
+def run_browser_script():
+    """Runs a node script of ``tests/browser`` (headless chromium through playwright-core) and returns the
+    JSON object its last stdout line holds; skips when chromium, node or ``npm ci`` there are missing."""
+    import json
+    import os
+    import shutil
+    import subprocess
+
+    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    if not Path(chromium).exists() or shutil.which("node") is None:
+        pytest.skip("needs Debian's chromium and node (.ci/run installs them)")
+    if not (BROWSER_DIR / "node_modules" / "playwright-core").is_dir():
+        pytest.skip("needs `npm ci` in tests/browser (.ci/run does it)")
+
+    def run(script: str, *args: str, timeout: float = 120) -> dict:
+        done = subprocess.run(["node", str(BROWSER_DIR / script), *args], capture_output=True, text=True,
+                              timeout=timeout, cwd=BROWSER_DIR)
+        lines = done.stdout.strip().splitlines()
+        assert done.returncode == 0 and lines, f"{script} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+        return json.loads(lines[-1])
+
+    return run
