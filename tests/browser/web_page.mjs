@@ -1,0 +1,61 @@
+// The browser live avatar (demos/web) in headless chromium, against a running `talkinghead serve`.
+//   node web_page.mjs BASE_URL mic|file WAV SCREENSHOT [FRAMES]
+// mic: the WAV is the fake microphone (chromium loops it); the page's Microphone button is pressed and the
+// script waits for FRAMES drawn frames. file: the WAV goes into the page's file input and the script waits
+// for the session to end and its last frame to be drawn. Prints one JSON line: the page's counters, how
+// the canvas and the 3D face changed, page errors, and for file the draws on the audio clock.
+import { launch } from "./launch.mjs";
+
+const [base, mode, wav, screenshot, wanted = "40"] = process.argv.slice(2);
+const browser = await launch({
+  fakeAudio: mode === "mic" ? wav : null,
+  extraArgs: ["--enable-unsafe-swiftshader", "--use-angle=swiftshader"], // WebGL without a GPU
+});
+const errors = [];
+try {
+  const page = await browser.newPage({ viewport: { width: 1000, height: 700 } });
+  page.on("pageerror", (error) => errors.push(`pageerror: ${error.message}`));
+  page.on("console", (message) => message.type() === "error" && errors.push(`console: ${message.text()}`));
+  await page.goto(base, { waitUntil: "load" });
+  await page.waitForFunction(() => window.talkinghead && window.talkinghead.face, null, { timeout: 20000 });
+
+  if (mode === "mic") await page.click("#mic");
+  else await page.setInputFiles("#file", wav);
+
+  const drawn = (n) => page.waitForFunction((n) => (window.talkinghead.stats?.drawn ?? 0) >= n, Number(n),
+    { timeout: 30000, polling: 100 });
+  await drawn(5);
+  const early = await page.evaluate(() => window.talkinghead.canvasSignature());
+  const faceEarly = await page.evaluate(() => ({ updates: window.talkinghead.face.updates }));
+  let largest = 0; // the 3D face's largest vertex offset from its neutral, over the run
+  const watch = setInterval(async () => {
+    const d = await page.evaluate(() => window.talkinghead.face.displacement).catch(() => 0);
+    largest = Math.max(largest, d);
+  }, 100);
+  if (mode === "mic") {
+    await drawn(wanted);
+  } else {
+    await page.waitForFunction(() => {
+      const { session } = window.talkinghead;
+      return session.ended && session.playout.queue.length === 0;
+    }, null, { timeout: 45000, polling: 100 });
+  }
+  clearInterval(watch);
+  const late = await page.evaluate(() => window.talkinghead.canvasSignature());
+  const result = await page.evaluate(() => {
+    const { stats, face } = window.talkinghead;
+    return {
+      stats: { ...stats, draws: undefined, latencies: undefined, syncErrors: undefined },
+      draws: stats.draws,
+      face: { vertices: face.vertices, updates: face.updates, error: face.error },
+      counters: Object.fromEntries([...document.querySelectorAll("#counters td")].map((td) => [td.id, td.textContent])),
+    };
+  });
+  await page.screenshot({ path: screenshot });
+  const change = early.grid.reduce((sum, v, i) => sum + Math.abs(v - late.grid[i]), 0) / early.grid.length;
+  console.log(JSON.stringify({
+    ...result, canvas: { early, late, change }, faceEarlyUpdates: faceEarly.updates, faceLargest: largest, errors,
+  }));
+} finally {
+  await browser.close();
+}
