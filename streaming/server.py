@@ -36,6 +36,7 @@ from websockets.http11 import Request, Response
 from talkinghead.live import Engine, LiveConfig, Session
 from talkinghead.streaming.clock import as_fraction, as_pair
 from talkinghead.streaming.mesh import face_mesh
+from talkinghead.streaming.signalling import WebRtcCalls
 
 PROTOCOL = "v1"
 FORMATS = {"pcm_s16le": np.dtype("<i2"), "f32le": np.dtype("<f4")}
@@ -101,7 +102,8 @@ class Server:
         self._per_token: Counter[str] = Counter()
         self._ids = itertools.count(1)
         self._meshes: dict[str, bytes] = {}  # avatar name -> its mesh JSON
-        self._sockets = {"/v1/stream": self._stream_session}  # WebSocket paths and their handlers
+        self._sockets = {"/v1/stream": self._stream_session,  # WebSocket paths and their handlers
+                         "/v1/webrtc": WebRtcCalls(self)}
 
     async def run(self, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
         """Serve until ``stop`` is set (forever without one)."""
