@@ -1,6 +1,6 @@
 // The page: the avatar picker, the audio sources, one protocol session at a time, the playout of its
 // frames on the audio clock, the 3D view and the counters. `window.talkinghead` exposes the state to tests.
-import { fileInput, microphoneInput } from "./audio-input.js";
+import { fileInput, loadWorklet, microphoneInput } from "./audio-input.js";
 import { TalkingHeadClient, fetchAvatars, fetchMesh } from "./client.js";
 import { FaceView } from "./face-view.js";
 import { Playout } from "./playout.js";
@@ -41,6 +41,7 @@ async function begin(kind, file = null) {
   await context.resume();
   const buffer = file ? await context.decodeAudioData(await file.arrayBuffer()) : null;
   const avatar = $("avatar").value;
+  await Promise.all([loadWorklet(context), showFace(avatar)]); // before the session: audio follows ready at once
   const client = new TalkingHeadClient();
   const playout = new Playout(clock, context.sampleRate);
   const current = { kind, client, playout, input: null, ended: null };
@@ -61,7 +62,6 @@ async function begin(kind, file = null) {
   });
   canvas.width = ready.width;
   canvas.height = ready.height;
-  await showFace(avatar);
   const delay = Number($("delay").value) / 1000;
   const hooks = {
     onChunk: (pcm) => client.sendAudio(pcm),
@@ -126,6 +126,8 @@ function showCounters() {
   $("p50").textContent = ms(session.playout.quantile("latencies", 0.5));
   $("p95").textContent = ms(session.playout.quantile("latencies", 0.95));
   $("sync").textContent = ms(session.playout.quantile("syncErrors", 0.5));
+  const p95 = session.playout.quantile("latencies", 0.95); // a delay that leaves 1 frame and 50 ms to spare
+  $("suggested").textContent = p95 === null ? "–" : ms(p95 + 0.05 + 1 / Number($("fps").value));
 }
 
 /** Luminance statistics of the avatar canvas and a 16x16 grid of it, to tell a drawn face from a blank one. */

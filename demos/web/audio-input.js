@@ -6,11 +6,16 @@
 const WORKLET = new URL("./pcm-worklet.js", import.meta.url);
 const loaded = new WeakSet();
 
-async function pcmNode(context, onChunk) {
+/** Load the PCM worklet into `context` (once): before opening a session, so audio follows `ready` at once. */
+export async function loadWorklet(context) {
   if (!loaded.has(context)) {
     await context.audioWorklet.addModule(WORKLET);
     loaded.add(context);
   }
+}
+
+async function pcmNode(context, onChunk) {
+  await loadWorklet(context);
   const node = new AudioWorkletNode(context, "pcm16", {
     numberOfInputs: 1, numberOfOutputs: 1, channelCount: 1, channelCountMode: "explicit", // inputs mixed to mono
   });
@@ -50,10 +55,10 @@ export async function microphoneInput(context, delay, { onChunk, onStart, monito
   };
 }
 
-/** A decoded AudioBuffer (at the context's rate). Sends exactly its samples (mixed to mono), starting 0.1 s
- * from now, and plays it from `delay` later. `onEnd()` follows the last chunk. */
+/** A decoded AudioBuffer (at the context's rate). Sends exactly its samples (mixed to mono), starting
+ * 50 ms from now, and plays it from `delay` later. `onEnd()` follows the last chunk. */
 export async function fileInput(context, buffer, delay, { onChunk, onStart, onEnd }) {
-  const start = context.currentTime + 0.1;
+  const start = context.currentTime + 0.05;
   const total = buffer.length;
   let sent = 0;
   const node = await pcmNode(context, (pcm, time) => {

@@ -7,7 +7,8 @@
 //   client.sendAudio(int16OrFloat32Array);                // mono samples at sample_rate, any chunk size
 //   client.flush(); client.interrupt(); client.end(); client.close();
 //
-// A frame is {index, pts (seconds), ptsRational [num, den], source [first, end) samples or null,
+// A frame is {index, pts (seconds), ptsRational [num, den], duration (1 / fps, seconds),
+// source [first, end) samples or null,
 // blendshapes (52) and pose (6) as Float32Array or null, jpeg (a Blob) or null, arrival (performance.now()
 // in seconds), latency (seconds from sending the audio that completes its source span to its arrival,
 // or null for an idle frame)}. `client.serverDropped` counts index gaps (frames the server dropped), and
@@ -106,6 +107,7 @@ export class TalkingHeadClient extends EventTarget {
       index: header.index,
       pts: num / den,
       ptsRational: header.pts,
+      duration: this.ready.fps[1] / this.ready.fps[0],
       source: header.source,
       blendshapes: header.blendshapes ? Float32Array.from(header.blendshapes) : null,
       pose: header.pose ? Float32Array.from(header.pose) : null,

@@ -1,8 +1,10 @@
 // Frames drawn at their time on the audio clock. The session's caller sample n is heard at t0 + n / rate
-// (t0: set once audio starts), so a frame whose source starts at sample a is due at t0 + a / rate, which
-// is t0 + pts until the server inserts silence (a stalled producer); an idle frame keeps the last offset
-// between the two. JPEGs are decoded as they arrive. A frame decoded after its time is counted late and
-// drawn at once, unless a newer frame is due too: then only the newest is drawn and the older are skipped.
+// (t0: set once audio starts). A frame covers [pts, pts + duration) of the session's stream, which is the
+// caller's audio with silence inserted where it had none (before the first sample, when the producer
+// stalled): a frame's source (its caller samples) places it on the caller's time line, and an idle frame
+// keeps the offset of the last frame with a source. JPEGs are decoded as they arrive. A frame decoded
+// after its time is counted late and drawn at once, unless a newer frame is due too: then only the newest
+// is drawn and the older are skipped.
 
 const RECENT = 100; // frames the latency and sync quantiles look back over
 
@@ -13,8 +15,9 @@ export class Playout {
     this.sampleRate = sampleRate;
     this.t0 = null;
     this.queue = []; // {frame, offset (s after t0), ready, bitmap (null without a picture), late}, in order
-    this.draws = []; // recent draws: {index, pts, due, at, late} on the audio clock, for tests and tuning
-    this.shift = 0; // source time minus pts of the last frame with a source
+    this.draws = []; // recent draws: {index, pts, source, due, at, late} on the audio clock, for tests
+    this.shift = 0; // caller time minus stream time (pts), from the last frame with a source
+    this.afterIdle = true; // the last frame had no source (so does the stream before the first sample)
     this.stats = { received: 0, decoded: 0, drawn: 0, late: 0, skipped: 0, latencies: [], syncErrors: [] };
   }
 
@@ -26,7 +29,12 @@ export class Playout {
   push(frame) {
     this.stats.received++;
     if (frame.latency !== null) keep(this.stats.latencies, frame.latency);
-    if (frame.source) this.shift = frame.source[0] / this.sampleRate - frame.pts;
+    if (frame.source) { // after silence the caller's samples end the frame's span, else they start it
+      const [first, end] = frame.source;
+      this.shift = this.afterIdle ? end / this.sampleRate - frame.pts - frame.duration
+        : first / this.sampleRate - frame.pts;
+    }
+    this.afterIdle = !frame.source;
     const entry = { frame, offset: frame.pts + this.shift, ready: false, bitmap: null, late: false };
     this.queue.push(entry);
     const decoded = frame.jpeg ? createImageBitmap(frame.jpeg).catch(() => null) : Promise.resolve(null);
@@ -44,9 +52,9 @@ export class Playout {
     if (this.t0 === null) return null;
     const now = this.clock();
     let pick = -1;
-    for (let i = 0; i < this.queue.length && this.t0 + this.queue[i].offset <= now; i++) {
-      if (this.queue[i].ready) pick = i;
-    }
+    this.queue.forEach((entry, i) => {
+      if (entry.ready && this.t0 + entry.offset <= now) pick = i; // the newest due frame
+    });
     if (pick < 0) return null;
     const skipped = this.queue.splice(0, pick);
     for (const entry of skipped) this.discard(entry);
@@ -55,7 +63,8 @@ export class Playout {
     this.stats.drawn++;
     const due = this.t0 + entry.offset;
     if (!entry.late) keep(this.stats.syncErrors, now - due);
-    keep(this.draws, { index: entry.frame.index, pts: entry.frame.pts, due, at: now, late: entry.late }, 300);
+    const { index, pts, source } = entry.frame;
+    keep(this.draws, { index, pts, source, due, at: now, late: entry.late }, 300);
     return entry;
   }
 
