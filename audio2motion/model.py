@@ -97,7 +97,7 @@ class StreamState:
     step_history: torch.Tensor  # (B, conv_history, 2*n_mels) normalised, stacked
     keys: list[torch.Tensor]  # per layer (B, heads, context_steps-1, dim/heads), newest last
     values: list[torch.Tensor]
-    steps_done: torch.Tensor  # () int64: steps consumed since the start of the stream
+    steps_done: torch.Tensor  # () int64: steps consumed since the start of the stream; (B,) in a batch of streams
 
 
 def running_mean(
@@ -106,15 +106,15 @@ def running_mean(
     """Mean of each frame's last ``window`` frames (itself included), history prepended.
 
     ``history`` may be left-padded with zeros: only its last ``frames_before``
-    frames (default: all of it) are real, and only real frames are counted.
+    frames (default: all of it; a (B,) tensor: per stream) are real, and only real frames are counted.
     """
     full = torch.cat([history, mel], 1).double()
     cumsum = F.pad(full.cumsum(1), (0, 0, 1, 0))
     end = torch.arange(history.shape[1] + 1, full.shape[1] + 1, device=mel.device)
     start = (end - window).clamp(min=0)
-    real_before = history.shape[1] if frames_before is None else frames_before
-    count = (torch.arange(1, mel.shape[1] + 1, device=mel.device) + real_before).clamp(max=window)
-    return ((cumsum[:, end] - cumsum[:, start]) / count.to(full.dtype)[None, :, None]).to(mel.dtype)
+    real_before = torch.as_tensor(history.shape[1] if frames_before is None else frames_before, device=mel.device)
+    count = (torch.arange(1, mel.shape[1] + 1, device=mel.device) + real_before.reshape(-1, 1)).clamp(max=window)
+    return ((cumsum[:, end] - cumsum[:, start]) / count.to(full.dtype)[:, :, None]).to(mel.dtype)
 
 
 def keep_last(x: torch.Tensor, n: int, dim: int) -> torch.Tensor:
@@ -139,7 +139,8 @@ class CausalAttention(nn.Module):
         self.dropout = config.dropout
 
     def forward(self, x: torch.Tensor, past_k: torch.Tensor, past_v: torch.Tensor, past_steps: torch.Tensor | int):
-        """``past_k``/``past_v`` hold earlier steps, newest last; only the last ``past_steps`` slots are real."""
+        """``past_k``/``past_v`` hold earlier steps, newest last; only the last ``past_steps`` slots (per
+        stream if a (B,) tensor) are real."""
         b, t, d = x.shape
         q, k, v = self.qkv(x).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4).unbind(0)
         k, v = torch.cat([past_k, k], 2), torch.cat([past_v, v], 2)
@@ -147,7 +148,8 @@ class CausalAttention(nn.Module):
         q_pos = torch.arange(past, past + t, device=x.device)[:, None]
         k_pos = torch.arange(past + t, device=x.device)[None, :]
         distance = (q_pos - k_pos).to(x.dtype)
-        visible = (distance >= 0) & (distance < self.context) & (k_pos >= past - past_steps)
+        real = k_pos >= past - torch.as_tensor(past_steps, device=x.device).reshape(-1, 1, 1, 1)
+        visible = (distance >= 0) & (distance < self.context) & real  # (1 or B, 1, t, past + t)
         bias = (-self.slopes * distance).masked_fill(~visible, float("-inf"))
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=self.dropout if self.training else 0.0)
         keep = self.context - 1
@@ -271,6 +273,28 @@ class Audio2Motion(nn.Module):
         with torch.inference_mode():
             out, state = self(torch.from_numpy(np.ascontiguousarray(mel, np.float32))[None].to(device), state)
         return out[0].float().cpu().numpy(), state
+
+    def run_batch(self, mels: list[np.ndarray], states: list[StreamState | None]) -> list[tuple[np.ndarray, StreamState]]:
+        """Many streams' chunks of one length in one call (what :meth:`run` does for each, batched):
+        per call the network costs about the same for one stream or several."""
+        if len({len(mel) for mel in mels}) != 1:
+            raise ValueError("run_batch needs chunks of one length")
+        device = self.feature_scale.device
+        starts = [self.initial_state() if state is None else state for state in states]
+        batch = StreamState(
+            mel_history=torch.cat([s.mel_history for s in starts]),
+            step_history=torch.cat([s.step_history for s in starts]),
+            keys=[torch.cat(layer) for layer in zip(*(s.keys for s in starts))],
+            values=[torch.cat(layer) for layer in zip(*(s.values for s in starts))],
+            steps_done=torch.stack([s.steps_done.reshape(()) for s in starts]),
+        )
+        with torch.inference_mode():
+            out, new = self(torch.from_numpy(np.stack(mels).astype(np.float32)).to(device), batch)
+        out = out.float().cpu().numpy()
+        return [(out[i], StreamState(new.mel_history[i:i + 1], new.step_history[i:i + 1],
+                                     [k[i:i + 1] for k in new.keys], [v[i:i + 1] for v in new.values],
+                                     new.steps_done[i]))
+                for i in range(len(mels))]
 
 
 def pad_for_lookahead(mel: np.ndarray, lookahead: int) -> np.ndarray:

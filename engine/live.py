@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -38,6 +40,7 @@ from talkinghead.audio2motion.motion import BlinkConfig, HeadConfig, MotionConfi
 from talkinghead.streaming.clock import as_fraction
 from talkinghead.streaming.codecs import JpegEncoder
 from talkinghead.streaming.session import FrameOut, SessionConfig, SessionCore
+from talkinghead.streaming.step_batch import StepBatcher
 from talkinghead.streaming.worker import BULK, LIVE, PriorityWorker
 
 PACINGS = ("realtime", "fast")
@@ -100,6 +103,9 @@ class Engine:
         self._renderers: dict[str, object] = {}
         self._sessions: set[Session] = set()
         self._worker = PriorityWorker()
+        self._batcher = StepBatcher(max_sessions)
+        self._ticks: dict[int, list[tuple[Future, Callable, tuple]]] = {LIVE: [], BULK: []}
+        self._ticks_lock = threading.Lock()  # not ``_lock``: that one is held while an avatar loads
         self._encoders: dict[tuple[int, int], JpegEncoder] = {}  # used on the worker only
         self._threads = threads
         self._worker.submit(torch.set_num_threads, threads[0]).result()
@@ -142,27 +148,54 @@ class Engine:
         ``live`` jobs (realtime sessions) go before the others."""
         return await asyncio.wrap_future(self._worker.submit(function, *args, priority=LIVE if live else BULK))
 
+    async def advance(self, function, *args, live: bool = True):
+        """Run a session's clock work ``function(*args)`` in the next tick on the worker: a tick takes every
+        session's request queued by then and batches their audio2motion calls (:mod:`.step_batch`)."""
+        priority = LIVE if live else BULK
+        request: Future = Future()
+        with self._ticks_lock:
+            queue = self._ticks[priority]
+            queue.append((request, function, args))
+            first = len(queue) == 1
+        if first:  # later requests join this tick until it starts
+            self._worker.submit(self._tick, priority, priority=priority)
+        return await asyncio.wrap_future(request)
+
+    def _tick(self, priority: int) -> None:
+        with self._ticks_lock:
+            requests, self._ticks[priority] = self._ticks[priority], []
+        outcomes = self._batcher.run_together([functools.partial(f, *args) for _, f, args in requests])
+        for (request, _, _), outcome in zip(requests, outcomes):
+            error = outcome.exception()
+            request.set_exception(error) if error is not None else request.set_result(outcome.result())
+
+    def motion_network(self, network):
+        """``network`` as sessions use it: its calls batched across the sessions of a tick."""
+        return self._batcher.network(network)
+
     async def render(self, renderer, rows: list[FrameOut], jpeg: bool = False,
                      live: bool = True) -> tuple[np.ndarray, list[bytes | None]]:
-        """Draw frames (and JPEG them) on the render worker: one job at a time, so sessions never fight for the cores."""
-        weights = np.stack([f.blendshapes for f in rows])
-        pose = np.stack([f.pose for f in rows])
+        """Draw frames (and JPEG them) on the worker: one job at a time, so sessions never fight for the cores.
+        Bulk (fast) sessions draw one frame per job: a queued live job then waits at most one frame's drawing."""
+        if live or len(rows) == 1:
+            return await self.compute(self._draw, renderer, rows, jpeg, live=live)
+        drawn = [await self.compute(self._draw, renderer, [row], jpeg, live=False) for row in rows]
+        return np.concatenate([images for images, _ in drawn]), [j for _, jpegs in drawn for j in jpegs]
 
-        def work():
-            torch.set_num_threads(self._threads[1])
-            try:
-                images = renderer.render_frames(weights, pose, rows[0].index)
-            finally:
-                torch.set_num_threads(self._threads[0])
-            if not jpeg:
-                return images, [None] * len(images)
-            height, width = images.shape[1:3]
-            if (width, height) not in self._encoders:
-                self._encoders[width, height] = JpegEncoder(width, height)
-            encoder = self._encoders[width, height]
-            return images, [encoder(image) for image in images]
-
-        return await self.compute(work, live=live)
+    def _draw(self, renderer, rows: list[FrameOut], jpeg: bool) -> tuple[np.ndarray, list[bytes | None]]:
+        torch.set_num_threads(self._threads[1])
+        try:
+            images = renderer.render_frames(np.stack([f.blendshapes for f in rows]), np.stack([f.pose for f in rows]),
+                                            rows[0].index)
+        finally:
+            torch.set_num_threads(self._threads[0])
+        if not jpeg:
+            return images, [None] * len(images)
+        height, width = images.shape[1:3]
+        if (width, height) not in self._encoders:
+            self._encoders[width, height] = JpegEncoder(width, height)
+        encoder = self._encoders[width, height]
+        return images, [encoder(image) for image in images]
 
     def _closed(self, session: Session) -> None:
         self._sessions.discard(session)
@@ -171,6 +204,7 @@ class Engine:
 
     def close(self) -> None:
         self._worker.shutdown()
+        self._batcher.shutdown()
 
 
 def _release_memory() -> None:
@@ -206,7 +240,7 @@ class Session:
         idle = getattr(renderer, "idle_motion", True)
         motion = MotionConfig(silence=SilenceConfig(anticipation_ms=config.lookahead_ms),
                               blink=BlinkConfig(enabled=idle), head=HeadConfig(scale=1.0 if idle else 0.0))
-        model = getattr(getattr(renderer, "avatar", None), "motion_model", None) or engine.model
+        model = engine.motion_network(getattr(getattr(renderer, "avatar", None), "motion_model", None) or engine.model)
         self.core = SessionCore(model, sample_rate, SessionConfig(config.fps, config.lookahead_ms, motion, config.seed,
                                                                    keep_audio=config.audio))
         self.dropped = 0
@@ -328,7 +362,7 @@ class Session:
             await self._wake.wait()
             self._wake.clear()
             flush, self._flush, ended = self._flush, False, self._ended
-            rows, _, _ = await self.engine.compute(self._advance, flush, ended, None, False, live=False)
+            rows, _, _ = await self.engine.advance(self._advance, flush, ended, None, False, live=False)
             await self._deliver(rows, on_time=False)
             if self.core.ready:  # more than one batch was ready: go round again at once
                 self._wake.set()
@@ -341,7 +375,7 @@ class Session:
             flush, self._flush, ended = self._flush, False, self._ended
             now = loop.time()
             quiet = now - self._last_audio > self.config.jitter_ms / 1000 + float(self._step)
-            rows, upcoming, late = await self.engine.compute(
+            rows, upcoming, late = await self.engine.advance(
                 self._advance, flush, ended, None if ended else now + float(self._step), quiet)
             self.dropped += late
             await self._deliver(rows, on_time=not ended)

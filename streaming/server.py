@@ -72,9 +72,14 @@ class Metrics:
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
+        self.codes: Counter[str] = Counter()  # errors by code
         self.latency = [0] * (len(LATENCY_BUCKETS) + 1)
         self.latency_sum = 0.0
         self.recent: deque[float] = deque(maxlen=100_000)  # raw latencies, for quantiles in benchmarks
+
+    def error(self, code: str) -> None:
+        self.counts["errors"] += 1
+        self.codes[code] += 1
 
     def observe_latency(self, seconds: float) -> None:
         self.recent.append(seconds)
@@ -85,6 +90,8 @@ class Metrics:
         lines = ["# TYPE talkinghead_sessions gauge", f"talkinghead_sessions {sessions}"]
         for name in ("frames", "dropped", "connections", "errors"):
             lines += [f"# TYPE talkinghead_{name}_total counter", f"talkinghead_{name}_total {self.counts[name]}"]
+        lines.append("# TYPE talkinghead_client_errors_total counter")
+        lines += [f'talkinghead_client_errors_total{{code="{code}"}} {n}' for code, n in sorted(self.codes.items())]
         lines.append("# TYPE talkinghead_frame_latency_seconds histogram")
         for bound, count in zip([*LATENCY_BUCKETS, "+Inf"], itertools.accumulate(self.latency)):
             lines.append(f'talkinghead_frame_latency_seconds_bucket{{le="{bound}"}} {count}')
@@ -176,19 +183,18 @@ class Server:
                 raise ProtocolError("too_many_sessions", "session limit for this token reached", 4429)
             if self.engine.sessions >= min(self.config.max_sessions, self.engine.max_sessions):
                 raise ProtocolError("too_many_sessions", "the server is full", 4429)
-            session, fmt, channels, outputs = self._open(start)
+            session, fmt, channels, outputs = await self._open(start)
             self._per_token[token] += 1
             try:
                 await self._stream(connection, session, next(self._ids), fmt, channels, outputs)
             finally:
                 self._per_token[token] -= 1
         except ProtocolError as error:
-            self.metrics.counts["errors"] += 1
-            if error.code == "slow_client":  # it reads nothing: no error message or close frame would get through
-                connection.transport.abort()
+            self.metrics.error(error.code)
+            if error.code == "slow_client":  # already cut off
                 return
-            with contextlib.suppress(ConnectionClosed):
-                await connection.send(json.dumps({"type": "error", "code": error.code, "message": str(error)}))
+            with contextlib.suppress(ConnectionClosed, ProtocolError):
+                await self._send(connection, _error(error.code, str(error)))
                 if error.close:
                     await connection.close(error.close, error.code)
         except ConnectionClosed:
@@ -209,8 +215,9 @@ class Server:
             raise ProtocolError("not_started", f"the first message must be start, got {start.get('type')!r}", 4400)
         return start
 
-    def _open(self, start: dict) -> tuple[Session, np.dtype, int, set[str]]:
+    async def _open(self, start: dict) -> tuple[Session, np.dtype, int, set[str]]:
         try:
+            await asyncio.to_thread(self.engine.renderer, start.get("avatar"))  # a first load takes seconds
             rate = start.get("sample_rate", 16000)
             if isinstance(rate, bool) or not isinstance(rate, int) or not 8000 <= rate <= 192000:
                 raise ValueError(f"sample_rate must be an int in 8000..192000, got {rate!r}")
@@ -236,16 +243,17 @@ class Server:
     async def _stream(self, connection: ServerConnection, session: Session, session_id: int, fmt: np.dtype,
                       channels: int, outputs: set[str]) -> None:
         width, height = session.width_height
-        await connection.send(json.dumps({"type": "ready", "session": session_id, "fps": as_pair(session.config.fps),
-                                          "width": width, "height": height, "protocol": PROTOCOL}))
+        await self._send(connection, json.dumps({"type": "ready", "session": session_id,
+                                                 "fps": as_pair(session.config.fps), "width": width, "height": height,
+                                                 "protocol": PROTOCOL}))
         arrivals: deque[tuple[int, float]] = deque()  # (caller samples received after a message, when)
         session.start()
         reader = asyncio.create_task(self._read(connection, session, fmt, channels, arrivals))
         try:
             async for frame in session:
                 await self._send_frame(connection, frame, outputs, arrivals)
-            await connection.send(json.dumps({"type": "end", "frames": session.frames_out + session.dropped,
-                                              "dropped": session.dropped}))
+            await self._send(connection, json.dumps({"type": "end", "frames": session.frames_out + session.dropped,
+                                                     "dropped": session.dropped}))
             self.metrics.counts["dropped"] += session.dropped
             await connection.close(1000, "end")
         finally:
@@ -276,27 +284,35 @@ class Server:
                 try:
                     kind = _parse(message).get("type")
                 except ProtocolError as error:  # a malformed control message is reported, not fatal
-                    await connection.send(json.dumps({"type": "error", "code": error.code, "message": str(error)}))
+                    await self._send(connection, _error(error.code, str(error)))
                     continue
                 if kind == "flush":
                     await session.flush()
                 elif kind == "interrupt":
                     index = await session.interrupt()
-                    await connection.send(json.dumps({"type": "interrupted", "next_index": index}))
+                    await self._send(connection, json.dumps({"type": "interrupted", "next_index": index}))
                 elif kind == "end":
                     await session.end()
                     return
                 else:
-                    await connection.send(json.dumps({"type": "error", "code": "unknown_message",
-                                                      "message": f"unknown message type {kind!r}"}))
+                    await self._send(connection, _error("unknown_message", f"unknown message type {kind!r}"))
         except ProtocolError as error:
-            self.metrics.counts["errors"] += 1
-            with contextlib.suppress(ConnectionClosed):
-                await connection.send(json.dumps({"type": "error", "code": error.code, "message": str(error)}))
+            self.metrics.error(error.code)
+            with contextlib.suppress(ConnectionClosed, ProtocolError):
+                await self._send(connection, _error(error.code, str(error)))
                 await connection.close(error.close or 4400, error.code)
             await session.close()
         except ConnectionClosed:  # the client went away (or broke a limit): nothing more to draw
             await session.close()
+
+    async def _send(self, connection: ServerConnection, message: str | bytes) -> None:
+        """Every message goes out here: a client that takes nothing for ``send_timeout_s`` is cut off at once
+        (it reads nothing, so no error message or close frame would get through)."""
+        try:
+            await asyncio.wait_for(connection.send(message), self.config.send_timeout_s)
+        except asyncio.TimeoutError:
+            connection.transport.abort()
+            raise ProtocolError("slow_client", f"nothing taken for {self.config.send_timeout_s:g} s", 4408) from None
 
     async def _send_frame(self, connection: ServerConnection, frame, outputs: set[str], arrivals: deque) -> None:
         header = {"type": "frame", "index": frame.index, "pts": [frame.pts.numerator, frame.pts.denominator],
@@ -308,12 +324,9 @@ class Server:
         parts = [len(payload).to_bytes(4, "big"), payload]
         if frame.jpeg is not None:
             parts.append(frame.jpeg)
-        try:
-            await asyncio.wait_for(connection.send(b"".join(parts)), self.config.send_timeout_s)
-        except asyncio.TimeoutError:
-            raise ProtocolError("slow_client", f"no frame taken for {self.config.send_timeout_s:g} s", 4408) from None
+        await self._send(connection, b"".join(parts))
         if frame.audio is not None:
-            await connection.send(_audio_message(frame))
+            await self._send(connection, _audio_message(frame))
         self.metrics.counts["frames"] += 1
         if frame.source is not None:
             while arrivals and arrivals[0][0] < frame.source[1]:
@@ -343,6 +356,10 @@ def _audio_message(frame) -> bytes:
     """A frame's audio as its own binary message: the same framing, header ``{"type": "audio"}``, then f32le."""
     header = json.dumps({"type": "audio", "index": frame.index}).encode()
     return len(header).to_bytes(4, "big") + header + frame.audio.astype("<f4").tobytes()
+
+
+def _error(code: str, message: str) -> str:
+    return json.dumps({"type": "error", "code": code, "message": message})
 
 
 def _parse(message: str) -> dict:

@@ -3,6 +3,8 @@
 import asyncio
 import base64
 import json
+import socket
+import time
 import urllib.error
 import urllib.request
 
@@ -149,3 +151,21 @@ def test_the_mesh_endpoint_serves_the_renderers_own_face(engine):
     np.testing.assert_array_equal(basis, face.basis.numpy())
     np.testing.assert_array_equal(triangles, face.triangles.numpy())
     assert np.abs(basis[17]).max() > 0.05  # jawOpen moves the face
+
+
+def test_a_client_that_never_reads_is_cut_off_by_the_send_timeout(engine):
+    async def body(url, server):
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)  # loopback would buffer megabytes
+        async with connect(url, sock=sock, max_queue=1) as client:
+            await client.send(json.dumps({"type": "start", "pacing": "fast", "outputs": ["video"]}))
+            await client.recv()  # ready
+            await client.send(np.zeros(16000 * 4, "<i2").tobytes())  # 100 frames
+            client.transport.pause_reading()  # takes nothing more (so it cannot see the server's close either)
+            started = time.perf_counter()
+            while engine.sessions and time.perf_counter() - started < 60:
+                await asyncio.sleep(0.05)
+            return dict(server.metrics.codes), server.metrics.counts["frames"]
+
+    codes, frames = asyncio.run(_with_server(engine, body, send_timeout_s=1.0))
+    assert codes == {"slow_client": 1} and frames < 100 and engine.sessions == 0
