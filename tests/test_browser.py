@@ -91,13 +91,31 @@ def _check_page(result: dict, frames: int) -> dict:
     return stats
 
 
-def test_the_microphone_drives_the_avatar(run_browser_script, web_server, speech_wav, tmp_path):
-    screenshot = tmp_path / "web_demo.png"
+@pytest.fixture(scope="module")
+def microphone_run(run_browser_script, web_server, speech_wav, tmp_path_factory) -> dict:
+    """The page with the fake microphone: 40 frames drawn, Interrupt, then Stop (web_page.mjs)."""
+    screenshot = tmp_path_factory.mktemp("mic") / "web_demo.png"
     result = run_browser_script("web_page.mjs", f"{web_server}?fps={FPS}&delay=1000", "mic", str(speech_wav[0]),
                                 str(screenshot), "40", timeout=90)
-    stats = _check_page(result, 40)
-    assert stats["samplesSent"] > 0 and stats["t0"] is not None
-    assert screenshot.stat().st_size > 10_000
+    return {**result, "screenshot": screenshot}
+
+
+def test_the_microphone_drives_the_avatar(microphone_run):
+    """Talk, interrupt, stop: the session ends and every frame is accounted for."""
+    stats = _check_page(microphone_run, 40)
+    assert stats["samplesSent"] > stats["sampleRate"] and stats["t0"] is not None
+    assert stats["interrupted"]["next_index"] >= 40
+    end = stats["ended"]
+    assert end["frames"] == stats["received"] + end["dropped"]  # every frame arrived or was counted dropped
+    assert stats["gaps"] == end["dropped"]  # the page's live count of dropped frames is the server's
+    assert microphone_run["screenshot"].stat().st_size > 10_000
+
+
+@pytest.mark.xfail(reason="engine/live.py: after an interrupt a realtime session's due times use the session "
+                          "index (stream index less the frames dropped), so with live audio every later frame "
+                          "is already drop_after_ms late and dropped once the interrupt dropped more than ~250 ms")
+def test_frames_go_on_after_an_interrupt(microphone_run):
+    assert microphone_run["afterInterrupt"] >= 3
 
 
 def test_a_dropped_file_is_drawn_on_the_audio_clock(run_browser_script, web_server, speech_wav, tmp_path):

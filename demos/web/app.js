@@ -44,10 +44,13 @@ async function begin(kind, file = null) {
   await Promise.all([loadWorklet(context), showFace(avatar)]); // before the session: audio follows ready at once
   const client = new TalkingHeadClient();
   const playout = new Playout(clock, context.sampleRate);
-  const current = { kind, client, playout, input: null, ended: null };
+  const current = { kind, client, playout, input: null, ended: null, interrupted: null };
   session = current;
   client.on("frame", (frame) => playout.push(frame));
   client.on("error", (error) => status(`server error ${error.code}: ${error.message}`));
+  client.on("interrupted", (message) => {
+    current.interrupted = message;
+  });
   client.on("end", (end) => {
     current.ended = end;
     status(`Session ended: ${end.frames} frames, ${end.dropped} dropped by the server.`);
@@ -157,7 +160,8 @@ window.talkinghead = {
     if (!session) return null;
     const { playout, client } = session;
     return {
-      ...playout.stats, serverDropped: client.serverDropped, ended: session.ended, t0: playout.t0,
+      ...playout.stats, serverDropped: client.serverDropped, gaps: client.gaps, t0: playout.t0,
+      ended: session.ended, interrupted: session.interrupted, queued: playout.queue.length,
       samplesSent: client.samplesSent, sampleRate: playout.sampleRate, draws: playout.draws,
       latencyP50: playout.quantile("latencies", 0.5), latencyP95: playout.quantile("latencies", 0.95),
     };

@@ -11,8 +11,8 @@
 // source [first, end) samples or null,
 // blendshapes (52) and pose (6) as Float32Array or null, jpeg (a Blob) or null, arrival (performance.now()
 // in seconds), latency (seconds from sending the audio that completes its source span to its arrival,
-// or null for an idle frame)}. `client.serverDropped` counts index gaps (frames the server dropped), and
-// with `end` the server's own count. With `outputs` holding "audio", "audio" events carry {index, data}
+// or null for an idle frame)}. `client.serverDropped` counts the frames the server dropped: the gaps in
+// the indices (`client.gaps`), and after `end` its own count. With `outputs` holding "audio", "audio" events carry {index, data}
 // (the frame's audio, Float32Array at the session's rate).
 
 const decoder = new TextDecoder();
@@ -25,9 +25,15 @@ export class TalkingHeadClient extends EventTarget {
     this.ready = null;
     this.format = "pcm_s16le";
     this.samplesSent = 0;
-    this.serverDropped = 0;
+    this.gaps = 0; // frames missing between indices: dropped by the server
+    this.endDropped = 0; // the server's own count, from `end`
     this._sends = []; // [samples sent after a message, performance.now() in s], oldest first
     this._nextIndex = 0;
+  }
+
+  /** Frames the server dropped (for a slow client, or when it could not keep up), as far as known. */
+  get serverDropped() {
+    return Math.max(this.gaps, this.endDropped);
   }
 
   /** Subscribe to an event; the handler gets the event's payload. Returns a function that unsubscribes. */
@@ -59,7 +65,7 @@ export class TalkingHeadClient extends EventTarget {
         } else if (payload.type === "interrupted") {
           this._nextIndex = payload.next_index;
         } else if (payload.type === "end") {
-          this.serverDropped = Math.max(this.serverDropped, payload.dropped);
+          this.endDropped = payload.dropped;
         }
         this._emit(payload.type, payload);
       };
@@ -99,7 +105,7 @@ export class TalkingHeadClient extends EventTarget {
       this._emit(header.type, { ...header, data: new Float32Array(buffer.slice(4 + length)) });
       return;
     }
-    this.serverDropped += Math.max(0, header.index - this._nextIndex);
+    this.gaps += Math.max(0, header.index - this._nextIndex);
     this._nextIndex = header.index + 1;
     const body = buffer.byteLength > 4 + length ? new Blob([buffer.slice(4 + length)], { type: "image/jpeg" }) : null;
     const [num, den] = header.pts;

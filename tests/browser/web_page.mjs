@@ -1,7 +1,7 @@
 // The browser live avatar (demos/web) in headless chromium, against a running `talkinghead serve`.
 //   node web_page.mjs BASE_URL mic|file WAV SCREENSHOT [FRAMES]
-// mic: the WAV is the fake microphone (chromium loops it); the page's Microphone button is pressed and the
-// script waits for FRAMES drawn frames. file: the WAV goes into the page's file input and the script waits
+// mic: the WAV is the fake microphone (chromium loops it); the page's Microphone button is pressed, the
+// script waits for FRAMES drawn frames, presses Interrupt, waits up to 3 s for 3 more frames, then Stop. file: the WAV goes into the page's file input and the script waits
 // for the session to end and its last frame to be drawn. Prints one JSON line: the page's counters, how
 // the canvas and the 3D face changed, page errors, and for file the draws on the audio clock.
 import { launch } from "./launch.mjs";
@@ -32,16 +32,29 @@ try {
     const d = await page.evaluate(() => window.talkinghead.face.displacement).catch(() => 0);
     largest = Math.max(largest, d);
   }, 100);
+  let late = null;
+  let afterInterrupt = null; // frames received in the 3 s after Interrupt (mic)
   if (mode === "mic") {
     await drawn(wanted);
-  } else {
-    await page.waitForFunction(() => {
-      const { session } = window.talkinghead;
-      return session.ended && session.playout.queue.length === 0;
-    }, null, { timeout: 45000, polling: 100 });
+    late = await page.evaluate(() => window.talkinghead.canvasSignature());
+    await page.screenshot({ path: screenshot });
+    await page.click("#interrupt");
+    await page.waitForFunction(() => window.talkinghead.stats.interrupted, null, { timeout: 10000, polling: 50 });
+    const after = await page.evaluate(() => window.talkinghead.stats.received);
+    await page.waitForFunction((n) => window.talkinghead.stats.received >= n, after + 3, { timeout: 3000 })
+      .catch(() => null); // how many came is reported, not required here
+    afterInterrupt = (await page.evaluate(() => window.talkinghead.stats.received)) - after;
+    await page.click("#stop");
   }
+  await page.waitForFunction(() => {
+    const { stats } = window.talkinghead;
+    return stats.ended && stats.queued === 0;
+  }, null, { timeout: 45000, polling: 100 });
   clearInterval(watch);
-  const late = await page.evaluate(() => window.talkinghead.canvasSignature());
+  if (mode === "file") {
+    late = await page.evaluate(() => window.talkinghead.canvasSignature());
+    await page.screenshot({ path: screenshot });
+  }
   const result = await page.evaluate(() => {
     const { stats, face } = window.talkinghead;
     return {
@@ -51,10 +64,9 @@ try {
       counters: Object.fromEntries([...document.querySelectorAll("#counters td")].map((td) => [td.id, td.textContent])),
     };
   });
-  await page.screenshot({ path: screenshot });
   const change = early.grid.reduce((sum, v, i) => sum + Math.abs(v - late.grid[i]), 0) / early.grid.length;
   console.log(JSON.stringify({
-    ...result, canvas: { early, late, change }, faceEarlyUpdates: faceEarly.updates, faceLargest: largest, errors,
+    ...result, canvas: { early, late, change }, faceEarlyUpdates: faceEarly.updates, faceLargest: largest, afterInterrupt, errors,
   }));
 } finally {
   await browser.close();
