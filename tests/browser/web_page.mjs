@@ -13,7 +13,7 @@ const browser = await launch({
 });
 const errors = [];
 try {
-  const page = await browser.newPage({ viewport: { width: 1000, height: 700 } });
+  const page = await browser.newPage({ viewport: { width: 1000, height: 760 } });
   page.on("pageerror", (error) => errors.push(`pageerror: ${error.message}`));
   page.on("console", (message) => message.type() === "error" && errors.push(`console: ${message.text()}`));
   await page.goto(base, { waitUntil: "load" });
