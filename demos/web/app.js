@@ -13,8 +13,8 @@ for (const name of ["fps", "lookahead", "delay"]) if (params.has(name)) $(name).
 
 let context = null; // the AudioContext, made on the first click (browsers want a gesture)
 let session = null; // {kind, client, playout, input}
-let face = null;
-let faceAvatar = null;
+let face = null; // the 3D view (null until its mesh is in)
+let faceLoad = null; // {name, promise}: the mesh being loaded or shown
 
 function status(text) {
   $("status").textContent = text;
@@ -27,12 +27,19 @@ function clock() {
   return context.currentTime - (context.outputLatency || 0);
 }
 
-async function showFace(name) {
-  if (faceAvatar === name) return;
-  faceAvatar = name;
-  const mesh = await fetchMesh(name);
-  if (face) face.dispose();
-  face = new FaceView($("face3d"), mesh);
+/** Show avatar `name`'s mesh in the 3D view (once per name); a failure is shown there and never throws. */
+function showFace(name) {
+  if (!faceLoad || faceLoad.name !== name) {
+    const promise = fetchMesh(name).then((mesh) => {
+      if (face) face.dispose();
+      face = new FaceView($("face3d"), mesh);
+    }).catch((error) => {
+      $("face3d").textContent = `3D view unavailable: ${error.message}`;
+      faceLoad = null;
+    });
+    faceLoad = { name, promise };
+  }
+  return faceLoad.promise;
 }
 
 async function begin(kind, file = null) {
@@ -166,13 +173,15 @@ window.talkinghead = {
       latencyP50: playout.quantile("latencies", 0.5), latencyP95: playout.quantile("latencies", 0.95),
     };
   },
-  startMicrophone: () => begin("mic"),
-  playFile: (file) => begin("file", file),
   canvasSignature,
 };
 
 $("mic").onclick = () => start("mic");
-$("file").onchange = (event) => event.target.files[0] && start("file", event.target.files[0]);
+$("file").onchange = (event) => {
+  const [file] = event.target.files;
+  event.target.value = ""; // choosing the same file again starts it again
+  if (file) start("file", file);
+};
 $("interrupt").onclick = interrupt;
 $("stop").onclick = finish;
 const drop = $("drop");
@@ -187,7 +196,7 @@ drop.ondrop = (event) => {
   const file = event.dataTransfer.files[0];
   if (file) start("file", file);
 };
-$("avatar").onchange = () => showFace($("avatar").value).catch((error) => status(error.message));
+$("avatar").onchange = () => showFace($("avatar").value);
 
 fetchAvatars().then(async ({ avatars, default: chosen }) => {
   for (const name of avatars) $("avatar").add(new Option(name, name, false, name === (params.get("avatar") || chosen)));
