@@ -63,9 +63,10 @@ export class TalkingHeadClient extends EventTarget {
         } else if (payload.type === "error" && !this.ready) {
           reject(new Error(`${payload.code}: ${payload.message}`));
         } else if (payload.type === "interrupted") {
-          this._nextIndex = payload.next_index;
+          this._skipTo(payload.next_index); // below it: dropped; from it: the interrupt's frames, renumbered
         } else if (payload.type === "end") {
           this.endDropped = payload.dropped;
+          this._skipTo(payload.frames); // the indices run to frames - 1
         }
         this._emit(payload.type, payload);
       };
@@ -105,7 +106,7 @@ export class TalkingHeadClient extends EventTarget {
       this._emit(header.type, { ...header, data: new Float32Array(buffer.slice(4 + length)) });
       return;
     }
-    this.gaps += Math.max(0, header.index - this._nextIndex);
+    this._skipTo(header.index);
     this._nextIndex = header.index + 1;
     const body = buffer.byteLength > 4 + length ? new Blob([buffer.slice(4 + length)], { type: "image/jpeg" }) : null;
     const [num, den] = header.pts;
@@ -121,6 +122,12 @@ export class TalkingHeadClient extends EventTarget {
       arrival,
       latency: header.source ? this._latency(header.source[1], arrival) : null,
     });
+  }
+
+  /** The next index is `index`: the ones missing before it were dropped by the server. */
+  _skipTo(index) {
+    this.gaps += Math.max(0, index - this._nextIndex);
+    this._nextIndex = Math.max(this._nextIndex, index);
   }
 
   /** Arrival minus the send time of the first message that holds sample `end - 1`. */
