@@ -144,6 +144,39 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _live(args: argparse.Namespace) -> int:
+    if not args.virtual_camera:
+        raise ValueError("live needs an output: --virtual-camera")
+    if args.mic == (args.audio is not None):
+        raise ValueError("give --mic or --audio FILE (one of them)")
+    from talkinghead.live import Engine
+    from talkinghead.streaming.clock import as_fraction
+    from talkinghead.streaming.virtual_camera import FilePlayer, Microphone, open_camera, require, run_camera
+
+    fps = as_fraction(args.fps, "fps")
+    if args.mic:
+        require("sounddevice")
+        device = int(args.mic_device) if args.mic_device and args.mic_device.isdigit() else args.mic_device
+        source = Microphone(device)
+    else:
+        source = FilePlayer.from_file(args.audio)
+    require("pyvirtualcam")
+    avatars = {args.avatar.name: args.avatar} if args.avatar is not None else None
+    engine = Engine(avatars, backend=args.backend, device=args.device, max_sessions=1)
+    try:
+        height, width = engine.renderer().size
+        with open_camera(width, height, fps, args.camera_device) as camera:
+            if not args.quiet:
+                print(f"talkinghead: the avatar is on {camera.device} ({width}x{height} at {fps} fps); "
+                      "Ctrl-C stops", file=sys.stderr)
+            result = run_camera(engine, source, camera, fps=fps, seconds=args.seconds)
+    finally:
+        engine.close()
+    if not args.quiet:
+        print(f"talkinghead: {result.summary()}", file=sys.stderr)
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from talkinghead.render import demo_audio, render_file
 
@@ -198,7 +231,7 @@ def _add_timing_options(command: argparse.ArgumentParser) -> None:
 
 
 def _add_network_options(command: argparse.ArgumentParser) -> None:
-    """Where a standard video avatar's network runs: shared by render, dub and serve."""
+    """Where a standard video avatar's network runs: shared by render, dub, serve and live."""
     command.add_argument("--backend", choices=("torch", "onnx"), default="torch",
                          help="runs a standard video avatar's network (torch or onnxruntime)")
     command.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
@@ -329,6 +362,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_network_options(serve)
     serve.add_argument("-q", "--quiet", action="store_true")
     serve.set_defaults(run=_serve)
+
+    live = commands.add_parser(
+        "live",
+        help="a live avatar as a virtual camera, driven by the microphone (virtualcam extra)",
+        description="Drive the avatar live from the microphone (--mic) or from a file played in real time "
+        "(--audio) and show it as a webcam (--virtual-camera) that conferencing apps can pick. Needs the "
+        "'virtualcam' extra and a virtual camera device (Linux: v4l2loopback; Windows, macOS: OBS's).",
+    )
+    live.add_argument("--mic", action="store_true", help="drive the avatar from the microphone")
+    live.add_argument("--mic-device", default=None, help="microphone name or number (default: the system's)")
+    live.add_argument("--audio", type=Path, default=None, help="drive it from this file instead, in real time")
+    live.add_argument("--virtual-camera", action="store_true", help="show the avatar on a virtual camera")
+    live.add_argument("--camera-device", default=None, help="e.g. /dev/video2 (default: the first one found)")
+    live.add_argument("--avatar", type=Path, default=None, help="avatar bundle directory (default: built-in)")
+    live.add_argument("--fps", default="25", help="frame rate, e.g. 25, 30")
+    live.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
+    _add_network_options(live)
+    live.add_argument("-q", "--quiet", action="store_true")
+    live.set_defaults(run=_live)
 
     demo = commands.add_parser(
         "demo",
