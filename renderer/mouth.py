@@ -65,7 +65,22 @@ def mouth_interior(screen: torch.Tensor, fan: raster.Raster, mask: torch.Tensor,
     shows; ``iod_px`` (B,) the face's IOD in
     pixels; ``brightness`` the face's mean level (0-255). Outside the mask the
     colour is the cavity's, so a soft-edged blend darkens the lip margin.
+    The shading runs only over the box the mask covers (the hole is a small part of a face crop).
     """
+    b, height, width = mask.shape
+    level = max(0.4, min(1.5, brightness / style.reference_level))
+    out = (torch.tensor(style.cavity) * level).expand(b, height, width, 3).clone()
+    rows, columns = torch.nonzero(mask.any(0).any(1)).flatten(), torch.nonzero(mask.any(0).any(0)).flatten()
+    if len(rows):
+        box = (slice(None), slice(int(rows[0]), int(rows[-1]) + 1), slice(int(columns[0]), int(columns[-1]) + 1))
+        fan_box = raster.Raster(fan.triangle[box], fan.barycentric[box], fan.depth[box])
+        out[box] = _shade(screen, fan_box, mask[box], iod_px, level, style)
+    return out
+
+
+def _shade(screen: torch.Tensor, fan: raster.Raster, mask: torch.Tensor, iod_px: torch.Tensor, level: float,
+           style: MouthStyle) -> torch.Tensor:
+    """:func:`mouth_interior` over one box of pixels."""
     b, height, width = mask.shape
     attributes = torch.zeros(b, topology.NUM_VERTICES + 1, 3)  # indexed like the fan's vertices
     fan_vertices = [*topology.LIPS_INNER, topology.NUM_VERTICES]
@@ -78,7 +93,6 @@ def mouth_interior(screen: torch.Tensor, fan: raster.Raster, mask: torch.Tensor,
     unit = iod_px.float().view(b, 1, 1)
     below_upper = (1 - upper) * gap / unit  # IOD under the upper lip
     above_lower = upper * gap / unit  # IOD over the lower lip
-    level = max(0.4, min(1.5, brightness / style.reference_level))
 
     def colour(rgb: tuple[float, float, float]) -> torch.Tensor:
         return torch.tensor(rgb) * level
