@@ -145,6 +145,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _live(args: argparse.Namespace) -> int:
+    import contextlib
+
     if not args.virtual_camera:
         raise ValueError("live needs an output: --virtual-camera")
     if args.mic == (args.audio is not None):
@@ -165,7 +167,7 @@ def _live(args: argparse.Namespace) -> int:
     engine = Engine(avatars, backend=args.backend, device=args.device, max_sessions=1)
     try:
         height, width = engine.renderer().size
-        with open_camera(width, height, fps, args.camera_device) as camera:
+        with contextlib.closing(open_camera(width, height, fps, args.camera_device)) as camera:
             if not args.quiet:
                 print(f"talkinghead: the avatar is on {camera.device} ({width}x{height} at {fps} fps); "
                       "Ctrl-C stops", file=sys.stderr)
@@ -173,7 +175,8 @@ def _live(args: argparse.Namespace) -> int:
     finally:
         engine.close()
     if not args.quiet:
-        print(f"talkinghead: {result.summary()}", file=sys.stderr)
+        overflows = f", {source.overflows} microphone overruns" if args.mic and source.overflows else ""
+        print(f"talkinghead: {result.summary()}{overflows}", file=sys.stderr)
     return 0
 
 

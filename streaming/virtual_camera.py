@@ -62,6 +62,7 @@ class Camera(Protocol):
     width: int
     height: int
     fps: float
+    device: str
 
     def send(self, frame: np.ndarray) -> None: ...
 
@@ -123,7 +124,7 @@ class Microphone:
     def __init__(self, device: int | str | None = None,
                  input_stream: Callable[..., Any] | None = None) -> None:
         self.device = device
-        self.overflows = 0  # blocks PortAudio flagged (input overflow: audio was lost)
+        self.overflows = 0  # blocks PortAudio flagged (an input overflow: audio was lost)
         self.sample_rate = 0
         self._input_stream = input_stream
         self._stream: Any = None

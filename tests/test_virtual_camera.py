@@ -11,6 +11,8 @@ machines): those paths must give one-line errors.
 
 import asyncio
 import glob
+import os
+import signal
 import sys
 import threading
 import time
@@ -46,11 +48,15 @@ def one_thread_engine():
 class FakeCamera:
     """pyvirtualcam.Camera's surface: records each frame with the time it was sent."""
 
-    def __init__(self, width: int, height: int, fps: float) -> None:
+    opened: list["FakeCamera"] = []  # the cameras the CLI opened, for its test
+
+    def __init__(self, width: int, height: int, fps: float, device: str | None = None) -> None:
         self.width, self.height, self.fps = width, height, fps
+        self.device = device or "/dev/video9"
         self.frames: list[np.ndarray] = []
         self.times: list[float] = []
         self.closed = False
+        FakeCamera.opened.append(self)
 
     def send(self, frame: np.ndarray) -> None:
         self.times.append(time.monotonic())
@@ -125,6 +131,33 @@ def test_the_microphone_drives_the_camera_at_the_frame_rate_with_a_moving_mouth(
     silent = dark[index >= (SPEECH_SECONDS + 0.5) * FPS]
     assert (talking > 50).sum() >= 5, talking  # about a third of the speech's frames show the opening
     assert len(silent) >= 2 and silent.max() <= 10, silent
+
+
+def test_ctrl_c_ends_the_stream_cleanly_with_its_tail(one_thread_engine):
+    samples, rate = load_audio(demo_audio())
+    height, width = one_thread_engine.renderer().size
+    camera = FakeCamera(width, height, float(FPS))
+    microphone = Microphone(input_stream=lambda **kw: FakeInputStream(samples, rate, **kw))
+    timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        result = run_camera(one_thread_engine, microphone, camera, fps=Fraction(FPS))
+    finally:
+        timer.cancel()
+    assert abs(result.sent + result.dropped - 1.5 * FPS) <= 2 and min(result.lateness) >= 0
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
+
+
+def test_the_cli_streams_a_file_to_the_camera_and_sums_up(monkeypatch, capsys):
+    pyvirtualcam = pytest.importorskip("pyvirtualcam")
+    monkeypatch.setattr(pyvirtualcam, "Camera", FakeCamera)  # the device boundary; the rest is the real command
+    FakeCamera.opened.clear()
+    assert main(["live", "--audio", str(demo_audio()), "--virtual-camera", "--fps", "5", "--seconds", "2"]) == 0
+    (camera,) = FakeCamera.opened
+    assert camera.closed and camera.fps == 5.0 and 8 <= len(camera.frames) <= 12
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("talkinghead: the avatar is on /dev/video9 (490x478 at 5 fps)")
+    assert err[1].startswith(f"talkinghead: {len(camera.frames)} frames sent in ")
 
 
 def test_no_virtual_camera_device_is_a_one_line_error(tmp_path, capsys):
