@@ -7,13 +7,12 @@
 //   client.sendAudio(int16OrFloat32Array);                // mono samples at sample_rate, any chunk size
 //   client.flush(); client.interrupt(); client.end(); client.close();
 //
-// A frame is {index, pts (seconds), ptsRational [num, den], duration (1 / fps, seconds),
-// source [first, end) samples or null,
-// blendshapes (52) and pose (6) as Float32Array or null, jpeg (a Blob) or null, arrival (performance.now()
-// in seconds), latency (seconds from sending the audio that completes its source span to its arrival,
-// or null for an idle frame)}. `client.serverDropped` counts the frames the server dropped: the gaps in
-// the indices (`client.gaps`), and after `end` its own count. With `outputs` holding "audio", "audio" events carry {index, data}
-// (the frame's audio, Float32Array at the session's rate).
+// A frame is {index, pts (seconds), ptsRational [num, den], duration (1 / fps, seconds), source ([first,
+// end) caller samples, or null), blendshapes (52) and pose (6) as Float32Array or null, jpeg (a Blob) or
+// null, arrival (performance.now() in seconds), latency (seconds from sending the audio that completes its
+// source to its arrival, or null for an idle frame)}. `client.serverDropped` counts the frames the server
+// dropped: the gaps in the indices (`client.gaps`), and after `end` its own count. With `outputs` holding
+// "audio", "audio" events carry {index, data} (the frame's audio, a Float32Array at the session's rate).
 
 const decoder = new TextDecoder();
 
