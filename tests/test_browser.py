@@ -73,6 +73,12 @@ def test_the_page_modules_are_served_as_javascript(web_server):
             assert response.headers["Content-Type"] == "text/javascript", name
 
 
+def test_without_webgl_the_3d_view_says_so(run_browser_script, web_server):
+    result = run_browser_script("web_no_webgl.mjs", web_server, timeout=60)
+    assert result["errors"] == [] and result["avatars"] == ["default"]
+    assert result["error"].startswith("3D view unavailable") and result["text"] == result["error"]
+
+
 def _check_page(result: dict, frames: int) -> dict:
     """What both cases share: frames arrived and were drawn, the canvas shows a changing picture, the 3D
     face has the mesh's 478 vertices and moved, latencies were measured, and the page logged no error."""
