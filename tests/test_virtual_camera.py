@@ -12,6 +12,7 @@ machines): those paths must give one-line errors.
 import asyncio
 import glob
 import os
+import re
 import signal
 import sys
 import threading
@@ -154,10 +155,11 @@ def test_the_cli_streams_a_file_to_the_camera_and_sums_up(monkeypatch, capsys):
     FakeCamera.opened.clear()
     assert main(["live", "--audio", str(demo_audio()), "--virtual-camera", "--fps", "5", "--seconds", "2"]) == 0
     (camera,) = FakeCamera.opened
-    assert camera.closed and camera.fps == 5.0 and 8 <= len(camera.frames) <= 12
+    assert camera.closed and camera.fps == 5.0 and camera.frames
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("talkinghead: the avatar is on /dev/video9 (490x478 at 5 fps)")
-    assert err[1].startswith(f"talkinghead: {len(camera.frames)} frames sent in ")
+    sent, dropped = map(int, re.match(r"talkinghead: (\d+) frames sent in [\d.]+ s, (\d+) dropped", err[1]).groups())
+    assert sent == len(camera.frames) and abs(sent + dropped - 2 * 5) <= 2  # 2 s of the file: sent or counted
 
 
 def test_no_virtual_camera_device_is_a_one_line_error(tmp_path, capsys):
