@@ -47,9 +47,7 @@ class WebRtcCalls:
         try:
             offer = await self._receive_offer(connection)
             try:
-                from aiortc import RTCPeerConnection, RTCSessionDescription
-
-                from talkinghead.streaming.webrtc import AvatarTracks
+                from talkinghead.streaming import webrtc
             except ImportError as error:
                 raise CallError("webrtc_unavailable", str(error), 4501) from None
             engine = self.server.engine
@@ -57,15 +55,15 @@ class WebRtcCalls:
                 raise CallError("too_many_sessions", "the server is full", 4429)
             try:
                 config = LiveConfig(fps=as_fraction(offer.get("fps", 25), "fps"))
-                tracks = AvatarTracks(engine, offer.get("avatar"), config)
+                tracks = webrtc.AvatarTracks(engine, offer.get("avatar"), config)
             except (ValueError, TypeError) as error:
                 raise CallError("bad_offer", str(error), 4400) from None
-            peer = RTCPeerConnection()
+            peer = webrtc.RTCPeerConnection()
             failed = asyncio.Event()
             peer.on("track", lambda track: tracks.listen(track) if track.kind == "audio" else None)
             peer.on("connectionstatechange",
                     lambda: failed.set() if peer.connectionState in ("failed", "closed") else None)
-            answer = await self._answer(peer, RTCSessionDescription(offer.get("sdp"), "offer"), tracks)
+            answer = await self._answer(peer, webrtc.RTCSessionDescription(offer["sdp"], "offer"), tracks)
             await connection.send(json.dumps({"type": "answer", "sdp": answer}))
             await self._hold(connection, failed)
         except CallError as error:

@@ -32,10 +32,13 @@ from talkinghead.streaming.clock import FrameClock
 
 MISSING = "WebRTC needs the webrtc extra: pip install 'talkinghead[webrtc]'"
 try:
-    from aiortc import MediaStreamTrack
+    from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
     from aiortc.mediastreams import MediaStreamError
 except ImportError:
     raise ImportError(MISSING) from None
+
+# The signalling takes its aiortc from here, so a missing extra is reported in one place.
+__all__ = ["AvatarTracks", "RTCPeerConnection", "RTCSessionDescription"]
 
 VIDEO_RATE = 90000  # RTP's video clock
 AUDIO_RATE = 48000  # Opus's clock
@@ -101,7 +104,7 @@ class _AudioOut:
 
 
 def _audio_frame(samples: np.ndarray, pts: int) -> av.AudioFrame:
-    pcm = np.clip(np.round(samples * 32767), -32768, 32767).astype(np.int16)
+    pcm = np.clip(np.round(samples * 32768), -32768, 32767).astype(np.int16)  # the inverse of caller_pcm's scale
     frame = av.AudioFrame.from_ndarray(pcm[None, :], format="s16", layout="mono")
     frame.sample_rate, frame.pts, frame.time_base = AUDIO_RATE, pts, Fraction(1, AUDIO_RATE)
     return frame
