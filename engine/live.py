@@ -282,8 +282,9 @@ class Session:
         self._task = asyncio.create_task(self._run())
 
     def due(self, index: int) -> float:
-        """Realtime: when frame ``index`` leaves (event-loop time)."""
-        return self._start + float(index * self._step + self._delay)
+        """Realtime: when frame ``index`` leaves (event-loop time). By its place in the stream, which runs on
+        through interrupts: session indices skip the frames an interrupt dropped, the wall clock does not."""
+        return self._start + float((index + self.core.dropped) * self._step + self._delay)
 
     async def push_audio(self, pcm: np.ndarray, sample_rate: int | None = None) -> None:
         """Queue caller audio at the session's rate (int16, or float in [-1, 1])."""

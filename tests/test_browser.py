@@ -117,9 +117,6 @@ def test_the_microphone_drives_the_avatar(microphone_run):
     assert microphone_run["screenshot"].stat().st_size > 10_000
 
 
-@pytest.mark.xfail(reason="engine/live.py: after an interrupt a realtime session's due times use the session "
-                          "index (stream index less the frames dropped), so with live audio every later frame "
-                          "is already drop_after_ms late and dropped once the interrupt dropped more than ~250 ms")
 def test_frames_go_on_after_an_interrupt(microphone_run):
     assert microphone_run["afterInterrupt"] >= 3
 

@@ -103,6 +103,33 @@ def test_realtime_stall_gives_idle_frames_and_a_slow_consumer_loses_frames_by_ti
     assert any(f.source is not None for f in frames)
 
 
+def test_realtime_frames_go_on_after_an_interrupt_that_dropped_many(engine, speech):
+    samples, rate = speech
+    config = LiveConfig(pacing="realtime", video=False)
+
+    async def run():
+        async with engine.session(sample_rate=rate, config=config) as session:
+            async def feed():  # the caller keeps talking in real time through the interrupt
+                for start in range(0, len(samples), rate // 50):
+                    await session.push_audio(samples[start:start + rate // 50])
+                    await asyncio.sleep(0.02)
+                await session.end()
+
+            producer = asyncio.create_task(feed())
+            before, after, next_index = [], [], None
+            async for frame in session:
+                (before if next_index is None else after).append(frame)
+                if len(before) == 10 and next_index is None:
+                    await asyncio.sleep(0.4)  # ten frames pile up, then the barge-in drops them
+                    next_index = await session.interrupt()
+            await producer
+            return before, after, next_index, session.dropped
+
+    before, after, next_index, dropped = asyncio.run(run())
+    assert after and after[0].index == next_index
+    assert dropped < 8 and len(after) > 25  # not every frame after it counted late (its due time ran on)
+
+
 def test_sync_session_and_limits(engine, speech):
     samples, rate = speech
     session = SyncSession(engine, sample_rate=rate, config=LiveConfig(pacing="fast", video=False))
