@@ -18,8 +18,8 @@ both tracks send. Speech comes in through :meth:`AvatarTracks.push_audio`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
+import logging
 from fractions import Fraction
 
 import av
@@ -45,6 +45,8 @@ AUDIO_RATE = 48000  # Opus's clock
 AUDIO_FRAME = AUDIO_RATE // 50  # 20 ms
 VIDEO_QUEUE = 10  # frames a slow video reader may fall behind before the oldest are dropped
 AUDIO_QUEUE = 100  # 2 s: audio is only dropped when nobody reads the track
+
+log = logging.getLogger(__name__)
 
 
 class _QueueTrack(MediaStreamTrack):
@@ -174,10 +176,14 @@ class AvatarTracks:
         self._tasks.append(asyncio.create_task(self._listen(track)))
 
     async def _listen(self, track: MediaStreamTrack) -> None:
-        with contextlib.suppress(MediaStreamError):
+        try:
             while True:
                 frame = await track.recv()
                 await self.push_audio(_samples(frame), frame.sample_rate)
+        except MediaStreamError:
+            pass  # the remote track ended
+        except ValueError as error:  # more audio than the session may queue: it cannot keep up
+            log.warning("stopped listening to %s: %s", track.kind, error)
 
     async def _run(self) -> None:
         """The session's frames into the tracks; both end when the session does."""
@@ -186,6 +192,8 @@ class AvatarTracks:
                 self.video.put(_video_frame(frame))
                 for chunk in self._audio_out.add(frame):
                     self.audio.put(chunk)
+        except Exception:  # the session failed: the tracks end, the app's call goes on without the avatar
+            log.exception("the avatar's session failed")
         finally:
             self.video.put(None)
             self.audio.put(None)
