@@ -146,6 +146,28 @@ def test_a_listened_track_is_what_the_avatar_says(engine, speech):
 
 
 @needs_aiortc
+def test_speech_pushed_at_another_rate_is_resampled_to_the_sessions(engine, speech):
+    """16 kHz speech pushed in pieces into a 48 kHz session comes out as that speech at 48 kHz."""
+    from talkinghead.streaming.webrtc import AvatarTracks
+
+    samples, rate = speech
+    samples = samples[: rate // 2]
+
+    async def run():
+        async with AvatarTracks(engine, config=LiveConfig(pacing="fast")) as tracks:
+            for start in range(0, len(samples), 777):
+                await tracks.push_audio((samples[start:start + 777] * 32767).astype(np.int16), rate)
+            await tracks.session.end()
+            _, audio = await asyncio.gather(_drain(tracks.video), _drain(tracks.audio))
+        return np.concatenate([f.to_ndarray()[0] for f in audio]).astype(np.float64)
+
+    heard = asyncio.run(run())
+    expected = np.round(resample((samples * 32767).astype(np.int16) / 32768.0, rate, 48000) * 32768)
+    usable = len(expected) - 2 * 960  # the resampler's tail waits for audio that never comes
+    assert len(heard) >= usable and np.abs(heard[:usable] - expected[:usable]).max() <= 1
+
+
+@needs_aiortc
 def test_idle_tracks_keep_flowing_with_silence(engine, realtime_threads):
     """No speech: the face still comes at the frame rate (realtime), and the audio is silence."""
     from talkinghead.streaming.webrtc import AvatarTracks
