@@ -140,7 +140,7 @@ class AvatarTracks:
         self.video = _QueueTrack("video", self, VIDEO_QUEUE)
         self.audio = _QueueTrack("audio", self, AUDIO_QUEUE)
         self._audio_out = _AudioOut(sample_rate, config.fps)
-        self._resamplers: dict[int, StreamingResampler] = {}
+        self._resampler: StreamingResampler | None = None  # speech in at another rate -> the session's
         self._tasks: list[asyncio.Task] = []
         self._pump: asyncio.Task | None = None
         self._closed = False
@@ -165,9 +165,9 @@ class AvatarTracks:
         """Speech for the avatar: int16 or float in [-1, 1], mono or (samples, channels), at ``rate`` Hz."""
         samples = caller_pcm(pcm)
         if rate != self.session.sample_rate:
-            if rate not in self._resamplers:
-                self._resamplers = {rate: StreamingResampler(rate, self.session.sample_rate)}
-            samples = self._resamplers[rate].push(samples)
+            if self._resampler is None or self._resampler.sr_in != rate:
+                self._resampler = StreamingResampler(rate, self.session.sample_rate)
+            samples = self._resampler.push(samples)
         if len(samples):
             await self.session.push_audio(samples)
 
