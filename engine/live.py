@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import math
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import Future
@@ -87,10 +88,11 @@ class Engine:
 
     def __init__(self, avatars: Mapping[str, str | Path] | None = None, default: str | None = None,
                  backend: str = "torch", device: str = "cpu", max_sessions: int = 16,
-                 threads: tuple[int, int] = (1, 2)) -> None:
+                 threads: tuple[int, int] = (1, 1)) -> None:
         """``threads``: torch's threads on the worker for (audio2motion, drawing). The network's small
         per-frame steps run fastest on one thread (a second one's spin-waiting costs more than it
-        gives); drawing is big enough to use two."""
+        gives). Drawing gains about 15% from a second thread on a quiet 2-core CPU, but loses 40% when
+        another process wants a core (a meeting app, a browser, VP8 encoding): one by default."""
         from talkinghead.audio2motion.model import load_model
 
         self._paths = {name: Path(path) for name, path in (avatars or {}).items()}
@@ -257,6 +259,7 @@ class Session:
         self._error: BaseException | None = None
         self._shown: FrameOut | None = None  # the last frame the consumer took
         self._epoch = 0  # interrupts so far
+        self._shift = 0  # realtime: frames of wall clock that interrupts dropped (see :meth:`interrupt`)
         self._in_flight = 0  # frames taken from the clock, not yet queued for the consumer
         self._last_audio = float("-inf")  # when audio last came (event-loop time)
         self._live = config.pacing == "realtime"  # its work goes before fast sessions' on the worker
@@ -282,9 +285,12 @@ class Session:
         self._task = asyncio.create_task(self._run())
 
     def due(self, index: int) -> float:
-        """Realtime: when frame ``index`` leaves (event-loop time). By its place in the stream, which runs on
-        through interrupts: session indices skip the frames an interrupt dropped, the wall clock does not."""
-        return self._start + float((index + self.core.dropped) * self._step + self._delay)
+        """Realtime: when frame ``index`` leaves (event-loop time)."""
+        return self._start + float((index + self._shift) * self._step + self._delay)
+
+    def last_due(self, time: float) -> int:
+        """Realtime: the last frame due by ``time`` (the inverse of :meth:`due`)."""
+        return math.floor((time - self._start - float(self._delay)) / float(self._step)) - self._shift
 
     async def push_audio(self, pcm: np.ndarray, sample_rate: int | None = None) -> None:
         """Queue caller audio at the session's rate (int16, or float in [-1, 1])."""
@@ -315,6 +321,11 @@ class Session:
         self._epoch += 1  # a delivery under way stops: its frames are among the returned
         self._in_flight = 0
         index = await self.engine.compute(self.core.interrupt, returned, self._shown, live=self._live)
+        # Session indices go on from the first dropped frame. Where those frames were already due (a consumer
+        # that fell behind), the wall clock has moved past them: later frames are due that much later.
+        late = asyncio.get_running_loop().time() - self.due(index)
+        if late > 0:
+            self._shift += math.ceil(late / float(self._step))
         self._wake.set()
         return index
 
@@ -404,8 +415,10 @@ class Session:
             if ended:
                 core.end()
         upcoming = core.ready[0].index if core.ready else core.next_index
-        if until is not None and quiet and not core.ready and until - float(self._step) >= self.due(upcoming):
-            core.idle_until(upcoming + 1)
+        if until is not None and quiet and not core.ready:
+            overdue = self.last_due(until - float(self._step))
+            if overdue >= upcoming:  # every frame due by now at once: a session that fell behind catches up
+                core.idle_until(overdue + 1)
         taken, late = [], 0
         too_late = None if until is None else until - float(self._step) - self.config.drop_after_ms / 1000
         while core.ready and len(taken) < self.config.batch and (until is None or self.due(core.ready[0].index) <= until):

@@ -145,6 +145,10 @@ class SessionCore:
     def idle_until(self, index: int) -> list[FrameOut]:
         """Insert silence (after any pending audio is fed) until frames before session ``index`` are final."""
         out = self.feed()
+        behind = index - self.next_index
+        if behind > 1:  # frames before index - 1 cannot need less: one piece, not a network call per step
+            self._stream(np.zeros(int((behind - 1) * self.sample_rate / self.config.fps), np.float32))
+            out += self._compute()
         step = max(1, self.sample_rate * SILENCE_STEP_MS // 1000)
         while self.next_index < index:
             self._stream(np.zeros(step, np.float32))

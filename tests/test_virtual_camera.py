@@ -35,17 +35,6 @@ RUN_SECONDS = 5.5  # the speech, then the microphone's silence
 FPS = 5  # kept in real time by this 2-core machine while other jobs hold the cores (25 fps drops frames here)
 
 
-@pytest.fixture(scope="module")
-def one_thread_engine():
-    """An engine drawing on one torch thread: two threads stall each other when other processes hold the cores
-    (frames took up to 1.7 s instead of 30 ms here), and the pacing under test would drown in drops."""
-    from talkinghead.live import Engine
-
-    engine = Engine(max_sessions=1, threads=(1, 1))
-    yield engine
-    engine.close()
-
-
 class FakeCamera:
     """pyvirtualcam.Camera's surface: records each frame with the time it was sent."""
 
@@ -103,8 +92,7 @@ class FakeInputStream:
             k += 1
 
 
-def test_the_microphone_drives_the_camera_at_the_frame_rate_with_a_moving_mouth(one_thread_engine):
-    engine = one_thread_engine
+def test_the_microphone_drives_the_camera_at_the_frame_rate_with_a_moving_mouth(engine):
     samples, rate = load_audio(demo_audio())
     speech = samples[: int(SPEECH_SECONDS * rate)]
     renderer = engine.renderer()
@@ -134,15 +122,15 @@ def test_the_microphone_drives_the_camera_at_the_frame_rate_with_a_moving_mouth(
     assert len(silent) >= 2 and silent.max() <= 10, silent
 
 
-def test_ctrl_c_ends_the_stream_cleanly_with_its_tail(one_thread_engine):
+def test_ctrl_c_ends_the_stream_cleanly_with_its_tail(engine):
     samples, rate = load_audio(demo_audio())
-    height, width = one_thread_engine.renderer().size
+    height, width = engine.renderer().size
     camera = FakeCamera(width, height, float(FPS))
     microphone = Microphone(input_stream=lambda **kw: FakeInputStream(samples, rate, **kw))
     timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     try:
-        result = run_camera(one_thread_engine, microphone, camera, fps=Fraction(FPS))
+        result = run_camera(engine, microphone, camera, fps=Fraction(FPS))
     finally:
         timer.cancel()
     assert abs(result.sent + result.dropped - 1.5 * FPS) <= 2 and min(result.lateness) >= 0

@@ -31,19 +31,6 @@ TOKEN = "s3cret"
 WEB_ROOT = Path(__file__).resolve().parents[1] / "demos" / "web"
 
 
-@pytest.fixture
-def realtime_threads():
-    """The torch threads ``serve`` runs with, for tests paced in real time: with the test runner's thread
-    pinned to one (conftest), the engine's drawing runs 5-20 times slower on this 2-core CPU and a realtime
-    session drops most frames."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def speech():
     samples, rate = load_audio(demo_audio())
@@ -168,7 +155,7 @@ def test_speech_pushed_at_another_rate_is_resampled_to_the_sessions(engine, spee
 
 
 @needs_aiortc
-def test_idle_tracks_keep_flowing_with_silence(engine, realtime_threads):
+def test_idle_tracks_keep_flowing_with_silence(engine):
     """No speech: the face still comes at the frame rate (realtime), and the audio is silence."""
     from talkinghead.streaming.webrtc import AvatarTracks
 
@@ -335,7 +322,7 @@ async def _collect(track, into: list) -> None:
 
 
 @needs_aiortc
-def test_a_python_peer_calls_the_avatar_over_loopback(engine, speech, realtime_threads):
+def test_a_python_peer_calls_the_avatar_over_loopback(engine, speech):
     """An aiortc peer speaks the demo sentence into /v1/webrtc and gets the avatar back: decodable video of
     its size at about the frame rate, audio, a mouth that moves with the speech, and video and audio
     timestamps that advance together."""
@@ -422,7 +409,7 @@ def _serving(engine, **options):
 
 
 @needs_aiortc
-def test_chromium_calls_the_avatar_over_loopback(engine, speech, realtime_threads, run_browser_script, tmp_path):
+def test_chromium_calls_the_avatar_over_loopback(engine, speech, run_browser_script, tmp_path):
     """demos/web/call.html in headless chromium, the demo sentence as its microphone: the call decodes the
     avatar's video at its size and plays its audio (pc.getStats() of the receiving side)."""
     samples, rate = speech
