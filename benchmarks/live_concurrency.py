@@ -1,6 +1,7 @@
 """How many simultaneous 25 fps live sessions this machine sustains with under 1% dropped frames.
 
     python benchmarks/live_concurrency.py [--sessions 1 2 4 8 12 16] [--seconds 20] [--outputs coefficients]
+                                          [--no-step-batching]
 
 ``talkinghead serve`` runs as its own process (default avatar, realtime
 pacing); N clients in one other process each stream real speech at the
@@ -33,8 +34,9 @@ async def main_async(args) -> None:
     samples, rate = load_audio(args.data / "speech" / "intro_en.wav")
     pcm = (resample(samples, rate, RATE)[: int(args.seconds * RATE)] * 32767).astype("<i2")
     outputs = args.outputs.split("+")
-    async with served(args.port, "--max-sessions", str(max(args.sessions))) as (url, _):
-        print(f"outputs: {' + '.join(outputs)}\n")
+    options = ["--max-sessions", str(max(args.sessions))] + (["--no-step-batching"] if args.no_step_batching else [])
+    async with served(args.port, *options) as (url, _):
+        print(f"outputs: {' + '.join(outputs)}; audio2motion {'not ' * args.no_step_batching}batched per tick\n")
         print("| sessions | frames | dropped | dropped % | median p99 latency ms | worst p99 ms |")
         print("|---|---|---|---|---|---|")
         for count in args.sessions:
@@ -54,6 +56,7 @@ def main() -> None:
     parser.add_argument("--outputs", default="coefficients", help="coefficients, or video+coefficients")
     parser.add_argument("--lookahead", type=int, default=100)
     parser.add_argument("--port", type=int, default=8797)
+    parser.add_argument("--no-step-batching", action="store_true", help="the server runs each session's network alone")
     asyncio.run(main_async(parser.parse_args()))
 
 

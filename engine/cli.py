@@ -130,7 +130,8 @@ def _serve(args: argparse.Namespace) -> int:
     for entry in args.avatar:
         name, _, path = entry.rpartition("=")
         avatars[name or Path(path).name] = Path(path)
-    engine = Engine(avatars, backend=args.backend, device=args.device, max_sessions=args.max_sessions)
+    engine = Engine(avatars, backend=args.backend, device=args.device, max_sessions=args.max_sessions,
+                    batch_steps=not args.no_step_batching)
     web = args.web_root if args.web_root is not None else Path(__file__).resolve().parents[1] / "demos" / "web"
     config = ServerConfig(host=args.host, port=args.port, token=args.token, max_sessions=args.max_sessions,
                           origins=tuple(args.origin) or None, web_root=web if web.is_dir() else None)
@@ -362,6 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--origin", action="append", default=[], help="allowed Origin (repeatable; default: any)")
     serve.add_argument("--max-sessions", type=int, default=16)
     serve.add_argument("--web-root", type=Path, default=None, help="the browser page's folder (default: demos/web)")
+    serve.add_argument("--no-step-batching", action="store_true",
+                       help="run each session's audio2motion alone, not batched per tick (for comparison)")
     _add_network_options(serve)
     serve.add_argument("-q", "--quiet", action="store_true")
     serve.set_defaults(run=_serve)

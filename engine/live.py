@@ -88,11 +88,12 @@ class Engine:
 
     def __init__(self, avatars: Mapping[str, str | Path] | None = None, default: str | None = None,
                  backend: str = "torch", device: str = "cpu", max_sessions: int = 16,
-                 threads: tuple[int, int] = (1, 1)) -> None:
+                 threads: tuple[int, int] = (1, 1), batch_steps: bool = True) -> None:
         """``threads``: torch's threads on the worker for (audio2motion, drawing). The network's small
         per-frame steps run fastest on one thread (a second one's spin-waiting costs more than it
         gives). Drawing gains about 15% from a second thread on a quiet 2-core CPU, but loses 40% when
-        another process wants a core (a meeting app, a browser, VP8 encoding): one by default."""
+        another process wants a core (a meeting app, a browser, VP8 encoding): one by default.
+        ``batch_steps``: batch audio2motion across the sessions of a tick (False: one call per session)."""
         from talkinghead.audio2motion.model import load_model
 
         self._paths = {name: Path(path) for name, path in (avatars or {}).items()}
@@ -105,7 +106,7 @@ class Engine:
         self._renderers: dict[str, object] = {}
         self._sessions: set[Session] = set()
         self._worker = PriorityWorker()
-        self._batcher = StepBatcher(max_sessions)
+        self._batcher = StepBatcher(max_sessions if batch_steps else 1)  # one job a round: nothing batches
         self._ticks: dict[int, list[tuple[Future, Callable, tuple]]] = {LIVE: [], BULK: []}
         self._ticks_lock = threading.Lock()  # not ``_lock``: that one is held while an avatar loads
         self._encoders: dict[tuple[int, int], JpegEncoder] = {}  # used on the worker only
