@@ -34,7 +34,9 @@ async def main_async(args) -> None:
     samples, rate = load_audio(args.data / "speech" / "intro_en.wav")
     pcm = (resample(samples, rate, RATE)[: int(args.seconds * RATE)] * 32767).astype("<i2")
     outputs = args.outputs.split("+")
-    options = ["--max-sessions", str(max(args.sessions))] + (["--no-step-batching"] if args.no_step_batching else [])
+    most = str(max(args.sessions))
+    options = ["--max-sessions", most, "--max-sessions-per-token", most] + (
+        ["--no-step-batching"] if args.no_step_batching else [])
     async with served(args.port, *options) as (url, _):
         print(f"outputs: {' + '.join(outputs)}; audio2motion {'not ' * args.no_step_batching}batched per tick\n")
         print("| sessions | frames | dropped | dropped % | median p99 latency ms | worst p99 ms |")
@@ -46,6 +48,7 @@ async def main_async(args) -> None:
             p99 = [r["p99"] * 1000 for r in runs]
             print(f"| {count} | {frames} | {dropped} | {100 * dropped / frames:.2f} | {statistics.median(p99):.0f} | "
                   f"{max(p99):.0f} |", flush=True)
+            await asyncio.sleep(3)  # the server closes this round's sessions before the next round opens more
 
 
 def main() -> None:

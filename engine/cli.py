@@ -134,7 +134,8 @@ def _serve(args: argparse.Namespace) -> int:
                     batch_steps=not args.no_step_batching)
     web = args.web_root if args.web_root is not None else Path(__file__).resolve().parents[1] / "demos" / "web"
     config = ServerConfig(host=args.host, port=args.port, token=args.token, max_sessions=args.max_sessions,
-                          origins=tuple(args.origin) or None, web_root=web if web.is_dir() else None)
+                          max_sessions_per_token=args.max_sessions_per_token, origins=tuple(args.origin) or None,
+                          web_root=web if web.is_dir() else None)
     if not args.quiet:
         print(f"talkinghead: serving on ws://{args.host}:{args.port}/v1/stream "
               f"(avatars: {', '.join(engine.avatar_names)})", file=sys.stderr)
@@ -362,6 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--token", default=None, help="shared secret clients must give")
     serve.add_argument("--origin", action="append", default=[], help="allowed Origin (repeatable; default: any)")
     serve.add_argument("--max-sessions", type=int, default=16)
+    serve.add_argument("--max-sessions-per-token", type=int, default=8,
+                       help="sessions one token (or, without --token, everyone) may hold at once")
     serve.add_argument("--web-root", type=Path, default=None, help="the browser page's folder (default: demos/web)")
     serve.add_argument("--no-step-batching", action="store_true",
                        help="run each session's audio2motion alone, not batched per tick (for comparison)")

@@ -261,6 +261,7 @@ class Session:
         self._shown: FrameOut | None = None  # the last frame the consumer took
         self._epoch = 0  # interrupts so far
         self._shift = 0  # realtime: frames of wall clock that interrupts dropped (see :meth:`interrupt`)
+        self._draw_seconds = 0.0  # a drawing job's wall time (running mean), queueing on the worker included
         self._in_flight = 0  # frames taken from the clock, not yet queued for the consumer
         self._last_audio = float("-inf")  # when audio last came (event-loop time)
         self._live = config.pacing == "realtime"  # its work goes before fast sessions' on the worker
@@ -375,7 +376,7 @@ class Session:
             await self._wake.wait()
             self._wake.clear()
             flush, self._flush, ended = self._flush, False, self._ended
-            rows, _, _ = await self.engine.advance(self._advance, flush, ended, None, False, live=False)
+            rows, _, _ = await self.engine.advance(self._advance, flush, ended, None, 0.0, False, live=False)
             await self._deliver(rows, on_time=False)
             if self.core.ready:  # more than one batch was ready: go round again at once
                 self._wake.set()
@@ -388,8 +389,9 @@ class Session:
             flush, self._flush, ended = self._flush, False, self._ended
             now = loop.time()
             quiet = now - self._last_audio > self.config.jitter_ms / 1000 + float(self._step)
+            ahead = 1.5 * self._draw_seconds  # start drawing that early, so frames are ready when due
             rows, upcoming, late = await self.engine.advance(
-                self._advance, flush, ended, None if ended else now + float(self._step), quiet)
+                self._advance, flush, ended, None if ended else now, ahead, quiet)
             self.dropped += late
             await self._deliver(rows, on_time=not ended)
             if ended:
@@ -397,17 +399,18 @@ class Session:
                     return
                 continue  # the rest, a batch at a time
             # next tick: the next frame's due time, or (already overdue: its audio is late) half a frame on
-            wait = max(self.due(upcoming) - loop.time(), float(self._step) / 2)
+            wait = max(self.due(upcoming) - ahead - loop.time(), float(self._step) / 2)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
 
-    def _advance(self, flush: bool, ended: bool, until: float | None,
+    def _advance(self, flush: bool, ended: bool, now: float | None, ahead: float,
                  quiet: bool) -> tuple[list[FrameOut], int, int]:
-        """On the worker: feed the audio, honour flush and end, insert idle frames when the producer stalled
-        (realtime, ``quiet``), and take the frames due by ``until`` (all with None). Returns them, the next
-        frame's index, and how many were dropped for being ``drop_after_ms`` late already (the session
-        could not keep up: they are not drawn)."""
+        """On the worker: feed the audio, honour flush and end, insert idle frames for the frames due by
+        ``now`` when the producer stalled (realtime, ``quiet``), and take the frames due within one frame
+        plus ``ahead`` of ``now`` (all with None). Returns them, the next frame's index, and how many were
+        dropped for being ``drop_after_ms`` late already (the session could not keep up: not drawn)."""
+        until = None if now is None else now + float(self._step) + ahead
         core = self.core
         if not core.closed:
             core.feed()
@@ -417,11 +420,11 @@ class Session:
                 core.end()
         upcoming = core.ready[0].index if core.ready else core.next_index
         if until is not None and quiet and not core.ready:
-            overdue = self.last_due(until - float(self._step))
+            overdue = self.last_due(now)
             if overdue >= upcoming:  # every frame due by now at once: a session that fell behind catches up
                 core.idle_until(overdue + 1)
         taken, late = [], 0
-        too_late = None if until is None else until - float(self._step) - self.config.drop_after_ms / 1000
+        too_late = None if now is None else now - self.config.drop_after_ms / 1000
         while core.ready and len(taken) < self.config.batch and (until is None or self.due(core.ready[0].index) <= until):
             frame = core.take()
             if too_late is not None and self.due(frame.index) < too_late:
@@ -436,9 +439,13 @@ class Session:
             return
         epoch = self._epoch
         self._in_flight = len(rows)
-        images, jpegs = (await self.engine.render(self.renderer, rows, self.config.jpeg, self._live) if self.config.video
-                         else ([None] * len(rows), [None] * len(rows)))
         loop = asyncio.get_running_loop()
+        if self.config.video:
+            started = loop.time()
+            images, jpegs = await self.engine.render(self.renderer, rows, self.config.jpeg, self._live)
+            self._draw_seconds = 0.8 * self._draw_seconds + 0.2 * (loop.time() - started)
+        else:
+            images, jpegs = [None] * len(rows), [None] * len(rows)
         for row, image, jpeg in zip(rows, images, jpegs):
             if on_time and self._epoch == epoch:
                 await asyncio.sleep(max(0.0, self.due(row.index) - loop.time()))

@@ -23,6 +23,7 @@ import mimetypes
 import socket
 import time
 from collections import Counter, deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -36,6 +37,7 @@ from websockets.http11 import Request, Response
 from talkinghead.live import Engine, LiveConfig, Session
 from talkinghead.streaming.clock import as_fraction, as_pair
 from talkinghead.streaming.mesh import face_mesh
+from talkinghead.streaming.messages import ProtocolError, error_message, parse_message
 from talkinghead.streaming.signalling import WebRtcCalls
 
 PROTOCOL = "v1"
@@ -57,14 +59,6 @@ class ServerConfig:
     send_timeout_s: float = 10.0  # a client that takes nothing this long is closed
     origins: tuple[str, ...] | None = None  # allowed Origin headers (None: any)
     web_root: Path | None = None  # the browser page's files, served at /
-
-
-class ProtocolError(Exception):
-    """A client error: sent as ``{"type": "error"}``; ``close`` (a 4xxx code) when fatal to the session."""
-
-    def __init__(self, code: str, message: str, close: int | None = None) -> None:
-        super().__init__(message)
-        self.code, self.close = code, close
 
 
 class Metrics:
@@ -162,6 +156,20 @@ class Server:
         kind = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
         return _response(http.HTTPStatus.OK, file.read_bytes(), kind)
 
+    @contextlib.contextmanager
+    def admitted(self, connection: ServerConnection) -> Iterator[None]:
+        """A session's place, held while the block runs: within the server's and the client token's limits."""
+        token = _token_of(connection.request)
+        if self._per_token[token] >= self.config.max_sessions_per_token:
+            raise ProtocolError("too_many_sessions", "session limit for this token reached", 4429)
+        if self.engine.sessions >= min(self.config.max_sessions, self.engine.max_sessions):
+            raise ProtocolError("too_many_sessions", "the server is full", 4429)
+        self._per_token[token] += 1
+        try:
+            yield
+        finally:
+            self._per_token[token] -= 1
+
     def _authorised(self, request: Request) -> bool:
         if self.config.token is None:
             return True
@@ -175,26 +183,18 @@ class Server:
     async def _stream_session(self, connection: ServerConnection) -> None:
         """``/v1/stream``: one live session over this connection."""
         _limit_send_buffer(connection)
-        token = _token_of(connection.request)
         session: Session | None = None
         try:
             start = await self._receive_start(connection)
-            if self._per_token[token] >= self.config.max_sessions_per_token:
-                raise ProtocolError("too_many_sessions", "session limit for this token reached", 4429)
-            if self.engine.sessions >= min(self.config.max_sessions, self.engine.max_sessions):
-                raise ProtocolError("too_many_sessions", "the server is full", 4429)
-            session, fmt, channels, outputs = await self._open(start)
-            self._per_token[token] += 1
-            try:
+            with self.admitted(connection):
+                session, fmt, channels, outputs = await self._open(start)
                 await self._stream(connection, session, next(self._ids), fmt, channels, outputs)
-            finally:
-                self._per_token[token] -= 1
         except ProtocolError as error:
             self.metrics.error(error.code)
             if error.code == "slow_client":  # already cut off
                 return
             with contextlib.suppress(ConnectionClosed, ProtocolError):
-                await self._send(connection, _error(error.code, str(error)))
+                await self._send(connection, error_message(error.code, str(error)))
                 if error.close:
                     await connection.close(error.close, error.code)
         except ConnectionClosed:
@@ -210,7 +210,7 @@ class Server:
             raise ProtocolError("idle_timeout", "no start message", 4408) from None
         if isinstance(message, bytes):
             raise ProtocolError("not_started", "send a start message before audio", 4400)
-        start = _parse(message)
+        start = parse_message(message)
         if start.get("type") != "start":
             raise ProtocolError("not_started", f"the first message must be start, got {start.get('type')!r}", 4400)
         return start
@@ -282,9 +282,9 @@ class Server:
                     arrivals.append((received, time.perf_counter()))
                     continue
                 try:
-                    kind = _parse(message).get("type")
+                    kind = parse_message(message).get("type")
                 except ProtocolError as error:  # a malformed control message is reported, not fatal
-                    await self._send(connection, _error(error.code, str(error)))
+                    await self._send(connection, error_message(error.code, str(error)))
                     continue
                 if kind == "flush":
                     await session.flush()
@@ -295,11 +295,11 @@ class Server:
                     await session.end()
                     return
                 else:
-                    await self._send(connection, _error("unknown_message", f"unknown message type {kind!r}"))
+                    await self._send(connection, error_message("unknown_message", f"unknown message type {kind!r}"))
         except ProtocolError as error:
             self.metrics.error(error.code)
             with contextlib.suppress(ConnectionClosed, ProtocolError):
-                await self._send(connection, _error(error.code, str(error)))
+                await self._send(connection, error_message(error.code, str(error)))
                 await connection.close(error.close or 4400, error.code)
             await session.close()
         except ConnectionClosed:  # the client went away (or broke a limit): nothing more to draw
@@ -356,20 +356,6 @@ def _audio_message(frame) -> bytes:
     """A frame's audio as its own binary message: the same framing, header ``{"type": "audio"}``, then f32le."""
     header = json.dumps({"type": "audio", "index": frame.index}).encode()
     return len(header).to_bytes(4, "big") + header + frame.audio.astype("<f4").tobytes()
-
-
-def _error(code: str, message: str) -> str:
-    return json.dumps({"type": "error", "code": code, "message": message})
-
-
-def _parse(message: str) -> dict:
-    try:
-        value = json.loads(message)
-    except json.JSONDecodeError as error:
-        raise ProtocolError("bad_json", f"malformed JSON ({error.msg})", 4400) from None
-    if not isinstance(value, dict):
-        raise ProtocolError("bad_json", "a message must be a JSON object", 4400)
-    return value
 
 
 def _decode_pcm(message: bytes, fmt: np.dtype, channels: int) -> np.ndarray:

@@ -22,17 +22,10 @@ from websockets.exceptions import ConnectionClosed
 
 from talkinghead.live import LiveConfig
 from talkinghead.streaming.clock import as_fraction
+from talkinghead.streaming.messages import ProtocolError, error_message, parse_message
 
 if TYPE_CHECKING:
     from talkinghead.streaming.server import Server
-
-
-class CallError(Exception):
-    """Sent as ``{"type": "error"}``; ``close`` (a 4xxx code) ends the call."""
-
-    def __init__(self, code: str, message: str, close: int | None = None) -> None:
-        super().__init__(message)
-        self.code, self.close = code, close
 
 
 class WebRtcCalls:
@@ -49,27 +42,25 @@ class WebRtcCalls:
             try:
                 from talkinghead.streaming import webrtc
             except ImportError as error:
-                raise CallError("webrtc_unavailable", str(error), 4501) from None
-            engine = self.server.engine
-            if engine.sessions >= min(self.server.config.max_sessions, engine.max_sessions):
-                raise CallError("too_many_sessions", "the server is full", 4429)
-            try:
-                config = LiveConfig(fps=as_fraction(offer.get("fps", 25), "fps"))
-                tracks = webrtc.AvatarTracks(engine, offer.get("avatar"), config)
-            except (ValueError, TypeError) as error:
-                raise CallError("bad_offer", str(error), 4400) from None
-            peer = webrtc.RTCPeerConnection()
-            failed = asyncio.Event()
-            peer.on("track", lambda track: tracks.listen(track) if track.kind == "audio" else None)
-            peer.on("connectionstatechange",
-                    lambda: failed.set() if peer.connectionState in ("failed", "closed") else None)
-            answer = await self._answer(peer, webrtc.RTCSessionDescription(offer["sdp"], "offer"), tracks)
-            await connection.send(json.dumps({"type": "answer", "sdp": answer}))
-            await self._hold(connection, failed)
-        except CallError as error:
-            self.server.metrics.counts["errors"] += 1
+                raise ProtocolError("webrtc_unavailable", str(error), 4501) from None
+            with self.server.admitted(connection):
+                try:
+                    config = LiveConfig(fps=as_fraction(offer.get("fps", 25), "fps"))
+                    tracks = webrtc.AvatarTracks(self.server.engine, offer.get("avatar"), config)
+                except (ValueError, TypeError) as error:
+                    raise ProtocolError("bad_offer", str(error), 4400) from None
+                peer = webrtc.RTCPeerConnection()
+                failed = asyncio.Event()
+                peer.on("track", lambda track: tracks.listen(track) if track.kind == "audio" else None)
+                peer.on("connectionstatechange",
+                        lambda: failed.set() if peer.connectionState in ("failed", "closed") else None)
+                answer = await self._answer(peer, webrtc.RTCSessionDescription(offer["sdp"], "offer"), tracks)
+                await connection.send(json.dumps({"type": "answer", "sdp": answer}))
+                await self._hold(connection, failed)
+        except ProtocolError as error:
+            self.server.metrics.error(error.code)
             with contextlib.suppress(ConnectionClosed):
-                await connection.send(json.dumps({"type": "error", "code": error.code, "message": str(error)}))
+                await connection.send(error_message(error.code, str(error)))
                 if error.close:
                     await connection.close(error.close, error.code)
         except ConnectionClosed:
@@ -84,10 +75,10 @@ class WebRtcCalls:
         try:
             message = await asyncio.wait_for(connection.recv(), self.server.config.idle_timeout_s)
         except asyncio.TimeoutError:
-            raise CallError("idle_timeout", "no offer", 4408) from None
-        offer = _parse(message)
+            raise ProtocolError("idle_timeout", "no offer", 4408) from None
+        offer = parse_message(message)
         if offer.get("type") != "offer" or not isinstance(offer.get("sdp"), str):
-            raise CallError("not_offered", "the first message must be {\"type\": \"offer\", \"sdp\": ...}", 4400)
+            raise ProtocolError("not_offered", "the first message must be {\"type\": \"offer\", \"sdp\": ...}", 4400)
         return offer
 
     @staticmethod
@@ -99,7 +90,7 @@ class WebRtcCalls:
             peer.addTrack(tracks.video)
             await peer.setLocalDescription(await peer.createAnswer())
         except Exception as error:  # aiortc reports a bad offer with many kinds of error; none may kill the server
-            raise CallError("bad_sdp", f"cannot answer this offer: {error}", 4400) from None
+            raise ProtocolError("bad_sdp", f"cannot answer this offer: {error}", 4400) from None
         return peer.localDescription.sdp
 
     @staticmethod
@@ -115,26 +106,13 @@ class WebRtcCalls:
                     await connection.close(1000, "call ended")
                     return
                 try:
-                    kind = _parse(receive.result()).get("type")
-                except CallError as error:  # a malformed message during the call is reported, not fatal
-                    await connection.send(json.dumps({"type": "error", "code": error.code, "message": str(error)}))
+                    kind = parse_message(receive.result()).get("type")
+                except ProtocolError as error:  # a malformed message during the call is reported, not fatal
+                    await connection.send(error_message(error.code, str(error)))
                     continue
                 if kind == "bye":
                     await connection.close(1000, "bye")
                     return
-                await connection.send(json.dumps({"type": "error", "code": "unknown_message",
-                                                  "message": f"unknown message type {kind!r}"}))
+                await connection.send(error_message("unknown_message", f"unknown message type {kind!r}"))
         finally:
             ended.cancel()
-
-
-def _parse(message: str | bytes) -> dict:
-    if isinstance(message, bytes):
-        raise CallError("bad_json", "messages are JSON text", 4400)
-    try:
-        value = json.loads(message)
-    except json.JSONDecodeError as error:
-        raise CallError("bad_json", f"malformed JSON ({error.msg})", 4400) from None
-    if not isinstance(value, dict):
-        raise CallError("bad_json", "a message must be a JSON object", 4400)
-    return value

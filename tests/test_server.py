@@ -169,3 +169,25 @@ def test_a_client_that_never_reads_is_cut_off_by_the_send_timeout(engine):
 
     codes, frames = asyncio.run(_with_server(engine, body, send_timeout_s=1.0))
     assert codes == {"slow_client": 1} and frames < 100 and engine.sessions == 0
+
+
+def test_one_tokens_limit_holds_across_the_stream_and_webrtc_endpoints(engine):
+    async def body(url, server):
+        async with connect(url) as first:
+            await first.send(json.dumps({"type": "start", "pacing": "fast", "outputs": ["coefficients"]}))
+            assert json.loads(await first.recv())["type"] == "ready"
+            refused = []
+            for path, message in (("/v1/stream", {"type": "start", "outputs": ["coefficients"]}),
+                                  ("/v1/webrtc", {"type": "offer", "sdp": "v=0"})):
+                async with connect(url.replace("/v1/stream", path)) as second:
+                    await second.send(json.dumps(message))
+                    with pytest.raises(ConnectionClosed) as closed:
+                        while True:
+                            reply = json.loads(await second.recv())
+                    refused.append((reply["code"], closed.value.rcvd.code))
+            await first.send(json.dumps({"type": "end"}))
+        return refused
+
+    refused = asyncio.run(_with_server(engine, body, max_sessions_per_token=1))
+    assert refused[0] == ("too_many_sessions", 4429)
+    assert refused[1] in (("too_many_sessions", 4429), ("webrtc_unavailable", 4501))  # without the webrtc extra
