@@ -167,6 +167,8 @@ class Engine:
     def _tick(self, priority: int) -> None:
         with self._ticks_lock:
             requests, self._ticks[priority] = self._ticks[priority], []
+        # a session closed while waiting cancelled its request: skip it (and from here on none can be cancelled)
+        requests = [r for r in requests if r[0].set_running_or_notify_cancel()]
         outcomes = self._batcher.run_together([functools.partial(f, *args) for _, f, args in requests])
         for (request, _, _), outcome in zip(requests, outcomes):
             error = outcome.exception()

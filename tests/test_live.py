@@ -1,6 +1,7 @@
 """Live sessions on an engine: both pacings, interrupts, idle frames, dropped frames, the blocking wrapper."""
 
 import asyncio
+import time
 from fractions import Fraction
 
 import numpy as np
@@ -150,3 +151,17 @@ def test_sync_session_and_limits(engine, speech):
     for session in held:
         asyncio.run(session.close())
     assert engine.sessions == 0
+
+
+def test_a_session_closed_while_waiting_for_its_tick_does_not_hold_up_the_others(engine):
+    async def run():
+        blocker = asyncio.ensure_future(engine.compute(time.sleep, 0.3))  # the next tick gathers both requests
+        await asyncio.sleep(0.05)
+        gone = asyncio.ensure_future(engine.advance(lambda: "gone"))
+        kept = asyncio.ensure_future(engine.advance(lambda: "kept"))
+        await asyncio.sleep(0)
+        gone.cancel()  # what closing a session does to its pending tick
+        await blocker
+        return await asyncio.wait_for(kept, 5)
+
+    assert asyncio.run(run()) == "kept"
