@@ -2,10 +2,8 @@
 microphone and a dropped file, frames arriving and drawn on the audio clock, the 3D face moving, no page
 errors. Also: the vendored three.js is the version ``demos/web/package.json`` pins."""
 
-import asyncio
 import json
 import re
-import threading
 import urllib.request
 import wave
 from pathlib import Path
@@ -15,7 +13,7 @@ import pytest
 
 from talkinghead.audio2motion.audio_io import load_audio
 from talkinghead.render import demo_audio
-from talkinghead.streaming.server import Server, ServerConfig
+from servers import serving_in_thread
 
 WEB = Path(__file__).resolve().parents[1] / "demos" / "web"
 FPS = 15  # the page's fps setting here: two cores draw the video, run chromium and its software WebGL
@@ -33,24 +31,8 @@ def test_the_vendored_three_is_the_pinned_version():
 @pytest.fixture(scope="module")
 def web_server(engine):
     """``Server`` serving ``demos/web`` on its own event loop in a background thread; yields its base URL."""
-    server = Server(engine, ServerConfig(port=0, web_root=WEB))
-    loop = asyncio.new_event_loop()
-    started, stop = threading.Event(), asyncio.Event()
-
-    async def serve():
-        ready = asyncio.Event()
-        task = asyncio.create_task(server.run(ready, stop))
-        await ready.wait()
-        started.set()
-        await task
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
-    thread.start()
-    assert started.wait(60), "the server did not start"
-    yield f"http://127.0.0.1:{server.port}/"
-    loop.call_soon_threadsafe(stop.set)
-    thread.join(10)
-    loop.close()
+    with serving_in_thread(engine, web_root=WEB) as server:
+        yield f"http://127.0.0.1:{server.port}/"
 
 
 @pytest.fixture(scope="module")

@@ -15,27 +15,12 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from talkinghead.audio2motion.audio_io import load_audio
 from talkinghead.render import demo_audio
-from talkinghead.streaming.server import Server, ServerConfig
-
-TOKEN = "s3cret"
-
+from servers import TOKEN, with_server
 
 @pytest.fixture(scope="module")
 def pcm():
     samples, rate = load_audio(demo_audio())
     return (samples[: rate] * 32767).astype("<i2"), rate
-
-
-async def _with_server(engine, body, **options):
-    server = Server(engine, ServerConfig(port=0, token=TOKEN, **options))
-    ready, stop = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(server.run(ready, stop))
-    await ready.wait()
-    try:
-        return await body(f"ws://127.0.0.1:{server.port}/v1/stream?token={TOKEN}", server)
-    finally:
-        stop.set()
-        await task
 
 
 def _split(message: bytes) -> tuple[dict, bytes]:
@@ -65,7 +50,7 @@ def test_a_whole_session_and_the_http_endpoints(engine, pcm):
             lambda: [urllib.request.urlopen(base + p).read().decode() for p in ("/healthz", "/metrics", "/v1/avatars")])
         return ready, frames, end, fetched
 
-    ready, frames, end, (health, metrics, avatars) = asyncio.run(_with_server(engine, body))
+    ready, frames, end, (health, metrics, avatars) = asyncio.run(with_server(engine, body))
     assert ready["type"] == "ready" and ready["fps"] == [25, 1] and ready["width"] > 0
     headers = [h for h, _ in frames]
     assert [h["index"] for h in headers] == list(range(len(frames))) == list(range(end["frames"]))
@@ -103,7 +88,7 @@ def test_bad_clients_get_an_error_and_a_close_code(engine, case, code, close):
                         messages.append(json.loads(message))
             return messages, closed.value.rcvd.code
 
-    messages, got = asyncio.run(_with_server(engine, body))
+    messages, got = asyncio.run(with_server(engine, body))
     assert messages[-1]["type"] == "error" and messages[-1]["code"] == code and got == close
     assert engine.sessions == 0
 
@@ -124,7 +109,7 @@ def test_token_and_message_size_limits(engine):
             await asyncio.to_thread(urllib.request.urlopen, f"http://127.0.0.1:{server.port}/nothing-here")
         return refused.value.response.status_code, closed.value.rcvd.code
 
-    status, code = asyncio.run(_with_server(engine, body, max_message_bytes=64 * 1024))
+    status, code = asyncio.run(with_server(engine, body, max_message_bytes=64 * 1024))
     assert status == 401 and code == 1009  # 1009: message too big
 
 
@@ -140,7 +125,7 @@ def test_the_mesh_endpoint_serves_the_renderers_own_face(engine):
 
         return await asyncio.to_thread(lambda: (fetch("/default/mesh"), fetch("/nobody/mesh")))
 
-    body_bytes, missing = asyncio.run(_with_server(engine, body))
+    body_bytes, missing = asyncio.run(with_server(engine, body))
     mesh = json.loads(body_bytes)
     face = engine.renderer("default").face
     neutral = np.frombuffer(base64.b64decode(mesh["neutral"]), "<f4").reshape(-1, 3)
@@ -167,7 +152,7 @@ def test_a_client_that_never_reads_is_cut_off_by_the_send_timeout(engine):
                 await asyncio.sleep(0.05)
             return dict(server.metrics.codes), server.metrics.counts["frames"]
 
-    codes, frames = asyncio.run(_with_server(engine, body, send_timeout_s=1.0))
+    codes, frames = asyncio.run(with_server(engine, body, send_timeout_s=1.0))
     assert codes == {"slow_client": 1} and frames < 100 and engine.sessions == 0
 
 
@@ -188,6 +173,6 @@ def test_one_tokens_limit_holds_across_the_stream_and_webrtc_endpoints(engine):
             await first.send(json.dumps({"type": "end"}))
         return refused
 
-    refused = asyncio.run(_with_server(engine, body, max_sessions_per_token=1))
+    refused = asyncio.run(with_server(engine, body, max_sessions_per_token=1))
     assert refused[0] == ("too_many_sessions", 4429)
     assert refused[1] in (("too_many_sessions", 4429), ("webrtc_unavailable", 4501))  # without the webrtc extra

@@ -2,12 +2,10 @@
 (an aiortc peer in Python, and headless Chromium)."""
 
 import asyncio
-import contextlib
 import importlib
 import importlib.util
 import json
 import sys
-import threading
 import time
 import wave
 from dataclasses import replace
@@ -23,11 +21,10 @@ from talkinghead.audio2motion.audio_io import load_audio
 from talkinghead.audio2motion.resample import resample
 from talkinghead.live import LiveConfig
 from talkinghead.render import demo_audio
-from talkinghead.streaming.server import Server, ServerConfig
+from servers import TOKEN, serving_in_thread, with_server
 
 needs_aiortc = pytest.mark.skipif(importlib.util.find_spec("aiortc") is None,
                                   reason="needs the webrtc extra (pip install 'talkinghead[webrtc]')")
-TOKEN = "s3cret"
 WEB_ROOT = Path(__file__).resolve().parents[1] / "demos" / "web"
 
 
@@ -191,18 +188,6 @@ def test_a_missing_extra_says_how_to_get_it(without_aiortc):
 
 
 # ------------------------------------------------------------------ signalling, over loopback
-async def _with_server(engine, body, **options):
-    server = Server(engine, ServerConfig(port=0, token=TOKEN, **options))
-    ready, stop = asyncio.Event(), asyncio.Event()
-    task = asyncio.create_task(server.run(ready, stop))
-    await ready.wait()
-    try:
-        return await body(f"ws://127.0.0.1:{server.port}/v1/webrtc?token={TOKEN}", server)
-    finally:
-        stop.set()
-        await task
-
-
 async def _error_of(url: str, *messages: str) -> tuple[dict, int | None]:
     async with connect(url) as socket:
         for message in messages:
@@ -238,7 +223,7 @@ def test_bad_callers_get_an_error_and_the_server_goes_on(engine, messages, code,
         second = await _error_of(url, BAD_SDP)  # still answering
         return first, second, await _settled(engine)
 
-    (reply, close_code), (again, _), sessions = asyncio.run(_with_server(engine, body))
+    (reply, close_code), (again, _), sessions = asyncio.run(with_server(engine, body, "/v1/webrtc"))
     assert reply["type"] == "error" and reply["code"] == code and reply["message"] and close_code == close
     assert "Traceback" not in reply["message"]
     assert again["code"] == "bad_sdp" and sessions == 0
@@ -249,7 +234,7 @@ def test_without_aiortc_a_call_is_refused_in_one_line(engine, without_aiortc):
     async def body(url, server):
         return await _error_of(url, BAD_SDP)
 
-    reply, close_code = asyncio.run(_with_server(engine, body))
+    reply, close_code = asyncio.run(with_server(engine, body, "/v1/webrtc"))
     assert reply == {"type": "error", "code": "webrtc_unavailable",
                      "message": "WebRTC needs the webrtc extra: pip install 'talkinghead[webrtc]'"}
     assert close_code == 4501
@@ -265,7 +250,7 @@ def test_a_full_server_refuses_the_call(engine):
             for session in sessions:
                 await session.close()
 
-    reply, close_code = asyncio.run(_with_server(engine, body))
+    reply, close_code = asyncio.run(with_server(engine, body, "/v1/webrtc"))
     assert reply["code"] == "too_many_sessions" and close_code == 4429
 
 
@@ -360,7 +345,7 @@ def test_a_python_peer_calls_the_avatar_over_loopback(engine, speech):
         return video, audio, during, engine.sessions
 
     started = time.perf_counter()
-    video, audio, during, after = asyncio.run(_with_server(engine, body))
+    video, audio, during, after = asyncio.run(with_server(engine, body, "/v1/webrtc"))
     print(f"call: {len(video)} video and {len(audio)} audio frames in {time.perf_counter() - started:.1f} s")
     assert during == 1 and after == 0
     height, width = engine.renderer().size
@@ -391,23 +376,6 @@ def test_a_python_peer_calls_the_avatar_over_loopback(engine, speech):
 
 
 # ------------------------------------------------------------------ a real browser
-@contextlib.contextmanager
-def _serving(engine, **options):
-    """A server on an event loop of its own thread, so a browser in another process can call it."""
-    server = Server(engine, ServerConfig(port=0, **options))
-    loop = asyncio.new_event_loop()
-    ready, stop = asyncio.Event(), asyncio.Event()
-    thread = threading.Thread(target=loop.run_until_complete, args=(server.run(ready, stop),), daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(ready.wait(), loop).result(timeout=30)
-    try:
-        yield server
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
-        loop.close()
-
-
 @needs_aiortc
 def test_chromium_calls_the_avatar_over_loopback(engine, speech, run_browser_script, tmp_path):
     """demos/web/call.html in headless chromium, the demo sentence as its microphone: the call decodes the
@@ -422,7 +390,7 @@ def test_chromium_calls_the_avatar_over_loopback(engine, speech, run_browser_scr
         out.writeframes(np.concatenate([np.zeros(48000, np.int16), pcm]).tobytes())
     screenshot = tmp_path / "call.png"
     height, width = engine.renderer().size
-    with _serving(engine, token=TOKEN, web_root=WEB_ROOT) as server:
+    with serving_in_thread(engine, token=TOKEN, web_root=WEB_ROOT) as server:
         page = f"http://127.0.0.1:{server.port}/call.html?token={TOKEN}&fps=12"
         result = run_browser_script("webrtc_call.mjs", page, str(wav), str(screenshot), "4", timeout=90)
         for _ in range(100):  # hanging up frees the call's session
