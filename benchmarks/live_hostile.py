@@ -1,6 +1,6 @@
 """Hostile clients against ``talkinghead serve``, while two well-behaved sessions keep streaming.
 
-    python benchmarks/live_hostile.py [--port 8799]
+    python benchmarks/live_hostile.py [--port 8799] [--rounds 2]
 
 The server runs as its own process (``talkinghead serve``, default avatar,
 default limits: 1 MiB messages, 16 sessions, 10 s send timeout). Two good
@@ -11,7 +11,9 @@ after another: malformed JSON, audio before ``start``, a 100 MB message, a
 wrong sample rate, 1 000 connections opened and dropped (50 at a time),
 and a client that starts a video session and never reads. Reported: what
 each got (its error code and close code), the good sessions' frame rate
-and drops, and the server's resident memory before, at its peak, and after.
+and drops, and the server's resident memory before, at its peak, and after; the whole
+sequence runs ``--rounds`` times on one server, so a one-off warm-up can be
+told from growth.
 All traffic stays on 127.0.0.1.
 """
 
@@ -142,27 +144,28 @@ async def attack(url: str, host: str, port: int, pid: int, samples: list) -> lis
 
 
 async def main_async(args) -> None:
+    samples, rate = load_audio(args.data / "speech" / "intro_en.wav")
+    pcm = (resample(samples, rate, RATE)[: int(args.seconds * RATE)] * 32767).astype("<i2")
     async with served(args.port) as (url, server):
         await asyncio.sleep(1)
-        baseline = rss_mb(server.pid)
-        samples, _ = load_audio(args.data / "speech" / "intro_en.wav")
-        pcm = (resample(samples, _, RATE)[: int(args.seconds * RATE)] * 32767).astype("<i2")
-        results, memory = [], [baseline]
-        good = [asyncio.create_task(good_client(url, pcm, results)) for _ in range(2)]
-        await asyncio.sleep(2)
-        outcomes = await attack(url, "127.0.0.1", args.port, server.pid, memory)
-        memory.append(rss_mb(server.pid))
-        await asyncio.gather(*good)
-        await asyncio.sleep(3)
-        after = rss_mb(server.pid)
-        print("| client | what it got |\n|---|---|")
-        for name, outcome in outcomes:
-            print(f"| {name} | {outcome} |")
-        print("\n| good session | frames | dropped | seconds | frames / s |\n|---|---|---|---|---|")
-        for k, (frames, end, seconds) in enumerate(results):
-            print(f"| {k + 1} | {end['frames']} | {end['dropped']} | {seconds:.1f} | {frames / seconds:.1f} |")
-        print(f"\nserver resident memory: {baseline:.0f} MB before, {max(memory):.0f} MB at its highest sample, "
-              f"{after:.0f} MB after")
+        before = rss_mb(server.pid)
+        for round_number in range(1, args.rounds + 1):
+            results, memory = [], [rss_mb(server.pid)]
+            good = [asyncio.create_task(good_client(url, pcm, results)) for _ in range(2)]
+            await asyncio.sleep(2)
+            outcomes = await attack(url, "127.0.0.1", args.port, server.pid, memory)
+            memory.append(rss_mb(server.pid))
+            await asyncio.gather(*good)
+            await asyncio.sleep(3)
+            after = rss_mb(server.pid)
+            print(f"### round {round_number}\n\n| client | what it got |\n|---|---|")
+            for name, outcome in outcomes:
+                print(f"| {name} | {outcome} |")
+            print("\n| good session | frames | dropped | seconds | frames / s |\n|---|---|---|---|---|")
+            for k, (frames, end, seconds) in enumerate(results):
+                print(f"| {k + 1} | {end['frames']} | {end['dropped']} | {seconds:.1f} | {frames / seconds:.1f} |")
+            print(f"\nserver resident memory: {memory[0]:.0f} MB at the round's start ({before:.0f} MB at the "
+                  f"server's start), {max(memory):.0f} MB at its highest sample, {after:.0f} MB after\n", flush=True)
 
 
 def main() -> None:
@@ -170,6 +173,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--port", type=int, default=8799)
     parser.add_argument("--seconds", type=float, default=40)
+    parser.add_argument("--rounds", type=int, default=2, help="the whole sequence again, on the same server")
     asyncio.run(main_async(parser.parse_args()))
 
 
