@@ -400,8 +400,11 @@ class Session:
                 if not self.core.ready:
                     return
                 continue  # the rest, a batch at a time
-            # next tick: the next frame's due time, or (already overdue: its audio is late) half a frame on
-            wait = max(self.due(upcoming) - ahead - loop.time(), float(self._step) / 2)
+            # next tick: when the next frame should start drawing; if that has passed, at once if it is final
+            # (the session is catching up), else half a frame on (its audio is late)
+            wait = self.due(upcoming) - ahead - loop.time()
+            if wait <= 0:
+                wait = 0.0 if self.core.ready else float(self._step) / 2
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
