@@ -101,18 +101,23 @@ async def never_reads(url: str, port: int) -> str:
         silence = np.zeros(RATE, "<i2").tobytes()
         for _ in range(25):
             await socket.send(silence)
+        cut_before = await asyncio.to_thread(slow_clients, port)
         socket.transport.pause_reading()  # stop reading from the socket altogether
         started = time.perf_counter()
         while time.perf_counter() - started < 60:
             await asyncio.sleep(0.25)
-            if 'code="slow_client"' in await asyncio.to_thread(metrics, port):
+            if await asyncio.to_thread(slow_clients, port) > cut_before:
                 return f"cut off by the server {time.perf_counter() - started:.1f} s after it stopped reading"
         return "still served after 60 s"
 
 
-def metrics(port: int) -> str:
+def slow_clients(port: int) -> int:
+    """The server's count of clients it cut off for taking nothing (``/metrics``)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as response:
-        return response.read().decode()
+        for line in response.read().decode().splitlines():
+            if line.startswith('talkinghead_client_errors_total{code="slow_client"}'):
+                return int(line.split()[-1])
+    return 0
 
 
 async def churn(host: str, port: int, count: int) -> str:
