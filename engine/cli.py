@@ -123,9 +123,10 @@ def _dub(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import asyncio
 
-    from talkinghead.live import Engine
+    from talkinghead.live import Engine, limit_malloc_arenas
     from talkinghead.streaming.server import Server, ServerConfig
 
+    limit_malloc_arenas()
     avatars = {}
     for entry in args.avatar:
         name, _, path = entry.rpartition("=")
