@@ -216,25 +216,24 @@ def limit_malloc_arenas(count: int = 2) -> None:
     """Cap glibc's malloc arenas, for a server process (a process-wide choice, so not made by the engine
     itself): by default every thread that allocates gets an arena of its own, freed frames stay scattered
     over them, and a server's memory drifts up session after session (measured: ``live_hostile.py``)."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if name:
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(name).mallopt(-8, count)  # -8: M_ARENA_MAX
+    _call_libc("mallopt", -8, count)  # -8: M_ARENA_MAX
 
 
 def _release_memory() -> None:
     """Give freed heap back to the system (glibc keeps it per thread arena otherwise; the worker's arena
     holds the drawn frames), so a server's memory returns to its baseline when sessions end."""
+    _call_libc("malloc_trim", 0)
+
+
+def _call_libc(function: str, *args: int) -> None:
+    """A glibc allocator call; nothing where there is no glibc (macOS, Windows, musl)."""
     import ctypes
     import ctypes.util
 
     name = ctypes.util.find_library("c")
     if name:
         with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(name).malloc_trim(0)
+            getattr(ctypes.CDLL(name), function)(*args)
 
 
 def _warm_up(model) -> None:

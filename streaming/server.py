@@ -72,7 +72,6 @@ class Metrics:
         self.recent: deque[float] = deque(maxlen=100_000)  # raw latencies, for quantiles in benchmarks
 
     def error(self, code: str) -> None:
-        self.counts["errors"] += 1
         self.codes[code] += 1
 
     def observe_latency(self, seconds: float) -> None:
@@ -82,8 +81,10 @@ class Metrics:
 
     def text(self, sessions: int) -> str:
         lines = ["# TYPE talkinghead_sessions gauge", f"talkinghead_sessions {sessions}"]
-        for name in ("frames", "dropped", "connections", "errors"):
-            lines += [f"# TYPE talkinghead_{name}_total counter", f"talkinghead_{name}_total {self.counts[name]}"]
+        totals = {**{name: self.counts[name] for name in ("frames", "dropped", "connections")},
+                  "errors": sum(self.codes.values())}
+        for name, total in totals.items():
+            lines += [f"# TYPE talkinghead_{name}_total counter", f"talkinghead_{name}_total {total}"]
         lines.append("# TYPE talkinghead_client_errors_total counter")
         lines += [f'talkinghead_client_errors_total{{code="{code}"}} {n}' for code, n in sorted(self.codes.items())]
         lines.append("# TYPE talkinghead_frame_latency_seconds histogram")
@@ -190,13 +191,7 @@ class Server:
                 session, fmt, channels, outputs = await self._open(start)
                 await self._stream(connection, session, next(self._ids), fmt, channels, outputs)
         except ProtocolError as error:
-            self.metrics.error(error.code)
-            if error.code == "slow_client":  # already cut off
-                return
-            with contextlib.suppress(ConnectionClosed, ProtocolError):
-                await self._send(connection, error_message(error.code, str(error)))
-                if error.close:
-                    await connection.close(error.close, error.code)
+            await self.reject(connection, error)
         except ConnectionClosed:
             pass
         finally:
@@ -297,13 +292,21 @@ class Server:
                 else:
                     await self._send(connection, error_message("unknown_message", f"unknown message type {kind!r}"))
         except ProtocolError as error:
-            self.metrics.error(error.code)
-            with contextlib.suppress(ConnectionClosed, ProtocolError):
-                await self._send(connection, error_message(error.code, str(error)))
-                await connection.close(error.close or 4400, error.code)
+            await self.reject(connection, error)
             await session.close()
         except ConnectionClosed:  # the client went away (or broke a limit): nothing more to draw
             await session.close()
+
+    async def reject(self, connection: ServerConnection, error: ProtocolError) -> None:
+        """A client error on any endpoint: counted, told to the client, and the connection closed where it is
+        fatal (a slow client was already cut off: it would read nothing)."""
+        self.metrics.error(error.code)
+        if error.code == "slow_client":
+            return
+        with contextlib.suppress(ConnectionClosed, ProtocolError):
+            await self._send(connection, error_message(error.code, str(error)))
+            if error.close:
+                await connection.close(error.close, error.code)
 
     async def _send(self, connection: ServerConnection, message: str | bytes) -> None:
         """Every message goes out here: a client that takes nothing for ``send_timeout_s`` is cut off at once

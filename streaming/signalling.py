@@ -13,7 +13,6 @@ protocol's ``{"type": "error", "code", "message"}`` (``docs/PROTOCOL.md``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from typing import TYPE_CHECKING
 
@@ -58,11 +57,7 @@ class WebRtcCalls:
                 await connection.send(json.dumps({"type": "answer", "sdp": answer}))
                 await self._hold(connection, failed)
         except ProtocolError as error:
-            self.server.metrics.error(error.code)
-            with contextlib.suppress(ConnectionClosed):
-                await connection.send(error_message(error.code, str(error)))
-                if error.close:
-                    await connection.close(error.close, error.code)
+            await self.server.reject(connection, error)
         except ConnectionClosed:
             pass
         finally:
