@@ -61,8 +61,6 @@ export class TalkingHeadClient extends EventTarget {
           resolve(payload);
         } else if (payload.type === "error" && !this.ready) {
           reject(new Error(`${payload.code}: ${payload.message}`));
-        } else if (payload.type === "interrupted") {
-          this._skipTo(payload.next_index); // below it: dropped; from it: the interrupt's frames, renumbered
         } else if (payload.type === "end") {
           this.endDropped = payload.dropped;
           this._skipTo(payload.frames); // the indices run to frames - 1
