@@ -116,6 +116,15 @@ class StreamingAnimator:
     def fps(self) -> Fraction:
         return self.clock.fps
 
+    def input_needed(self, n_frames: int) -> int:
+        """Caller samples that must arrive (while streaming) before frames ``0..n_frames-1`` are out:
+        the step after the last frame's midpoint, its look-ahead steps, and the front end's look-ahead."""
+        if n_frames <= 0:
+            return 0
+        position = (Fraction(2 * n_frames - 1, 2) / self.fps - STEP_OFFSET) * STEPS_PER_SECOND
+        steps = max(2, position.numerator // position.denominator + 2)  # frames_covered(steps) >= n_frames
+        return self._front.input_needed((steps + self.lookahead) * MELS_PER_STEP)
+
     def push(self, pcm: np.ndarray) -> Coefficients:
         if self._closed:
             raise ValueError("push() after flush(): start a new StreamingAnimator")

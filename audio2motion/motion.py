@@ -419,10 +419,14 @@ class MotionLayer:
 
     def can_apply(self, end_frame: int) -> bool:
         """Whether frames before ``end_frame`` have all the audio they depend on."""
+        return self._ended or self.input_needed(end_frame) <= self.received
+
+    def input_needed(self, end_frame: int) -> int:
+        """Caller samples frames before ``end_frame`` depend on (while streaming): through the VAD block
+        of the last one's midpoint and the anticipation's blocks past it."""
         if end_frame <= 0:
-            return True
-        last = self._block_of(end_frame - 1) + self._ahead
-        return self._ended or self._block_bounds(last)[1] <= self.received
+            return 0
+        return self._block_bounds(self._block_of(end_frame - 1) + self._ahead)[1]
 
     def apply(self, coefficients: Coefficients) -> Coefficients:
         """The layer applied to consecutive frames ``coefficients`` (on the session clock)."""
@@ -441,7 +445,7 @@ class MotionLayer:
         _check(
             self.can_apply(end),
             f"frame {end - 1} needs caller audio up to sample "
-            f"{self._block_bounds(self._block_of(end - 1))[1]}, only {self.received} pushed",
+            f"{self.input_needed(end)}, only {self.received} pushed",
         )
         frames = np.arange(first, end)
         blocks = [self._block_of(k) for k in range(first, end)]

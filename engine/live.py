@@ -5,11 +5,13 @@ their renderers, and one render worker. A :class:`Session` wraps a
 :class:`talkinghead.streaming.session.SessionCore` (the exact frame clock)
 with a pacer:
 
-- ``realtime``: frame ``k`` is due at ``start + k / fps + delay``, where
-  ``delay`` is one frame plus the look-ahead plus the jitter budget (the
-  audio a frame needs has then had time to arrive). If it has not (a
-  stalled producer), the session inserts silence: idle frames (closed
-  mouth, blinks, head motion). Frames the consumer has not taken
+- ``realtime``: frame ``k`` leaves as soon as its audio is in and it is
+  drawn, but not before ``start + (k + 1) / fps + lookahead`` (when a
+  live producer's audio for it arrives at the earliest), so a producer
+  that runs ahead of the clock is still paced by it. It is *due* the
+  jitter budget later: if its audio has not come by then (a stalled
+  producer), the session inserts silence: idle frames (closed mouth,
+  blinks, head motion). Frames the consumer has not taken
   ``drop_after_ms`` after they were due are dropped and counted, never
   re-timed.
 - ``fast``: every frame as soon as its audio is in (files, TTS bursts);
@@ -24,6 +26,7 @@ possible cannot starve a live caller.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import math
@@ -37,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from talkinghead.audio2motion.audio_io import caller_pcm
 from talkinghead.audio2motion.motion import BlinkConfig, HeadConfig, MotionConfig, SilenceConfig
 from talkinghead.streaming.clock import as_fraction
 from talkinghead.streaming.codecs import JpegEncoder
@@ -278,6 +282,11 @@ class Session:
         self._draw_seconds = 0.0  # a drawing job's wall time (running mean), queueing on the worker included
         self._in_flight = 0  # frames taken from the clock, not yet queued for the consumer
         self._last_audio = float("-inf")  # when audio last came (event-loop time)
+        self._waiting = False  # realtime: the next frame may start drawing but waits for its audio
+        self._inbox: collections.deque[np.ndarray] = collections.deque()  # pushed audio the worker has not taken in
+        self._received = 0  # samples pushed (written on the event loop only)
+        self._taken_in = 0  # samples the worker took from the inbox (written on the worker only)
+        self._completes_at = 0  # realtime: once this many samples are pushed, the next frame can be final
         self._live = config.pacing == "realtime"  # its work goes before fast sessions' on the worker
 
     @property
@@ -304,25 +313,42 @@ class Session:
         """Realtime: when frame ``index`` leaves (event-loop time)."""
         return self._start + float((index + self._shift) * self._step + self._delay)
 
+    def release(self, index: int) -> float:
+        """Realtime: the earliest frame ``index`` leaves (event-loop time), the jitter budget before it is due."""
+        return self.due(index) - self.config.jitter_ms / 1000
+
     def last_due(self, time: float) -> int:
         """Realtime: the last frame due by ``time`` (the inverse of :meth:`due`)."""
         return math.floor((time - self._start - float(self._delay)) / float(self._step)) - self._shift
 
     async def push_audio(self, pcm: np.ndarray, sample_rate: int | None = None) -> None:
-        """Queue caller audio at the session's rate (int16, or float in [-1, 1])."""
+        """Queue caller audio at the session's rate (int16, or float in [-1, 1]).
+
+        It waits in the session's inbox, not behind the worker's drawing: the next tick takes it in."""
         if sample_rate is not None and sample_rate != self.sample_rate:
             raise ValueError(f"this session takes {self.sample_rate} Hz audio, got {sample_rate} Hz")
         if self._ended:
             raise ValueError("push_audio after end()")
-        await self.engine.compute(self._push, pcm, live=self._live)
-        self._last_audio = asyncio.get_running_loop().time()
-        if self.config.pacing == "fast":  # realtime feeds at each frame's tick: one model call per frame,
-            self._wake.set()              # not per message (20 ms messages would double the cost)
-
-    def _push(self, pcm: np.ndarray) -> None:
-        if self.core.pending_samples + len(pcm) > self.config.max_queued_seconds * self.sample_rate:
+        pcm = caller_pcm(pcm)
+        queued = self.core.pending_samples + self._received - self._taken_in + len(pcm)
+        if queued > self.config.max_queued_seconds * self.sample_rate:
             raise ValueError(f"more than {self.config.max_queued_seconds:g} s of audio queued; push at most in real time")
-        self.core.push(pcm)
+        self._inbox.append(pcm)
+        self._received += len(pcm)
+        self._last_audio = asyncio.get_running_loop().time()
+        # realtime wakes only for the message that completes the frame it waits for: one model call a frame,
+        # not one a message (20 ms messages would double the cost)
+        if self.config.pacing == "fast" or (self._waiting and self._received >= self._completes_at):
+            self._wake.set()
+
+    def _take_in(self, until: int | None = None) -> None:
+        """On the worker: move the inbox's audio into the clock (up to ``until`` samples received, dropping
+        it instead: an interrupt's cut)."""
+        while self._inbox and (until is None or self._taken_in < until):
+            pcm = self._inbox.popleft()
+            self._taken_in += len(pcm)
+            if until is None:
+                self.core.push(pcm)
 
     async def flush(self) -> None:
         """End an utterance: its tail is drawn, the session stays open."""
@@ -336,7 +362,7 @@ class Session:
             returned += self._out.get_nowait() is not None
         self._epoch += 1  # a delivery under way stops: its frames are among the returned
         self._in_flight = 0
-        index = await self.engine.compute(self.core.interrupt, returned, self._shown, live=self._live)
+        index = await self.engine.compute(self._interrupt, self._received, returned, self._shown, live=self._live)
         # Session indices go on from the first dropped frame. Where those frames were already due (a consumer
         # that fell behind), the wall clock has moved past them: later frames are due that much later.
         late = asyncio.get_running_loop().time() - self.due(index)
@@ -344,6 +370,10 @@ class Session:
             self._shift += math.ceil(late / float(self._step))
         self._wake.set()
         return index
+
+    def _interrupt(self, cut: int, returned: int, shown: FrameOut | None) -> int:
+        self._take_in(until=cut)  # audio pushed before the interrupt is dropped; any after it stays
+        return self.core.interrupt(returned, shown)
 
     async def end(self) -> None:
         """End the session: the rest is drawn, then iteration stops."""
@@ -412,24 +442,30 @@ class Session:
                 if not self.core.ready:
                     return
                 continue  # the rest, a batch at a time
-            # next tick: when the next frame should start drawing; if that has passed, at once if it is final
-            # (the session is catching up), else half a frame on (its audio is late)
-            wait = self.due(upcoming) - ahead - loop.time()
-            if wait <= 0:
-                wait = 0.0 if self.core.ready else float(self._step) / 2
+            # next tick: when the next frame may start drawing; if that has passed, at once if it is final (the
+            # session is catching up), else when the audio that completes it comes, or when it is due (then
+            # every half frame: idle frames once the producer is quiet)
+            wait = self.release(upcoming) - ahead - loop.time()
+            self._waiting = wait <= 0 and not self.core.ready
+            if self._waiting:
+                wait = max(self.due(upcoming) - loop.time(), float(self._step) / 2)
+            elif wait <= 0:
+                wait = 0.0
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
+            self._waiting = False
 
     def _advance(self, flush: bool, ended: bool, now: float | None, ahead: float,
                  quiet: bool) -> tuple[list[FrameOut], int, int]:
         """On the worker: feed the audio, honour flush and end, insert idle frames for the frames due by
         ``now`` when the producer stalled (realtime, ``quiet``), and take the frames due within one frame
-        plus ``ahead`` of ``now`` (all with None). Returns them, the next frame's index, and how many were
+        plus ``ahead`` of ``now`` (all with None) by their release. Returns them, the next frame's index, and how many were
         dropped for being ``drop_after_ms`` late already (the session could not keep up: not drawn)."""
         until = None if now is None else now + float(self._step) + ahead
         core = self.core
         if not core.closed:
+            self._take_in()
             core.feed()
             if flush:
                 core.flush()
@@ -442,16 +478,17 @@ class Session:
                 core.idle_until(overdue + 1)
         taken, late = [], 0
         too_late = None if now is None else now - self.config.drop_after_ms / 1000
-        while core.ready and len(taken) < self.config.batch and (until is None or self.due(core.ready[0].index) <= until):
+        while core.ready and len(taken) < self.config.batch and (until is None or self.release(core.ready[0].index) <= until):
             frame = core.take()
             if too_late is not None and self.due(frame.index) < too_late:
                 late += 1
             else:
                 taken.append(frame)
+        self._completes_at = self._taken_in + core.audio_short()
         return taken, core.ready[0].index if core.ready else core.next_index, late
 
     async def _deliver(self, rows: list[FrameOut], on_time: bool) -> None:
-        """Draw ``rows`` and queue them for the consumer (``on_time``: each not before it is due)."""
+        """Draw ``rows`` and queue them for the consumer (``on_time``: each not before its release)."""
         if not rows:
             return
         epoch = self._epoch
@@ -465,7 +502,7 @@ class Session:
             images, jpegs = [None] * len(rows), [None] * len(rows)
         for row, image, jpeg in zip(rows, images, jpegs):
             if on_time and self._epoch == epoch:
-                await asyncio.sleep(max(0.0, self.due(row.index) - loop.time()))
+                await asyncio.sleep(max(0.0, self.release(row.index) - loop.time()))
             if self._epoch != epoch:
                 return
             if self.config.pacing == "realtime":

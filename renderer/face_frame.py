@@ -106,7 +106,7 @@ class FaceFrame:
         warped = self.warp(target)
         y0, y1, x0, x1 = warped.window
         mask = warped.mouth
-        frames = warped.frames
+        window = warped.pixels
         if bool(mask.any()):
             if interior is None:
                 local = target - torch.tensor([x0, y0, 0.0])
@@ -117,9 +117,10 @@ class FaceFrame:
             inside = mask[:, None].float()  # the soft lip edge fades inwards: colours exist only in the hole
             outside_nearby = F.avg_pool2d(1 - inside, 3, stride=1, padding=1, count_include_pad=False)
             alpha = (inside * (1 - outside_nearby))[:, 0, ..., None]
-            window = frames[:, y0:y1, x0:x1]
-            window.mul_(1 - alpha).add_(alpha * colours)
-        return frames.round().clamp(0, 255).to(torch.uint8).numpy(), warped, target
+            window = window * (1 - alpha) + alpha * colours
+        frames = np.repeat(self.image[None], len(target), 0)  # outside the window: the image itself
+        frames[:, y0:y1, x0:x1] = window.round().clamp(0, 255).to(torch.uint8).numpy()
+        return frames, warped, target
 
 
 def close_lips(landmarks: np.ndarray) -> np.ndarray:

@@ -43,12 +43,13 @@ def band_triangles() -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Warped:
-    """Warped frames ``(B, H, W, 3)`` float in [0, 255] and where the mouth opened.
+    """The warped window of each frame ``(B, h, w, 3)``, float in [0, 255], and where the mouth opened.
 
-    ``mouth`` and ``hole`` are in the window's pixels (``window[0]``, ``window[2]`` is their origin).
+    Everything is in the window's pixels (``window[0]``, ``window[2]`` is their origin); outside the
+    window the frames are the image itself.
     """
 
-    frames: torch.Tensor
+    pixels: torch.Tensor
     mouth: torch.Tensor  # (B, h, w) bool: the mouth hole not hidden by the face, for the caller to fill
     hole: raster.Raster  # the inner-lip fan (see raster.mouth_triangles), for coordinates inside it
     surface: raster.Raster  # the target mesh and band (triangles: the face's, then band_triangles())
@@ -83,7 +84,7 @@ class MeshWarp:
         self._offset = torch.tensor([x0, y0, 0.0])
 
     def __call__(self, target: torch.Tensor) -> Warped:
-        """Target screen vertices (B,478,3) -> the image with its face moved there."""
+        """Target screen vertices (B,478,3) -> the image's window with its face moved there."""
         if target.ndim != 3 or target.shape[1:] != (topology.NUM_VERTICES, 3):
             raise ValueError(f"target must be (B, {topology.NUM_VERTICES}, 3), got {tuple(target.shape)}")
         b = target.shape[0]
@@ -101,8 +102,6 @@ class MeshWarp:
         image = self.image.permute(2, 0, 1).expand(b, -1, -1, -1)
         patch = F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
-        frames = self.image.expand(b, -1, -1, -1).clone()
-        moved = drawn.covered | mouth
-        window = frames[:, y0:y1, x0:x1]
-        window[moved] = patch.permute(0, 2, 3, 1)[moved]
-        return Warped(frames, mouth, hole, drawn, self.window)
+        moved = (drawn.covered | mouth)[..., None]
+        pixels = torch.where(moved, patch.permute(0, 2, 3, 1), self.image[y0:y1, x0:x1])
+        return Warped(pixels, mouth, hole, drawn, self.window)

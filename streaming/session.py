@@ -109,6 +109,16 @@ class SessionCore:
         """Caller samples received so far (fed or pending)."""
         return self._caller_fed + self._pending_samples
 
+    def audio_short(self) -> int:
+        """Caller samples still to come before a feed can make the next frame final (0: it can now, or one is
+        ready): the animator's and the motion layer's exact look-ahead, without running the network, so a
+        pacer can wake exactly when a frame can be computed."""
+        if self.ready:
+            return 0
+        end = self._stream_frames + 1
+        needed = max(self._animator.input_needed(end), self._motion.input_needed(end))
+        return max(0, needed - self._stream_fed - self._pending_samples)
+
     def push(self, pcm: np.ndarray) -> None:
         """Queue caller audio (int16 or float in [-1, 1], mono or (samples, channels)); nothing is computed yet."""
         if self._closed:

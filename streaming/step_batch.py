@@ -104,6 +104,15 @@ class BatchingNetwork:
         return tick.park(_Call(self.network, mel, state))
 
 
+def _run_here(job: Callable[[], Any]) -> Future:
+    outcome: Future = Future()
+    try:
+        outcome.set_result(job())
+    except Exception as error:  # the job's own caller hears of it, as from a pooled job
+        outcome.set_exception(error)
+    return outcome
+
+
 class StepBatcher:
     """Runs jobs together so their network calls batch; ``threads`` bounds the jobs of one round."""
 
@@ -126,6 +135,8 @@ class StepBatcher:
 
     def run_together(self, jobs: list[Callable[[], Any]]) -> list[Future]:
         """Run ``jobs`` (at most ``threads`` per round), batching their network calls; their outcomes, done."""
+        if len(jobs) == 1:  # nothing to batch with: no thread hand-offs
+            return [_run_here(jobs[0])]
         outcomes: list[Future] = []
         for first in range(0, len(jobs), self.threads):
             round_jobs = jobs[first:first + self.threads]

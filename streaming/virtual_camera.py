@@ -72,7 +72,7 @@ class Camera(Protocol):
 @dataclass(frozen=True)
 class CameraRun:
     """What a run did: frames dropped for lateness, the sent frames' numbers and lateness (seconds after
-    the time the session set for each; never negative), and the run's length."""
+    each one's release, the earliest the session lets it go; never negative), and the run's length."""
 
     dropped: int
     indices: tuple[int, ...]
@@ -84,7 +84,7 @@ class CameraRun:
         return len(self.lateness)
 
     def summary(self) -> str:
-        late = (f"; sent {1000 * float(np.median(self.lateness)):.0f} ms after their time "
+        late = (f"; sent {1000 * float(np.median(self.lateness)):.0f} ms after their audio could be in "
                 f"(median, worst {1000 * max(self.lateness):.0f} ms)") if self.lateness else ""
         return f"{self.sent} frames sent in {self.seconds:.1f} s, {self.dropped} dropped{late}"
 
@@ -224,14 +224,14 @@ async def stream_to_camera(engine: Engine, source: AudioSource, camera: Camera, 
         lateness: list[float] = []
         try:
             async for frame in session:  # realtime: idle frames come even while no audio does
-                await asyncio.sleep(max(0.0, session.due(frame.index) - loop.time()))  # the tail after end()
+                await asyncio.sleep(max(0.0, session.release(frame.index) - loop.time()))  # the tail after end()
                 sent_at = loop.time()
                 try:
                     camera.send(np.ascontiguousarray(frame.image))
                 except RuntimeError as error:
                     raise DeviceError(f"the virtual camera stopped taking frames: {error}") from None
                 indices.append(frame.index)
-                lateness.append(sent_at - session.due(frame.index))
+                lateness.append(sent_at - session.release(frame.index))
                 if feeder.done() and feeder.exception() is not None:
                     break
         finally:

@@ -131,6 +131,35 @@ def test_realtime_frames_go_on_after_an_interrupt_that_dropped_many(engine, spee
     assert dropped < 8 and len(after) > 25  # not every frame after it counted late (its due time ran on)
 
 
+def test_realtime_frames_leave_when_their_audio_is_in_yet_a_producer_ahead_is_paced(engine, speech):
+    samples, rate = speech
+    config = LiveConfig(pacing="realtime", video=False, lookahead_ms=40, jitter_ms=150)
+
+    async def run(live: bool):
+        loop = asyncio.get_running_loop()
+        async with engine.session(sample_rate=rate, config=config) as session:
+            async def feed():
+                if not live:  # a TTS burst: two seconds at once (and no end() soon: it would hand the rest at once)
+                    await session.push_audio(samples)
+                    await asyncio.sleep(len(samples) / rate + 0.5)
+                for start in range(0, len(samples) if live else 0, rate // 50):
+                    await asyncio.sleep(max(0.0, session._start + (start + rate // 50) / rate - loop.time()))
+                    await session.push_audio(samples[start:start + rate // 50])
+                await session.end()
+
+            producer = asyncio.create_task(feed())
+            early = [(session.release(f.index) - loop.time(), session.due(f.index) - loop.time())
+                     async for f in session if f.source is not None]
+            await producer
+            return early
+
+    ahead = asyncio.run(run(live=False))
+    assert len(ahead) > 40 and max(before_release for before_release, _ in ahead) < 0.005  # none before its release
+    live = asyncio.run(run(live=True))
+    before_due = sorted(before_due for _, before_due in live)
+    assert before_due[len(before_due) // 2] > 0.075  # not held to the due time: most leave well before it
+
+
 def test_sync_session_and_limits(engine, speech):
     samples, rate = speech
     session = SyncSession(engine, sample_rate=rate, config=LiveConfig(pacing="fast", video=False))

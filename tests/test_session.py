@@ -129,6 +129,23 @@ def test_random_operations_never_duplicate_or_skip_an_index(model):
         assert all(0 <= s[0] < s[1] <= position for s in sources)
 
 
+@pytest.mark.parametrize("rate, fps, lookahead", [(16000, Fraction(25), 0), (16000, Fraction(25), 100),
+                                                   (44100, Fraction(30000, 1001), 40), (8000, Fraction(24), 60)])
+def test_the_pacer_is_told_exactly_when_the_next_frame_can_be_final(model, rate, fps, lookahead):
+    """``audio_short`` says, without running the network, how much more audio makes the next frame final."""
+    rng = np.random.default_rng(lookahead)
+    core = SessionCore(model, rate, SessionConfig(fps, lookahead))
+    outcomes = []
+    for _ in range(600):
+        short = core.audio_short()
+        size = int(rng.integers(1, rate // 200))
+        core.push(rng.normal(0, 0.1, size).astype(np.float32))
+        outcomes.append((size >= short, bool(core.feed())))
+        drain(core)
+    assert all(predicted == made for predicted, made in outcomes)
+    assert sum(made for _, made in outcomes) > 25  # many frames, each predicted on the chunk that completed it
+
+
 def test_bad_use_is_refused(model):
     core = SessionCore(model, RATE)
     core.end()
