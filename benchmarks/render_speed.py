@@ -12,7 +12,10 @@ over ``--runs`` repetitions of ``--frames`` frames:
   ``render x8`` in batches of 8 (offline), per frame;
 - ``jpeg``: the frame encoded as JPEG (PyAV's mjpeg, quality ~90);
 - ``static``: the baseline in the same run: the base frame copied and JPEG
-  encoded, what a frame costs with no face motion at all.
+  encoded, what a frame costs with no face motion at all;
+- ``raster (kernel)`` and ``raster (tensors)``: the photo avatar's warp mesh
+  (face and band) rasterised by the compiled CPU kernel, and by the tensor
+  path the GPU runs, here on the CPU (the kernel's baseline; the same maps).
 The ``live`` row is a2m + render + jpeg, and its frames per second; ratios to
 ``static`` stay meaningful on a busy machine.
 """
@@ -27,6 +30,7 @@ import torch
 from talkinghead.arkit import ARKIT_INDEX
 from talkinghead.audio2motion.animate import StreamingAnimator
 from talkinghead.audio2motion.model import load_model
+from talkinghead.renderer import raster
 from talkinghead.renderer.avatar import avatar_renderer, load_avatar
 from talkinghead.streaming.codecs import JpegEncoder
 from timing import median_seconds
@@ -83,6 +87,14 @@ def main() -> None:
             encode(still.copy())
 
     stages = {"a2m": a2m, "render": render_one, "render x8": render_batched, "jpeg": jpeg, "static": static}
+    if hasattr(renderer, "warp"):  # a photo avatar: its warp mesh as the rasteriser sees it
+        meshes = [renderer.warp.window_mesh(renderer.targets(weights[k:k + 1], pose[k:k + 1]))
+                  for k in range(args.frames)]
+        window = renderer.warp.window
+        size = (window[1] - window[0], window[3] - window[2])
+        stages["raster (kernel)"] = lambda: [raster.rasterize(m, renderer.warp.triangles, size) for m in meshes]
+        stages["raster (tensors)"] = lambda: [raster.rasterize_tensors(m[:, renderer.warp.triangles], size)
+                                              for m in meshes]
     seconds = {name: median_seconds(run, args.runs) / args.frames for name, run in stages.items()}
     seconds["live"] = seconds["a2m"] + seconds["render"] + seconds["jpeg"]
     print(f"{args.avatar or 'built-in avatar'} ({args.backend}): {args.threads} thread(s), {args.runs} runs of "

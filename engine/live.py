@@ -62,7 +62,7 @@ class LiveConfig:
     jitter_ms: int = 50  # realtime: how late audio may come before idle frames are inserted
     drop_after_ms: int = 200  # realtime: a frame not taken this long after it was due is dropped
     max_queued_seconds: float = 30.0  # caller audio a session may hold unprocessed
-    batch: int = 4  # most frames drawn in one go (bounds memory and how long one job holds the worker)
+    batch: int = 4  # most frames one tick takes from the clock (each is drawn in a job of its own)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -182,29 +182,25 @@ class Engine:
         """``network`` as sessions use it: its calls batched across the sessions of a tick."""
         return self._batcher.network(network)
 
-    async def render(self, renderer, rows: list[FrameOut], jpeg: bool = False,
-                     live: bool = True) -> tuple[np.ndarray, list[bytes | None]]:
-        """Draw frames (and JPEG them) on the worker: one job at a time, so sessions never fight for the cores.
-        Bulk (fast) sessions draw one frame per job: a queued live job then waits at most one frame's drawing."""
-        if live or len(rows) == 1:
-            return await self.compute(self._draw, renderer, rows, jpeg, live=live)
-        drawn = [await self.compute(self._draw, renderer, [row], jpeg, live=False) for row in rows]
-        return np.concatenate([images for images, _ in drawn]), [j for _, jpegs in drawn for j in jpegs]
+    async def render(self, renderer, row: FrameOut, jpeg: bool = False,
+                     live: bool = True) -> tuple[np.ndarray, bytes | None]:
+        """Draw a frame (and JPEG it) on the worker: one job at a time, so sessions never fight for the cores;
+        one frame per job, so a frame goes out as soon as it is drawn and a queued live job waits at most
+        one frame's drawing."""
+        return await self.compute(self._draw, renderer, row, jpeg, live=live)
 
-    def _draw(self, renderer, rows: list[FrameOut], jpeg: bool) -> tuple[np.ndarray, list[bytes | None]]:
+    def _draw(self, renderer, row: FrameOut, jpeg: bool) -> tuple[np.ndarray, bytes | None]:
         torch.set_num_threads(self._threads[1])
         try:
-            images = renderer.render_frames(np.stack([f.blendshapes for f in rows]), np.stack([f.pose for f in rows]),
-                                            rows[0].index)
+            image = renderer.render_frames(row.blendshapes[None], row.pose[None], row.index)[0]
         finally:
             torch.set_num_threads(self._threads[0])
         if not jpeg:
-            return images, [None] * len(images)
-        height, width = images.shape[1:3]
+            return image, None
+        height, width = image.shape[:2]
         if (width, height) not in self._encoders:
             self._encoders[width, height] = JpegEncoder(width, height)
-        encoder = self._encoders[width, height]
-        return images, [encoder(image) for image in images]
+        return image, self._encoders[width, height](image)
 
     def _closed(self, session: Session) -> None:
         self._sessions.discard(session)
@@ -494,16 +490,15 @@ class Session:
         epoch = self._epoch
         self._in_flight = len(rows)
         loop = asyncio.get_running_loop()
-        if self.config.video:
-            started = loop.time()
-            images, jpegs = await self.engine.render(self.renderer, rows, self.config.jpeg, self._live)
-            self._draw_seconds = 0.8 * self._draw_seconds + 0.2 * (loop.time() - started)
-        else:
-            images, jpegs = [None] * len(rows), [None] * len(rows)
-        for row, image, jpeg in zip(rows, images, jpegs):
+        for row in rows:
+            image, jpeg = None, None
+            if self.config.video:
+                started = loop.time()
+                image, jpeg = await self.engine.render(self.renderer, row, self.config.jpeg, self._live)
+                self._draw_seconds = 0.8 * self._draw_seconds + 0.2 * (loop.time() - started)
             if on_time and self._epoch == epoch:
                 await asyncio.sleep(max(0.0, self.release(row.index) - loop.time()))
-            if self._epoch != epoch:
+            if self._epoch != epoch:  # interrupted: this frame and the rest were counted as returned
                 return
             if self.config.pacing == "realtime":
                 self._drop_stale(loop.time() - self.config.drop_after_ms / 1000)

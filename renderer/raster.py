@@ -1,10 +1,13 @@
-"""Face-mesh rasteriser: screen-space vertices -> per-pixel maps of a crop, in torch.
+"""Face-mesh rasteriser: screen-space vertices -> per-pixel maps of a crop.
 
-No OpenGL: triangles are scan-converted as tensors, so one code path runs
-batched on CPU and CUDA. Each row of a triangle's box lists only the span
-of pixels its edges allow, so the work follows the covered pixels (no loop
-over triangles, no padded boxes: the fast CPU path); a z-buffer
-(``scatter_reduce`` with ``amin``) keeps the nearest surface per pixel.
+No OpenGL: on a GPU, triangles are scan-converted as tensors
+(:func:`rasterize_tensors`), batched. Each row of a triangle's box lists
+only the span of pixels its edges allow, so the work follows the covered
+pixels (no loop over triangles, no padded boxes); a z-buffer
+(``scatter_reduce`` with ``amin``) keeps the nearest surface per pixel. On
+the CPU a compiled kernel (:mod:`.raster_cpu`) does the same arithmetic
+in one pass, about 6x faster (``benchmarks/render_speed.py``), with maps equal bit
+for bit.
 
 Conventions: a pixel ``(x, y)`` of an ``H x W`` crop is the unit square whose
 centre is ``(x + 0.5, y + 0.5)``, y down. Screen vertices are ``(u, v, d)``:
@@ -32,6 +35,7 @@ from dataclasses import dataclass
 import torch
 
 from talkinghead.renderer import topology
+from talkinghead.renderer.raster_cpu import interpolate_cpu, rasterize_cpu
 
 
 
@@ -49,6 +53,8 @@ class Raster:
 
     def interpolate(self, attributes: torch.Tensor, triangles: torch.Tensor) -> torch.Tensor:
         """Per-vertex ``(N, C)`` attributes -> ``(B, H, W, C)``, 0 where nothing is drawn."""
+        if self.triangle.device.type == "cpu" and attributes.dtype == torch.float32:
+            return interpolate_cpu(self.triangle, self.barycentric, attributes[triangles.long()])
         corners = triangles.to(attributes.device)[self.triangle.clamp(min=0)]  # (B,H,W,3) vertex ids
         return (attributes[corners] * self.barycentric[..., None]).sum(-2)  # barycentrics are 0 off the mesh
 
@@ -75,15 +81,23 @@ def _check_screen(screen: torch.Tensor, n_vertices: int | None = None) -> None:
 
 
 def rasterize(screen: torch.Tensor, triangles: torch.Tensor, size: tuple[int, int]) -> Raster:
-    """Z-buffered coverage of ``triangles`` (F,3) over screen vertices (B,N,3) in an ``(H, W)`` crop."""
+    """Z-buffered coverage of ``triangles`` (F,3) over screen vertices (B,N,3) in an ``(H, W)`` crop.
+
+    On the CPU a compiled kernel does it (:mod:`.raster_cpu`); elsewhere tensors do, with the same maps."""
     _check_screen(screen)
     height, width = size
     if height <= 0 or width <= 0:
         raise ValueError(f"crop size must be positive, got {size}")
-    b, device = screen.shape[0], screen.device
-    screen = screen.float()
-    triangles = triangles.to(device=device, dtype=torch.int64)
-    corners = screen[:, triangles]  # (B,F,3,3): batch, triangle, corner, (u,v,d)
+    corners = screen.float()[:, triangles.to(device=screen.device, dtype=torch.int64)]  # (B,F,3,3): (u,v,d)
+    if screen.device.type == "cpu":
+        return Raster(*rasterize_cpu(corners, size))
+    return rasterize_tensors(corners, size)
+
+
+def rasterize_tensors(corners: torch.Tensor, size: tuple[int, int]) -> Raster:
+    """:func:`rasterize` as tensor operations, for any device: triangle corners (B,F,3,3) -> :class:`Raster`."""
+    height, width = size
+    b, device = corners.shape[0], corners.device
     # Pixel ranges whose centres may lie inside: x + 0.5 in [min u, max u].
     low = torch.ceil(corners[..., :2].amin(2) - 0.5).clamp(min=0).long()
     high = torch.floor(corners[..., :2].amax(2) - 0.5).long()

@@ -83,13 +83,18 @@ class MeshWarp:
         self._identity = torch.stack([xs, ys], -1)  # each window pixel's own centre, in image pixels
         self._offset = torch.tensor([x0, y0, 0.0])
 
+    def window_mesh(self, target: torch.Tensor) -> torch.Tensor:
+        """Target screen vertices (B,478,3) and the anchor ring, in the window's pixels: what is rasterised
+        with :attr:`triangles`."""
+        return torch.cat([target.float(), self._anchor_screen.expand(len(target), -1, -1)], 1) - self._offset
+
     def __call__(self, target: torch.Tensor) -> Warped:
         """Target screen vertices (B,478,3) -> the image's window with its face moved there."""
         if target.ndim != 3 or target.shape[1:] != (topology.NUM_VERTICES, 3):
             raise ValueError(f"target must be (B, {topology.NUM_VERTICES}, 3), got {tuple(target.shape)}")
         b = target.shape[0]
         y0, y1, x0, x1 = self.window
-        mesh = torch.cat([target.float(), self._anchor_screen.expand(b, -1, -1)], 1) - self._offset
+        mesh = self.window_mesh(target)
         size = (y1 - y0, x1 - x0)
         drawn = raster.rasterize(mesh, self.triangles, size)
         hole = raster.rasterize_mouth(mesh, size)
