@@ -306,7 +306,8 @@ class Session:
         self._task = asyncio.create_task(self._run())
 
     def due(self, index: int) -> float:
-        """Realtime: when frame ``index`` leaves (event-loop time)."""
+        """Realtime: when frame ``index`` is due (event-loop time): idle frames fill in if its audio has not come
+        by then, and it is dropped if the consumer has not taken it ``drop_after_ms`` later."""
         return self._start + float((index + self._shift) * self._step + self._delay)
 
     def release(self, index: int) -> float:
@@ -455,9 +456,9 @@ class Session:
     def _advance(self, flush: bool, ended: bool, now: float | None, ahead: float,
                  quiet: bool) -> tuple[list[FrameOut], int, int]:
         """On the worker: feed the audio, honour flush and end, insert idle frames for the frames due by
-        ``now`` when the producer stalled (realtime, ``quiet``), and take the frames due within one frame
-        plus ``ahead`` of ``now`` (all with None) by their release. Returns them, the next frame's index, and how many were
-        dropped for being ``drop_after_ms`` late already (the session could not keep up: not drawn)."""
+        ``now`` when the producer stalled (realtime, ``quiet``), and take the final frames released within
+        one frame plus ``ahead`` of ``now`` (all with None). Returns them, the next frame's index, and how
+        many were dropped for being ``drop_after_ms`` late already (the session could not keep up: not drawn)."""
         until = None if now is None else now + float(self._step) + ahead
         core = self.core
         if not core.closed:
