@@ -5,8 +5,8 @@
 The server runs as its own process (``talkinghead serve``, default avatar,
 default limits: 1 MiB messages, 16 sessions, 10 s send timeout). Two good
 clients stream real speech at the wall clock's pace for the whole run
-(realtime, coefficients only: this CPU cannot draw two video sessions at
-25 fps, see the concurrency table) and count their frames. Meanwhile, one
+(realtime; video and coefficients, or ``--good-outputs coefficients``) and
+count their frames. Meanwhile, one
 after another: malformed JSON, audio before ``start``, a 100 MB message, a
 wrong sample rate, 1 000 connections opened and dropped (50 at a time),
 and a client that starts a video session and never reads. Reported: what
@@ -50,9 +50,9 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def good_client(url: str, pcm: np.ndarray, results: list) -> None:
+async def good_client(url: str, pcm: np.ndarray, outputs: list[str], results: list) -> None:
     async with connect(url, max_size=None) as socket:
-        await socket.send(json.dumps({"type": "start", "sample_rate": RATE, "outputs": ["coefficients"]}))
+        await socket.send(json.dumps({"type": "start", "sample_rate": RATE, "outputs": outputs}))
         await socket.recv()
         started = time.perf_counter()
 
@@ -166,9 +166,10 @@ async def main_async(args) -> None:
     async with served(args.port) as (url, server):
         await warm_up(url, pcm)
         before = rss_mb(server.pid)
+        print(f"good sessions: {args.good_outputs}\n")
         for round_number in range(1, args.rounds + 1):
             results, memory = [], [rss_mb(server.pid)]
-            good = [asyncio.create_task(good_client(url, pcm, results)) for _ in range(2)]
+            good = [asyncio.create_task(good_client(url, pcm, args.good_outputs.split("+"), results)) for _ in range(2)]
             await asyncio.sleep(2)
             outcomes = await attack(url, "127.0.0.1", args.port, server.pid, memory)
             memory.append(rss_mb(server.pid))
@@ -191,6 +192,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8799)
     parser.add_argument("--seconds", type=float, default=40)
     parser.add_argument("--rounds", type=int, default=2, help="the whole sequence again, on the same server")
+    parser.add_argument("--good-outputs", default="video+coefficients", help="the good sessions' outputs")
     asyncio.run(main_async(parser.parse_args()))
 
 
