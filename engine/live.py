@@ -49,6 +49,7 @@ from talkinghead.streaming.step_batch import StepBatcher
 from talkinghead.streaming.worker import BULK, LIVE, PriorityWorker
 
 PACINGS = ("realtime", "fast")
+DRAW_BATCH = 8  # most frames of realtime sessions one drawing job takes (bounds its memory and duration)
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,8 @@ class Engine:
         self._sessions: set[Session] = set()
         self._worker = PriorityWorker()
         self._batcher = StepBatcher(max_sessions if batch_steps else 1)  # one job a round: nothing batches
-        self._ticks: dict[int, list[tuple[Future, Callable, tuple]]] = {LIVE: [], BULK: []}
+        self._ticks: dict[int, list[tuple[Future, tuple]]] = {LIVE: [], BULK: []}  # clock work, per priority
+        self._draws: dict[int, list[tuple[Future, tuple]]] = {LIVE: [], BULK: []}  # frames to draw
         self._ticks_lock = threading.Lock()  # not ``_lock``: that one is held while an avatar loads
         self._encoders: dict[tuple[int, int], JpegEncoder] = {}  # used on the worker only
         self._threads = threads
@@ -158,49 +160,82 @@ class Engine:
     async def advance(self, function, *args, live: bool = True):
         """Run a session's clock work ``function(*args)`` in the next tick on the worker: a tick takes every
         session's request queued by then and batches their audio2motion calls (:mod:`.step_batch`)."""
+        return await self._in_tick(self._ticks, self._tick, (function, args), live)
+
+    async def render(self, renderer, row: FrameOut, jpeg: bool = False,
+                     live: bool = True) -> tuple[np.ndarray, bytes | None]:
+        """Draw a frame (and JPEG it) in the next drawing tick on the worker: a tick draws the frames queued by
+        then, each avatar's in one batch (:meth:`_draw_tick`). One job at a time, so sessions never fight
+        for the cores."""
+        return await self._in_tick(self._draws, self._draw_tick, (renderer, row, jpeg), live)
+
+    async def _in_tick(self, queues: dict[int, list], run: Callable[[int], None], request: tuple, live: bool):
+        """Queue ``request`` for the next ``run`` job of its priority (the first request submits the job;
+        later ones join it until it starts); its outcome."""
         priority = LIVE if live else BULK
-        request: Future = Future()
+        outcome: Future = Future()
         with self._ticks_lock:
-            queue = self._ticks[priority]
-            queue.append((request, function, args))
+            queue = queues[priority]
+            queue.append((outcome, request))
             first = len(queue) == 1
-        if first:  # later requests join this tick until it starts
-            self._worker.submit(self._tick, priority, priority=priority)
-        return await asyncio.wrap_future(request)
+        if first:
+            self._worker.submit(run, priority, priority=priority)
+        return await asyncio.wrap_future(outcome)
+
+    def _take(self, queues: dict[int, list], run: Callable[[int], None], priority: int,
+              most: int | None = None) -> list[tuple[Future, tuple]]:
+        """Up to ``most`` queued requests of ``priority`` (the rest get a ``run`` job of their own), those still
+        wanted: a session closed while waiting cancelled its request (from here on none can be cancelled)."""
+        with self._ticks_lock:
+            queue = queues[priority]
+            taken, queues[priority] = queue[:most], queue[len(queue) if most is None else most:]
+            if queues[priority]:
+                self._worker.submit(run, priority, priority=priority)
+        return [(outcome, request) for outcome, request in taken if outcome.set_running_or_notify_cancel()]
 
     def _tick(self, priority: int) -> None:
-        with self._ticks_lock:
-            requests, self._ticks[priority] = self._ticks[priority], []
-        # a session closed while waiting cancelled its request: skip it (and from here on none can be cancelled)
-        requests = [r for r in requests if r[0].set_running_or_notify_cancel()]
-        outcomes = self._batcher.run_together([functools.partial(f, *args) for _, f, args in requests])
-        for (request, _, _), outcome in zip(requests, outcomes):
+        requests = self._take(self._ticks, self._tick, priority)
+        outcomes = self._batcher.run_together([functools.partial(f, *args) for _, (f, args) in requests])
+        for (request, _), outcome in zip(requests, outcomes):
             error = outcome.exception()
             request.set_exception(error) if error is not None else request.set_result(outcome.result())
+
+    def _draw_tick(self, priority: int) -> None:
+        """Draw the queued frames, each avatar's in one batch: at most ``DRAW_BATCH`` frames for realtime
+        sessions, one for bulk ones (a live job then waits at most one frame's drawing behind them)."""
+        requests = self._take(self._draws, self._draw_tick, priority, DRAW_BATCH if priority == LIVE else 1)
+        by_avatar: dict[int, list[tuple[Future, tuple]]] = {}
+        for outcome, request in requests:
+            by_avatar.setdefault(id(request[0]), []).append((outcome, request))
+        for group in by_avatar.values():
+            try:
+                drawn = self._draw(group[0][1][0], [request[1] for _, request in group],
+                                   [request[2] for _, request in group])
+            except Exception as error:  # each session of the group hears of it; the others are drawn
+                for outcome, _ in group:
+                    outcome.set_exception(error)
+                continue
+            for (outcome, _), frame in zip(group, drawn):
+                outcome.set_result(frame)
+
+    def _draw(self, renderer, rows: list[FrameOut], jpeg: list[bool]) -> list[tuple[np.ndarray, bytes | None]]:
+        torch.set_num_threads(self._threads[1])
+        try:
+            images = renderer.render_at(np.stack([row.blendshapes for row in rows]),
+                                        np.stack([row.pose for row in rows]), [row.index for row in rows])
+        finally:
+            torch.set_num_threads(self._threads[0])
+        return [(image, self._encode(image) if wanted else None) for image, wanted in zip(images, jpeg)]
+
+    def _encode(self, image: np.ndarray) -> bytes:
+        height, width = image.shape[:2]
+        if (width, height) not in self._encoders:
+            self._encoders[width, height] = JpegEncoder(width, height)
+        return self._encoders[width, height](image)
 
     def motion_network(self, network):
         """``network`` as sessions use it: its calls batched across the sessions of a tick."""
         return self._batcher.network(network)
-
-    async def render(self, renderer, row: FrameOut, jpeg: bool = False,
-                     live: bool = True) -> tuple[np.ndarray, bytes | None]:
-        """Draw a frame (and JPEG it) on the worker: one job at a time, so sessions never fight for the cores;
-        one frame per job, so a frame goes out as soon as it is drawn and a queued live job waits at most
-        one frame's drawing."""
-        return await self.compute(self._draw, renderer, row, jpeg, live=live)
-
-    def _draw(self, renderer, row: FrameOut, jpeg: bool) -> tuple[np.ndarray, bytes | None]:
-        torch.set_num_threads(self._threads[1])
-        try:
-            image = renderer.render_frames(row.blendshapes[None], row.pose[None], row.index)[0]
-        finally:
-            torch.set_num_threads(self._threads[0])
-        if not jpeg:
-            return image, None
-        height, width = image.shape[:2]
-        if (width, height) not in self._encoders:
-            self._encoders[width, height] = JpegEncoder(width, height)
-        return image, self._encoders[width, height](image)
 
     def _closed(self, session: Session) -> None:
         self._sessions.discard(session)

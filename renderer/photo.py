@@ -11,6 +11,7 @@ mouth counts as shut; the interior is synthesised).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,4 +141,9 @@ class PhotoRenderer(FaceFrame):
 
     def render_frames(self, blendshapes: np.ndarray, pose: np.ndarray, first_frame: int = 0) -> np.ndarray:
         """Frames ``first_frame ..`` of a sequence (the photo has no timeline: same as :meth:`render`)."""
+        return self.render(blendshapes, pose)
+
+    def render_at(self, blendshapes: np.ndarray, pose: np.ndarray, indices: Sequence[int]) -> np.ndarray:
+        """One frame per row at timeline ``indices`` (frames of several sessions in one batch; the photo has
+        no timeline)."""
         return self.render(blendshapes, pose)

@@ -24,6 +24,7 @@ pasted back into the full frame with a feathered, colour-matched mask
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -327,9 +328,15 @@ class VideoRenderer:
         ``calibrate=False``: the weights are already in this avatar's tracked
         scale (e.g. tracked from its own video), not audio2motion's.
         """
+        return self.render_at(blendshapes, pose, range(first_frame, first_frame + len(blendshapes)), calibrate)
+
+    def render_at(self, blendshapes: np.ndarray, pose: np.ndarray, indices: Sequence[int],
+                  calibrate: bool = True) -> np.ndarray:
+        """One frame per row, row ``k`` at timeline index ``indices[k]``: frames of several live sessions
+        drawn in one batch."""
         a = self.avatar
         driven = a.calibration.apply(blendshapes) if calibrate else np.asarray(blendshapes, np.float32)
-        bases = [int(a.loop[(first_frame + k) % len(a.loop)]) for k in range(len(driven))]
+        bases = [int(a.loop[index % len(a.loop)]) for index in indices]
         frames = [self.base_frame(base) for base in bases]
         for base, frame in zip(bases, frames):
             if base not in self._prepared:

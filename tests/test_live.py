@@ -1,6 +1,7 @@
 """Live sessions on an engine: both pacings, interrupts, idle frames, dropped frames, the blocking wrapper."""
 
 import asyncio
+import threading
 import time
 from fractions import Fraction
 
@@ -11,7 +12,7 @@ from talkinghead.audio2motion.audio_io import load_audio
 from talkinghead.live import LiveConfig, SyncSession
 from talkinghead.render import demo_audio
 from talkinghead.streaming.clock import FrameClock
-from talkinghead.streaming.session import MOUTH
+from talkinghead.streaming.session import MOUTH, FrameOut
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +159,35 @@ def test_realtime_frames_leave_when_their_audio_is_in_yet_a_producer_ahead_is_pa
     live = asyncio.run(run(live=True))
     before_due = sorted(before_due for _, before_due in live)
     assert before_due[len(before_due) // 2] > 0.075  # not held to the due time: most leave well before it
+
+
+def test_frames_due_across_sessions_are_drawn_in_one_batch(engine):
+    """One drawing tick takes every queued frame: of one avatar, one ``render_at`` call; each frame as if alone."""
+    renderer = engine.renderer()
+    rows = [FrameOut(k, Fraction(k, 25), np.eye(52, dtype=np.float32)[k + 20] * 0.6, np.zeros(6, np.float32), None)
+            for k in range(3)]
+    calls = []
+    render_at = renderer.render_at
+    gate = threading.Event()
+
+    async def run():
+        held = asyncio.ensure_future(engine.compute(gate.wait))  # the worker is busy: the requests queue up
+        await asyncio.sleep(0.05)
+        drawn = asyncio.gather(*(engine.render(renderer, row, jpeg=True) for row in rows))
+        await asyncio.sleep(0.05)
+        gate.set()
+        await held
+        return await drawn
+
+    renderer.render_at = lambda *args: calls.append(len(args[0])) or render_at(*args)
+    try:
+        drawn = asyncio.run(run())
+    finally:
+        del renderer.render_at
+    assert calls == [3]
+    for row, (image, jpeg) in zip(rows, drawn):
+        alone = renderer.render_frames(row.blendshapes[None], row.pose[None], row.index)[0]
+        assert np.array_equal(image, alone) and jpeg[:2] == b"\xff\xd8"
 
 
 def test_sync_session_and_limits(engine, speech):

@@ -53,6 +53,19 @@ def test_rendering_walks_the_loop_and_keeps_pixels_outside_the_face(enrolled):
     assert np.abs(frames[1].astype(int) - closed).sum(-1).astype(bool).sum() > 500  # the same base, jaw open
 
 
+def test_rows_of_different_sessions_draw_at_their_own_timeline_index(enrolled):
+    """``render_at`` (the live engine's batch across sessions) draws each row as ``render_frames`` at its index."""
+    renderer = avatar_renderer(load_avatar(enrolled))
+    weights = np.zeros((3, 52), np.float32)
+    weights[:, ARKIT_INDEX["jawOpen"]] = [0.1, 0.5, 0.3]
+    pose = np.zeros((3, 6), np.float32)
+    batch = renderer.render_at(weights, pose, [7, 2, 19])
+    for row, index in enumerate([7, 2, 19]):
+        alone = renderer.render_frames(weights[row:row + 1], pose[row:row + 1], first_frame=index)[0]
+        assert np.array_equal(batch[row], alone)
+    assert not np.array_equal(batch[0], batch[1])
+
+
 def test_render_file_with_a_video_avatar(enrolled, tmp_path):
     frames = render_file(demo_audio(), tmp_path / "out.mp4", avatar=enrolled, progress=False)
     info = probe_video(tmp_path / "out.mp4")
