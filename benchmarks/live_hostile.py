@@ -9,7 +9,8 @@ clients stream real speech at the wall clock's pace for the whole run
 count their frames. Meanwhile, one
 after another: malformed JSON, audio before ``start``, a 100 MB message, a
 wrong sample rate, 1 000 connections opened and dropped (50 at a time),
-and a client that starts a video session and never reads. Reported: what
+and a client that starts a video session and never reads (``--attacks``
+picks some, to see what each costs the good sessions). Reported: what
 each got (its error code and close code), the good sessions' frame rate
 and drops, and the server's resident memory before, at its peak, and after
 (the baseline is taken after one short warm-up video session); the whole
@@ -147,16 +148,25 @@ async def churn(host: str, port: int, count: int) -> str:
     return f"{done} of {count} opened and dropped in {time.perf_counter() - started:.1f} s"
 
 
-async def attack(url: str, host: str, port: int, pid: int, samples: list) -> list[tuple[str, str]]:
+ATTACKS = {
+    "json": ("malformed JSON", lambda url, port: one_shot(url, ["{type: start"])),
+    "early": ("audio before start", lambda url, port: one_shot(url, [b"\x00" * 640])),
+    "big": ("a 100 MB message",
+            lambda url, port: one_shot(url, [json.dumps({"type": "start"}), b"\x00" * (100 << 20)])),
+    "rate": ("wrong sample rate",
+             lambda url, port: one_shot(url, [json.dumps({"type": "start", "sample_rate": 44100.5})])),
+    "churn": ("1 000 connections opened and dropped", lambda url, port: churn("127.0.0.1", port, 1000)),
+    "reader": ("a client that never reads", lambda url, port: never_reads(url, port)),
+}
+
+
+async def attack(url: str, port: int, pid: int, names: list[str], samples: list) -> list[tuple[str, str]]:
+    """The attacks ``names``, one after another; the server's memory is sampled after each."""
     out = []
-    out.append(("malformed JSON", await one_shot(url, ["{type: start"])))
-    out.append(("audio before start", await one_shot(url, [b"\x00" * 640])))
-    out.append(("a 100 MB message", await one_shot(url, [json.dumps({"type": "start"}), b"\x00" * (100 << 20)])))
-    out.append(("wrong sample rate", await one_shot(url, [json.dumps({"type": "start", "sample_rate": 44100.5})])))
-    samples.append(rss_mb(pid))
-    out.append(("1 000 connections opened and dropped", await churn(host, port, 1000)))
-    samples.append(rss_mb(pid))
-    out.append(("a client that never reads", await never_reads(url, port)))
+    for name in names:
+        title, run = ATTACKS[name]
+        out.append((title, await run(url, port)))
+        samples.append(rss_mb(pid))
     return out
 
 
@@ -171,8 +181,7 @@ async def main_async(args) -> None:
             results, memory = [], [rss_mb(server.pid)]
             good = [asyncio.create_task(good_client(url, pcm, args.good_outputs.split("+"), results)) for _ in range(2)]
             await asyncio.sleep(2)
-            outcomes = await attack(url, "127.0.0.1", args.port, server.pid, memory)
-            memory.append(rss_mb(server.pid))
+            outcomes = await attack(url, args.port, server.pid, args.attacks, memory)
             await asyncio.gather(*good)
             await asyncio.sleep(3)
             after = rss_mb(server.pid)
@@ -193,6 +202,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=40)
     parser.add_argument("--rounds", type=int, default=2, help="the whole sequence again, on the same server")
     parser.add_argument("--good-outputs", default="video+coefficients", help="the good sessions' outputs")
+    parser.add_argument("--attacks", nargs="+", choices=list(ATTACKS), default=list(ATTACKS),
+                        help="which attacks, in this order (default: all)")
     asyncio.run(main_async(parser.parse_args()))
 
 
