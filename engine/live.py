@@ -18,8 +18,11 @@ with a pacer:
   a consumer that falls behind holds the session back instead of losing frames.
 
 All model and drawing work of all sessions runs on the engine's one
-worker thread (:mod:`talkinghead.streaming.worker`): realtime sessions'
-jobs before fast ones, a few frames per job, so a file streamed as fast as
+worker thread (:mod:`talkinghead.streaming.worker`), in ticks: one runs
+the clock work queued by then across sessions (their audio2motion calls
+batched), another draws the frames queued by then (each avatar's in one
+batch). Realtime sessions' ticks go before fast ones', and a fast
+session's drawing tick holds one frame, so a file streamed as fast as
 possible cannot starve a live caller.
 """
 
@@ -208,9 +211,11 @@ class Engine:
         for outcome, request in requests:
             by_avatar.setdefault(id(request[0]), []).append((outcome, request))
         for group in by_avatar.values():
+            renderer = group[0][1][0]
+            rows = [row for _, (_, row, _) in group]
+            jpegs = [jpeg for _, (_, _, jpeg) in group]
             try:
-                drawn = self._draw(group[0][1][0], [request[1] for _, request in group],
-                                   [request[2] for _, request in group])
+                drawn = self._draw(renderer, rows, jpegs)
             except Exception as error:  # each session of the group hears of it; the others are drawn
                 for outcome, _ in group:
                     outcome.set_exception(error)
