@@ -14,3 +14,12 @@ export async function launch({ fakeAudio = null, extraArgs = [] } = {}) {
   if (fakeAudio) args.push(`--use-file-for-fake-audio-capture=${fakeAudio}`);
   return chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, args });
 }
+
+// A new page and the list it fills with uncaught page errors and console errors.
+export async function openPage(browser, viewport) {
+  const page = await browser.newPage({ viewport });
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(`pageerror: ${error.message}`));
+  page.on("console", (message) => message.type() === "error" && errors.push(`console: ${message.text()}`));
+  return { page, errors };
+}

@@ -4,18 +4,15 @@
 // script waits for FRAMES drawn frames, presses Interrupt, waits up to 3 s for 3 more frames, then Stop. file: the WAV goes into the page's file input and the script waits
 // for the session to end and its last frame to be drawn. Prints one JSON line: the page's counters, how
 // the canvas and the 3D face changed, page errors, and for file the draws on the audio clock.
-import { launch } from "./launch.mjs";
+import { launch, openPage } from "./launch.mjs";
 
 const [base, mode, wav, screenshot, wanted = "40"] = process.argv.slice(2);
 const browser = await launch({
   fakeAudio: mode === "mic" ? wav : null,
   extraArgs: ["--enable-unsafe-swiftshader", "--use-angle=swiftshader"], // WebGL without a GPU
 });
-const errors = [];
 try {
-  const page = await browser.newPage({ viewport: { width: 1000, height: 760 } });
-  page.on("pageerror", (error) => errors.push(`pageerror: ${error.message}`));
-  page.on("console", (message) => message.type() === "error" && errors.push(`console: ${message.text()}`));
+  const { page, errors } = await openPage(browser, { width: 1000, height: 760 });
   await page.goto(base, { waitUntil: "load" });
   await page.waitForFunction(() => window.talkinghead && window.talkinghead.face, null, { timeout: 20000 });
 

@@ -3,15 +3,12 @@
 // The WAV is the fake microphone. The script presses Call, waits for the connection, lets the call run
 // SECONDS (default 4), reads the receiving side of pc.getStats(), takes a screenshot, hangs up, and prints
 // one JSON line: the inbound video and audio stats, the call's states and page errors.
-import { launch } from "./launch.mjs";
+import { launch, openPage } from "./launch.mjs";
 
 const [page_url, wav, screenshot, seconds = "4"] = process.argv.slice(2);
 const browser = await launch({ fakeAudio: wav });
-const errors = [];
 try {
-  const page = await browser.newPage({ viewport: { width: 800, height: 700 } });
-  page.on("pageerror", (error) => errors.push(`pageerror: ${error.message}`));
-  page.on("console", (message) => message.type() === "error" && errors.push(`console: ${message.text()}`));
+  const { page, errors } = await openPage(browser, { width: 800, height: 700 });
   await page.goto(page_url, { waitUntil: "load" });
   await page.click("#call");
   await page.waitForFunction(() => window.avatarCall?.pc.connectionState === "connected", null,
