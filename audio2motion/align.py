@@ -32,9 +32,15 @@ from pathlib import Path
 import numpy as np
 from pocketsphinx import Decoder, get_model_path
 from talkinghead.audio2motion.phones import SILENCE, Phone, merge_silences, normalise_phone
-from talkinghead.audio2motion.resample import check_samples
+from talkinghead.contracts.audio_io import FEATURE_RATE
+from talkinghead.contracts.resample import check_samples, resample
+from talkinghead.contracts.arkit import NUM_POSE
+from talkinghead.contracts.coefficients import Coefficients
+from talkinghead.contracts.clock import FrameClock
+from talkinghead.audio2motion.articulation import articulate
+from talkinghead.contracts.clock import as_fraction, check_count
+from fractions import Fraction
 
-SAMPLE_RATE = 16000
 FRAME_RATE = 100  # PocketSphinx frames per second (its default -frate)
 MODEL_DIR = Path(get_model_path()) / "en-us"
 PHONE_LM = MODEL_DIR / "en-us-phone.lm.bin"
@@ -85,7 +91,7 @@ def _pcm16(audio_16k: np.ndarray) -> bytes:
 
 def _decoder(**options: object) -> Decoder:
     # No word n-gram model: neither search uses it, and loading it costs 0.2 s.
-    return Decoder(samprate=SAMPLE_RATE, dict=str(DICTIONARY), lm=None, loglevel="FATAL", **options)
+    return Decoder(samprate=FEATURE_RATE, dict=str(DICTIONARY), lm=None, loglevel="FATAL", **options)
 
 
 def _decode(decoder: Decoder, pcm: bytes) -> None:
@@ -96,7 +102,7 @@ def _decode(decoder: Decoder, pcm: bytes) -> None:
 
 def _cover(spans: Iterable[tuple[str, int, int]], n_samples: int) -> list[Phone]:
     """``(symbol, first frame, end frame exclusive)`` -> contiguous phones over the audio."""
-    duration = n_samples / SAMPLE_RATE
+    duration = n_samples / FEATURE_RATE
     phones: list[Phone] = []
     t = 0.0
     for symbol, first, end in sorted(spans, key=lambda span: span[1]):
@@ -166,7 +172,7 @@ def align_transcript(audio_16k: np.ndarray, text: str,
         raise ValueError(f"transcript {text!r} has no words to align")
     decoder = _decoder(beam=config.beam, wbeam=config.beam, pbeam=config.beam, bestpath=False)
     words = _dictionary_words(decoder, words)
-    failure = f"could not align the transcript to {len(pcm) // 2 / SAMPLE_RATE:.2f} s of audio"
+    failure = f"could not align the transcript to {len(pcm) // 2 / FEATURE_RATE:.2f} s of audio"
     try:
         decoder.set_align_text(" ".join(words))
         _decode(decoder, pcm)
@@ -179,3 +185,19 @@ def align_transcript(audio_16k: np.ndarray, text: str,
     alignment = decoder.get_alignment()
     spans = ((p.name, p.start, p.start + p.duration) for p in alignment.phones())
     return _cover(spans, len(pcm) // 2)
+
+
+def text_mouth(audio_16k: np.ndarray, text: str, num_frames: int, fps: Fraction | int) -> np.ndarray:
+    """Mouth from the transcript force-aligned to the audio (text-assisted mode)."""
+    num_frames, fps = check_count(num_frames, "num_frames"), as_fraction(fps, "fps")
+    return articulate(align_transcript(audio_16k, text), num_frames, fps)
+
+
+def text_coefficients(samples: np.ndarray, rate: int, text: str, fps: Fraction) -> Coefficients:
+    """The text-assisted mouth as :class:`Coefficients` (pose at rest) for samples at any ``rate``.
+
+    Before the motion layer, like :func:`talkinghead.audio2motion.animate.animate`.
+    """
+    frames = FrameClock(rate, fps).frames_for(len(samples))
+    weights = text_mouth(resample(samples, rate, FEATURE_RATE), text, frames, fps)
+    return Coefficients(weights, np.zeros((frames, NUM_POSE), np.float32), fps)

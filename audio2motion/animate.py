@@ -21,20 +21,19 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from talkinghead.audio2motion.audio_io import caller_pcm
+from talkinghead.contracts.audio_io import caller_pcm
 from talkinghead.audio2motion.features import StreamingFrontEnd
+from talkinghead.contracts.arkit import NUM_BLENDSHAPES, NUM_POSE
 from talkinghead.audio2motion.model import (
     MELS_PER_STEP,
-    NUM_BLENDSHAPES,
-    NUM_POSE,
     STEP_OFFSET,
     STEPS_PER_SECOND,
     ModelConfig,
     pad_for_lookahead,
     split_heads,
 )
-from talkinghead.coefficients import Coefficients
-from talkinghead.streaming.clock import FrameClock, RateLike, as_fraction
+from talkinghead.contracts.coefficients import Coefficients
+from talkinghead.contracts.clock import FrameClock, RateLike, as_fraction
 
 STEP_MS = 1000 // int(STEPS_PER_SECOND)
 OFFLINE_BLOCK_STEPS = 1024  # bounds memory on long files; results do not depend on it
@@ -203,7 +202,7 @@ def log_mel(audio: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 def animate_file(model: MotionNetwork, path: str | Path, fps: RateLike = 30, lookahead_ms: int = 100) -> Coefficients:
-    from talkinghead.audio2motion.audio_io import load_audio
+    from talkinghead.contracts.audio_io import load_audio
 
     samples, sample_rate = load_audio(path)
     return animate(model, samples, sample_rate, fps, lookahead_ms)

@@ -27,7 +27,7 @@ Model (an approximation made for this project, not a measured one):
   its jaw partly open, as ARKit expresses it: ``mouthClose = closure * jawOpen``
   and every lip-parting shape (funnel, upper/lower lip raise) is multiplied
   by the remaining opening, so on the project's face model
-  (:mod:`talkinghead.renderer.blendshapes`) the inner lips meet exactly.
+  (:mod:`talkinghead.contracts.blendshapes`) the inner lips meet exactly.
 - Left and right are equal; ``tongueOut`` stays 0 (no tongue is modelled).
 
 Targets, dominances and reaches are hand-chosen values, checked (not fitted)
@@ -45,9 +45,9 @@ from fractions import Fraction
 from types import MappingProxyType
 
 import numpy as np
-from talkinghead.arkit import ARKIT_INDEX
+from talkinghead.contracts.arkit import ARKIT_INDEX
 from talkinghead.audio2motion.phones import PHONES, SILENCE, Phone, normalise_phone
-from talkinghead.streaming.clock import as_fraction
+from talkinghead.contracts.clock import as_fraction
 
 CHANNELS: tuple[str, ...] = (
     "jaw",  # jaw opening -> jawOpen

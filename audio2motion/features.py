@@ -31,8 +31,8 @@ from fractions import Fraction
 import librosa
 import numpy as np
 import torch
-from talkinghead.audio2motion.audio_io import load_audio
-from talkinghead.audio2motion.resample import StreamingResampler, check_samples
+from talkinghead.contracts.audio_io import load_audio
+from talkinghead.contracts.resample import StreamingResampler, check_samples
 
 
 @dataclass(frozen=True)

@@ -46,14 +46,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from talkinghead.audio2motion.articulation import viseme_weights
+from talkinghead.contracts.arkit import NUM_BLENDSHAPES, NUM_POSE
 from talkinghead.audio2motion.phones import PHONES
 
 STEPS_PER_SECOND = Fraction(50)
 STEP_OFFSET = Fraction(1, 100)  # step s is at 0.01 + 0.02 s seconds (centre of mel frame 2s+1)
 MELS_PER_STEP = 2
 SILENT_MEL = math.log(1e-6)  # the front end's log-mel of digital silence, used for padding
-NUM_BLENDSHAPES = 52
-NUM_POSE = 6
 
 
 @dataclass(frozen=True)
@@ -321,10 +320,28 @@ FORMAT_VERSION = 2  # 2: articulation layer on phone posteriors
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "assets" / "a2m.pt"
 
 
-def save_model(model: Audio2Motion, path: str | Path) -> None:
-    """Config and weights (float16 to keep the shipped file small) in one ``.pt`` file."""
+def to_checkpoint(model: Audio2Motion) -> dict:
+    """Config and weights (float16 to keep the shipped file small): what an ``a2m.pt`` holds."""
     state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    torch.save({"format_version": FORMAT_VERSION, "config": model.config.to_dict(), "state": state}, Path(path))
+    return {"format_version": FORMAT_VERSION, "config": model.config.to_dict(), "state": state}
+
+
+def from_checkpoint(saved: dict, source: str = "checkpoint", device: str = "cpu") -> Audio2Motion:
+    """The model a checkpoint holds (an ``a2m.pt``'s contents, or an avatar's own weights); float32, eval mode."""
+    try:
+        if saved.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"{source}: weights format {saved.get('format_version')}, this version reads "
+                             f"{FORMAT_VERSION} (retrain with `talkinghead train-a2m`)")
+        model = Audio2Motion(ModelConfig(**saved["config"]))
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in saved["state"].items()})
+    except (AttributeError, KeyError, TypeError, RuntimeError) as error:
+        raise ValueError(f"{source}: not an audio2motion weights file ({error})") from None
+    return model.to(device).eval()
+
+
+def save_model(model: Audio2Motion, path: str | Path) -> None:
+    """Write :func:`to_checkpoint` as one ``.pt`` file."""
+    torch.save(to_checkpoint(model), Path(path))
 
 
 def load_model(path: str | Path | None = None, device: str = "cpu") -> Audio2Motion:
@@ -334,11 +351,6 @@ def load_model(path: str | Path | None = None, device: str = "cpu") -> Audio2Mot
         raise ValueError(f"{path}: no audio2motion weights there (train with `talkinghead train-a2m`)")
     try:
         saved = torch.load(path, map_location=device, weights_only=True)
-        if saved.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{path}: weights format {saved.get('format_version')}, this version reads "
-                             f"{FORMAT_VERSION} (retrain with `talkinghead train-a2m`)")
-        model = Audio2Motion(ModelConfig(**saved["config"]))
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in saved["state"].items()})
     except (AttributeError, KeyError, TypeError, RuntimeError) as error:
         raise ValueError(f"{path}: not an audio2motion weights file ({error})") from None
-    return model.to(device).eval()
+    return from_checkpoint(saved, str(path), device)

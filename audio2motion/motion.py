@@ -40,10 +40,10 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
-from talkinghead.arkit import ARKIT_INDEX, ARKIT_NAMES
-from talkinghead.audio2motion.audio_io import caller_pcm
-from talkinghead.coefficients import Coefficients
-from talkinghead.streaming.clock import FrameClock, RateLike, as_fraction
+from talkinghead.contracts.arkit import ARKIT_INDEX, ARKIT_NAMES
+from talkinghead.contracts.audio_io import caller_pcm
+from talkinghead.contracts.coefficients import Coefficients
+from talkinghead.contracts.clock import FrameClock, RateLike, as_fraction
 
 BLOCKS_PER_SECOND = 100  # the VAD's block rate (10 ms blocks)
 BLOCK_MS = 1000 // BLOCKS_PER_SECOND
@@ -241,6 +241,22 @@ class MotionConfig:
                 isinstance(getattr(self, name), kind),
                 f"{name} must be a {kind.__name__}, got {type(getattr(self, name)).__name__}",
             )
+
+    @classmethod
+    def from_knobs(cls, lookahead_ms: int, idle_motion: bool = True, intensity: float = 1.0, style: str = "talk",
+                   blinks: bool | None = None, head_motion: bool | None = None) -> MotionConfig:
+        """The motion layer from the few knobs users set; every session, job and command builds it here.
+
+        ``lookahead_ms``: the mouth anticipates speech by the model's look-ahead.
+        ``idle_motion``: blinks and head motion (a still photo needs them; a video
+        avatar's base frames carry their own). ``blinks`` / ``head_motion``
+        override ``idle_motion`` one by one.
+        """
+        blinks = idle_motion if blinks is None else blinks
+        head_motion = idle_motion if head_motion is None else head_motion
+        return cls(intensity=intensity, style=style, blink=BlinkConfig(enabled=blinks),
+                   head=HeadConfig(scale=1.0 if head_motion else 0.0),
+                   silence=SilenceConfig(anticipation_ms=lookahead_ms))
 
 
 # --------------------------------------------------------------------- the VAD

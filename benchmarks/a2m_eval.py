@@ -8,7 +8,7 @@ Systems, all at 30 fps on each clip's own audio:
   followed by the motion layer's silence gate, anticipating by the same
   look-ahead (blinks and head motion off: they do not touch the mouth);
 - the RMS-energy mouth and PocketSphinx phone recognition -> the articulation
-  model (frozen baselines, :mod:`talkinghead.audio2motion.baselines`).
+  model (frozen baselines, :mod:`talkinghead.evaluation.baselines`).
 
 Signals: aperture = signed inner-lip gap of the reference face / IOD,
 rounding = ``mouthFunnel + mouthPucker`` (``baselines.mouth_signals``).
@@ -43,9 +43,9 @@ from pathlib import Path
 import numpy as np
 
 from talkinghead.audio2motion.animate import animate
-from talkinghead.audio2motion.audio_io import load_audio_16k
-from talkinghead.audio2motion.augment import add_noise, telephone
-from talkinghead.audio2motion.baselines import energy_mouth, mouth_signals, pocketsphinx_mouth
+from talkinghead.contracts.audio_io import load_audio_16k
+from talkinghead.audio2motion.training.augment import add_noise, telephone
+from talkinghead.evaluation.baselines import energy_mouth, mouth_signals, pocketsphinx_mouth
 from talkinghead.audio2motion.model import load_model
 from talkinghead.audio2motion.motion import BlinkConfig, HeadConfig, MotionConfig, SilenceConfig, apply_motion
 from talkinghead.evaluation import lipsync
@@ -87,7 +87,7 @@ class RealMouth:
     """The mouth tracked from a clip's own video: raw lip gap and solved weights."""
 
     def __init__(self, clip: LabelledClip) -> None:
-        from talkinghead.renderer.face_model import interocular, lip_gap
+        from talkinghead.contracts.face_model import interocular, lip_gap
         from talkinghead.renderer.tracking import track_video
 
         track = track_video(clip.video, progress=False)

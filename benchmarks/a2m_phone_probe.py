@@ -25,8 +25,8 @@ import numpy as np
 import torch
 
 from talkinghead.audio2motion.animate import sample_steps
-from talkinghead.audio2motion.audio_io import load_audio_16k
-from talkinghead.audio2motion.baselines import mouth_signals
+from talkinghead.contracts.audio_io import load_audio_16k
+from talkinghead.evaluation.baselines import mouth_signals
 from talkinghead.audio2motion.features import log_mel
 from talkinghead.audio2motion.model import head_rows, load_model, split_heads
 from talkinghead.audio2motion.phones import PHONE_INDEX

@@ -5,7 +5,7 @@
 For each talking clip with a video: track it (``--cache`` keeps the tracks),
 predict the aperture from its audio with audio2motion (shipped weights,
 100 ms look-ahead, at the video's frame rate), and estimate the offset with
-:func:`talkinghead.renderer.av_offset.estimate_av_offset` from the predicted
+:func:`talkinghead.jobs.av_offset.estimate_av_offset` from the predicted
 and the tracked (raw lip gap / IOD) apertures. The labels give the truth:
 the tracked aperture's best lag against the labels, minus the predicted
 aperture's best lag against them (both searched in -8..+8 with the
@@ -19,13 +19,13 @@ import argparse
 from pathlib import Path
 
 from talkinghead.audio2motion.animate import animate
-from talkinghead.audio2motion.audio_io import load_audio
-from talkinghead.audio2motion.baselines import mouth_signals
+from talkinghead.contracts.audio_io import load_audio
+from talkinghead.evaluation.baselines import mouth_signals
 from talkinghead.audio2motion.model import load_model
 from talkinghead.evaluation import lipsync
 from talkinghead.evaluation.labels import ALL_CLIPS, available_clips
-from talkinghead.renderer.av_offset import estimate_av_offset
-from talkinghead.renderer.face_model import interocular, lip_gap
+from talkinghead.jobs.av_offset import estimate_av_offset
+from talkinghead.contracts.face_model import interocular, lip_gap
 from talkinghead.renderer.tracking import Track, track_video
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from talkinghead.audio2motion.audio_io import load_audio
+from talkinghead.contracts.audio_io import load_audio
 from talkinghead.renderer.video import VideoWriter, iter_frames, probe_video
 
 ROOT = Path(__file__).resolve().parents[1]

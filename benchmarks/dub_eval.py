@@ -35,10 +35,10 @@ from pathlib import Path
 
 import numpy as np
 
-from talkinghead.audio2motion.audio_io import write_wav
+from talkinghead.contracts.audio_io import write_wav
 from talkinghead.audio2motion.phones import phones_at
-from talkinghead.audio2motion.tts import synthesize_festival
-from talkinghead.dub import DubConfig, Dubbing, dub
+from talkinghead.audio2motion.training.tts import synthesize_festival
+from talkinghead.jobs.dub import DubConfig, Dubbing, dub
 from talkinghead.evaluation import lipsync
 from talkinghead.evaluation.labels import load_clip_labels, load_phoneme_index
 from talkinghead.renderer.video import VideoWriter, iter_frames, iter_timed_frames, probe_video, write_image
@@ -103,15 +103,15 @@ def run_dub(video: Path, speech: Path, output: Path, video_speech: Path | None, 
     wanted = set(np.linspace(0, max(0, min(len(dubbing.plan), int(len(dubbing.samples) / dubbing.rate
                                                                     * float(dubbing.info.fps))) - 1), 6).astype(int))
 
-    def check(frame) -> None:
-        if frame.patched is None:
-            violations[0] += int(not np.array_equal(frame.image, frame.source))
+    def check(frame, original, patched) -> None:
+        if patched is None:
+            violations[0] += int(not np.array_equal(frame.image, original))
         else:
-            changed = frame.patched.changed()
-            violations[0] += int(not np.array_equal(frame.image[~changed], frame.source[~changed]))
+            changed = patched.changed()
+            violations[0] += int(not np.array_equal(frame.image[~changed], original[~changed]))
             shares.append(changed.mean())
         if frame.index in wanted:
-            picks[frame.index] = (frame.source, frame.image)
+            picks[frame.index] = (original, frame.image)
 
     result = dubbing.write(output, on_frame=check)
     seconds = time.perf_counter() - started

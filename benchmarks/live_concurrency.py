@@ -24,8 +24,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from live_latency import RATE, one_run, served  # noqa: E402  (the same client)
 
-from talkinghead.audio2motion.audio_io import load_audio  # noqa: E402
-from talkinghead.audio2motion.resample import resample  # noqa: E402
+from talkinghead.contracts.audio_io import load_audio  # noqa: E402
+from talkinghead.contracts.resample import resample  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -37,8 +37,8 @@ from websockets.exceptions import ConnectionClosed
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from live_latency import served  # noqa: E402  (the same server process)
 
-from talkinghead.audio2motion.audio_io import load_audio  # noqa: E402
-from talkinghead.audio2motion.resample import resample  # noqa: E402
+from talkinghead.contracts.audio_io import load_audio  # noqa: E402
+from talkinghead.contracts.resample import resample  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 16000

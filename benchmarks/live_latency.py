@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 from websockets.asyncio.client import connect
 
-from talkinghead.audio2motion.audio_io import load_audio
-from talkinghead.audio2motion.resample import resample
+from talkinghead.contracts.audio_io import load_audio
+from talkinghead.contracts.resample import resample
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 16000

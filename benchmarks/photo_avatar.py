@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from talkinghead.audio2motion.tts import synthesize_festival
-from talkinghead.render import RenderConfig, drive
-from talkinghead.renderer import topology
+from talkinghead.audio2motion.training.tts import synthesize_festival
+from talkinghead.jobs.render import RenderConfig, drive
+from talkinghead.contracts import topology
 from talkinghead.renderer.avatar import load_avatar
 from talkinghead.renderer.photo import PhotoRenderer
 

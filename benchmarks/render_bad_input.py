@@ -29,8 +29,8 @@ import numpy as np
 import soundfile as sf
 
 from talkinghead import load_avatar
-from talkinghead.audio2motion.audio_io import load_audio
-from talkinghead.render import demo_audio, render_file
+from talkinghead.contracts.audio_io import load_audio
+from talkinghead.jobs.render import demo_audio, render_file
 from talkinghead.renderer.avatar import default_avatar_dir
 from talkinghead.renderer.video import VideoWriter, write_image
 

@@ -36,18 +36,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from talkinghead.audio2motion.audio_io import load_audio
-from talkinghead.render import RenderConfig, drive
+from talkinghead.contracts.audio_io import load_audio
+from talkinghead.contracts.coefficients import Coefficients
+from talkinghead.jobs.render import RenderConfig, drive
 from talkinghead.evaluation import lipsync
 from talkinghead.evaluation.labels import available_clips
 from talkinghead.renderer.crops import CropConfig, crop_transforms, cut_crops
-from talkinghead.renderer.face_model import interocular, lip_gap
+from talkinghead.contracts.face_model import interocular, lip_gap
 from talkinghead.renderer.landmarks import FaceMeshDetector
 from talkinghead.renderer.lower_face import ssim_map
 from talkinghead.renderer.standard import StandardConfig
 from talkinghead.renderer.tracking import Track, track_video
 from talkinghead.renderer.video import iter_frames, write_image
-from talkinghead.renderer.video_avatar import VideoRenderer, enroll_video
+from talkinghead.jobs.enroll import enroll_video
+from talkinghead.renderer.video_avatar import VideoRenderer
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIPS = ("talking/Obama_clip2", "talking/Obama_clip3", "talking/andrew_clip_2", "talking/feifeili_clip2_short",
@@ -143,10 +145,10 @@ def main() -> None:
                    "static": (avatar.frames[bases], on_base)}
         for preset, enrolled in avatars.items():
             renderer = VideoRenderer(enrolled)
-            systems[f"{preset} tracked"] = (renderer.render_frames(track.blendshapes[split:split + len(real)], zeros, 0,
-                                                                   calibrate=False), on_base)
-            systems[f"{preset} audio"] = (renderer.render_frames(speech.blendshapes[split:split + len(real)], zeros, 0),
-                                          on_base)
+            tracked = Coefficients(track.blendshapes[split:split + len(real)], zeros, track.fps)
+            systems[f"{preset} tracked"] = (renderer.draw(tracked, calibrate=False), on_base)
+            spoken = Coefficients(speech.blendshapes[split:split + len(real)], zeros, speech.fps)
+            systems[f"{preset} audio"] = (renderer.draw(spoken), on_base)
         truth = gray(real_crops)
         labels = labelled[name].labels[split:split + len(real)] if name in labelled else None
         if labels is not None and track.fps == 30:
@@ -170,8 +172,8 @@ def main() -> None:
                   f"{aperture_auc(retracked_aperture(np.stack(everything)), whole)} |", flush=True)
             del everything
             for preset, enrolled in avatars.items():
-                drawn = VideoRenderer(enrolled).render_frames(track.blendshapes[:len(whole)],
-                                                              np.zeros((len(whole), 6), np.float32), 0, calibrate=False)
+                tracked = Coefficients(track.blendshapes[:len(whole)], np.zeros((len(whole), 6), np.float32), track.fps)
+                drawn = VideoRenderer(enrolled).draw(tracked, calibrate=False)
                 print(f"| {name} | whole clip {len(whole)} | {preset} tracked | | | | "
                       f"{aperture_auc(retracked_aperture(drawn), whole)} |", flush=True)
         if args.figures is not None:

@@ -8,7 +8,7 @@ video avatar of a 256² talking clip is the issue's "256² face crop"), median
 over ``--runs`` repetitions of ``--frames`` frames:
 - ``a2m``: 1/30 s of 16 kHz speech through :class:`StreamingAnimator`
   (shipped weights, torch);
-- ``render``: ``render_frames`` one frame at a time (the live case), and
+- ``render``: ``draw`` one frame at a time (the live case), and
   ``render x8`` in batches of 8 (offline), per frame;
 - ``jpeg``: the frame encoded as JPEG (PyAV's mjpeg, quality ~90);
 - ``static``: the baseline in the same run: the base frame copied and JPEG
@@ -27,7 +27,8 @@ import argparse
 import numpy as np
 import torch
 
-from talkinghead.arkit import ARKIT_INDEX
+from talkinghead.contracts.arkit import ARKIT_INDEX
+from talkinghead.contracts.coefficients import Coefficients
 from talkinghead.audio2motion.animate import StreamingAnimator
 from talkinghead.audio2motion.model import load_model
 from talkinghead.renderer import raster
@@ -50,7 +51,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     renderer = avatar_renderer(load_avatar(args.avatar, args.backend))
     height, width = renderer.size
-    still = renderer.render_frames(np.zeros((1, 52), np.float32), np.zeros((1, 6), np.float32))[0]
+    still = renderer.draw(Coefficients.zeros(1, FPS))[0]
     encode = JpegEncoder(width, height)
     rng = np.random.default_rng(0)
     weights = np.zeros((args.frames, 52), np.float32)
@@ -61,7 +62,8 @@ def main() -> None:
     speech = (rng.standard_normal(args.frames * RATE // FPS) * 0.1).astype(np.float32)
     model = load_model()
     encode(still)  # warm up
-    renderer.render_frames(weights[:8], pose[:8])
+    driving = Coefficients(weights, pose, FPS)
+    renderer.draw(driving[:8])
 
     def a2m() -> None:
         animator = StreamingAnimator(model, RATE, FPS, 100)
@@ -70,13 +72,13 @@ def main() -> None:
 
     def render_one() -> None:
         for k in range(args.frames):
-            renderer.render_frames(weights[k:k + 1], pose[k:k + 1], k)
+            renderer.draw(driving[k:k + 1])
 
     def render_batched() -> None:
         for k in range(0, args.frames, 8):
-            renderer.render_frames(weights[k:k + 8], pose[k:k + 8], k)
+            renderer.draw(driving[k:k + 8])
 
-    frames = renderer.render_frames(weights, pose)
+    frames = renderer.draw(driving)
 
     def jpeg() -> None:
         for frame in frames:

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from talkinghead.arkit import ARKIT_INDEX
+from talkinghead.contracts.arkit import ARKIT_INDEX
 from talkinghead.evaluation import lipsync
 from talkinghead.evaluation.labels import REPORT_CLIPS, TUNING_CLIPS, available_clips
-from talkinghead.renderer.face_model import interocular, lip_gap, mouth_width, signed_lip_gap
+from talkinghead.contracts.face_model import interocular, lip_gap, mouth_width, signed_lip_gap
 from talkinghead.renderer.tracking import track_video
 
 ROOT = Path(__file__).resolve().parents[1]

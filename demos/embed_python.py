@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from talkinghead.audio2motion.audio_io import load_audio
-from talkinghead.live import Engine, LiveConfig, SyncSession
-from talkinghead.renderer.video import VideoWriter
+from talkinghead import Engine, LiveConfig, SyncSession, VideoWriter, load_audio
 
 
 def run(speech: Path, output: Path, chunk_ms: int = 20) -> int:

@@ -12,7 +12,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 
 import talkinghead
 
@@ -42,19 +41,15 @@ def _track(args: argparse.Namespace) -> int:
 
 
 def _animate(args: argparse.Namespace) -> int:
-    from talkinghead.audio2motion.audio_io import FEATURE_RATE, load_audio
-    from talkinghead.audio2motion.resample import resample
-    from talkinghead.streaming.clock import FrameClock, as_fraction
+    from talkinghead.contracts.audio_io import load_audio
+    from talkinghead.contracts.clock import as_fraction
 
     fps = as_fraction(args.fps, "fps")
     samples, rate = load_audio(args.audio)
     if args.text is not None:
-        from talkinghead.audio2motion.baselines import text_mouth
-        from talkinghead.coefficients import Coefficients
+        from talkinghead.audio2motion.align import text_coefficients
 
-        frames = FrameClock(rate, fps).frames_for(len(samples))
-        weights = text_mouth(resample(samples, rate, FEATURE_RATE), args.text, frames, fps)
-        coefficients = Coefficients(weights, np.zeros((frames, 6), np.float32), fps)
+        coefficients = text_coefficients(samples, rate, args.text, fps)
     else:
         from talkinghead.audio2motion.animate import animate
 
@@ -68,8 +63,8 @@ def _animate(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from talkinghead.render import RenderConfig, render_file
-    from talkinghead.streaming.clock import as_fraction
+    from talkinghead.jobs.render import RenderConfig, render_file
+    from talkinghead.contracts.clock import as_fraction
 
     config = RenderConfig(fps=as_fraction(args.fps, "fps"), lookahead_ms=args.lookahead_ms, seed=args.seed,
                           backend=args.backend, device=args.device)
@@ -83,7 +78,7 @@ def _enroll(args: argparse.Namespace) -> int:
     if args.video is not None and args.image is not None:
         raise ValueError("give a VIDEO or --image, not both")
     if args.video is not None:
-        from talkinghead.renderer.video_avatar import enroll_video
+        from talkinghead.jobs.enroll import enroll_video
 
         avatar = enroll_video(args.video, args.audio, preset=args.preset, device=args.device,
                               max_minutes=args.max_minutes, work_dir=args.output,
@@ -108,7 +103,7 @@ def _enroll(args: argparse.Namespace) -> int:
 
 
 def _dub(args: argparse.Namespace) -> int:
-    from talkinghead.dub import DubConfig, dub
+    from talkinghead.jobs.dub import DubConfig, dub
 
     config = DubConfig(preset=args.preset, tail=args.tail, watermark=args.watermark, lookahead_ms=args.lookahead_ms,
                        backend=args.backend, device=args.device)
@@ -123,7 +118,7 @@ def _dub(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import asyncio
 
-    from talkinghead.live import Engine, limit_malloc_arenas
+    from talkinghead.streaming.live import Engine, limit_malloc_arenas
     from talkinghead.streaming.server import Server, ServerConfig
 
     limit_malloc_arenas()
@@ -154,8 +149,8 @@ def _live(args: argparse.Namespace) -> int:
         raise ValueError("live needs an output: --virtual-camera")
     if args.mic == (args.audio is not None):
         raise ValueError("give --mic or --audio FILE (one of them)")
-    from talkinghead.live import Engine
-    from talkinghead.streaming.clock import as_fraction
+    from talkinghead.streaming.live import Engine
+    from talkinghead.contracts.clock import as_fraction
     from talkinghead.streaming.virtual_camera import FilePlayer, Microphone, open_camera, require, run_camera
 
     fps = as_fraction(args.fps, "fps")
@@ -184,7 +179,7 @@ def _live(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from talkinghead.render import demo_audio, render_file
+    from talkinghead.jobs.render import demo_audio, render_file
 
     frames = render_file(demo_audio(), args.output, progress=not args.quiet)
     if not args.quiet:
@@ -208,19 +203,15 @@ def _network(args: argparse.Namespace):
 
 def _apply_motion(coefficients, samples, rate, args: argparse.Namespace):
     """The motion layer after the model: silence closes the mouth, blinks, idle head motion."""
-    from talkinghead.audio2motion.motion import BlinkConfig, HeadConfig, MotionConfig, SilenceConfig, apply_motion
+    from talkinghead.audio2motion.motion import MotionConfig, apply_motion
 
-    config = MotionConfig(
-        intensity=args.intensity, style=args.style,
-        head=HeadConfig(scale=0.0 if args.no_head_motion else 1.0),
-        blink=BlinkConfig(enabled=not args.no_blinks),
-        silence=SilenceConfig(anticipation_ms=args.lookahead_ms),
-    )
+    config = MotionConfig.from_knobs(args.lookahead_ms, intensity=args.intensity, style=args.style,
+                                     blinks=not args.no_blinks, head_motion=not args.no_head_motion)
     return apply_motion(coefficients, samples, rate, config, seed=args.seed)
 
 
 def _train_a2m(args: argparse.Namespace) -> int:
-    from talkinghead.audio2motion.train import TrainConfig, train
+    from talkinghead.audio2motion.training.train import TrainConfig, train
 
     weights = {"closure_weight": args.closure_weight, "lip_shape_weight": args.lip_shape_weight}
     config = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed, threads=args.threads,

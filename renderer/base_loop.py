@@ -19,7 +19,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from talkinghead.renderer.face_model import interocular, lip_gap
+from talkinghead.contracts.face_model import interocular, lip_gap
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from talkinghead.arkit import ARKIT_NAMES
+from talkinghead.contracts.arkit import ARKIT_NAMES
 
 #: Channels audio2motion drives and calibration maps (the rest pass through, clamped).
 DRIVEN = tuple(i for i, name in enumerate(ARKIT_NAMES) if name.startswith(("jaw", "mouth")))

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from talkinghead.renderer import topology
-from talkinghead.renderer.face_model import eye_centres
+from talkinghead.contracts import topology
+from talkinghead.contracts.face_model import eye_centres
 from talkinghead.renderer.tracking import gaussian_smooth
 
 

@@ -17,7 +17,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from talkinghead.renderer import raster, topology
+from talkinghead.renderer import raster
+
+from talkinghead.contracts import topology
 from talkinghead.renderer.calibration import DRIVEN
 from talkinghead.renderer.crops import cut_crops
 

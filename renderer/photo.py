@@ -19,10 +19,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from talkinghead.arkit import ARKIT_INDEX
+from talkinghead.contracts.arkit import ARKIT_INDEX
+from talkinghead.contracts.coefficients import Coefficients
+from talkinghead.contracts.frame import Frame
 from talkinghead.renderer.bundle import read_meta, write_meta
 from talkinghead.renderer.face_frame import FaceFrame
-from talkinghead.renderer.face_model import FaceModel, interocular
+from talkinghead.contracts.face_model import FaceModel, interocular
 from talkinghead.renderer.mouth import MouthStyle
 from talkinghead.renderer.tracking import Camera
 from talkinghead.renderer.video import read_image, write_image
@@ -52,7 +54,7 @@ class PhotoAvatar:
         return Camera(self.image.shape[1], self.image.shape[0])
 
     @property
-    def motion_model(self) -> None:
+    def motion_weights(self) -> None:
         """No audio2motion of its own: a photo has no speech to fine-tune on."""
         return None
 
@@ -138,12 +140,16 @@ class PhotoRenderer(FaceFrame):
     def __init__(self, avatar: PhotoAvatar, style: MouthStyle = MouthStyle()) -> None:
         super().__init__(avatar.image, avatar.landmarks, FaceModel(avatar.neutral), avatar.blendshapes,
                          avatar.pose, style)
+        self.avatar = avatar
 
-    def render_frames(self, blendshapes: np.ndarray, pose: np.ndarray, first_frame: int = 0) -> np.ndarray:
-        """Frames ``first_frame ..`` of a sequence (the photo has no timeline: same as :meth:`render`)."""
-        return self.render(blendshapes, pose)
+    @property
+    def motion_weights(self) -> None:
+        return self.avatar.motion_weights
 
-    def render_at(self, blendshapes: np.ndarray, pose: np.ndarray, indices: Sequence[int]) -> np.ndarray:
-        """One frame per row at timeline ``indices`` (frames of several sessions in one batch; the photo has
-        no timeline)."""
-        return self.render(blendshapes, pose)
+    def draw(self, coefficients: Coefficients) -> np.ndarray:
+        """Frames of a sequence (:class:`~talkinghead.contracts.renderer.Renderer`; the photo has no timeline)."""
+        return self.render(coefficients.blendshapes, coefficients.pose)
+
+    def draw_frames(self, frames: Sequence[Frame]) -> np.ndarray:
+        """One picture per frame (several sessions' in one batch; the photo has no timeline)."""
+        return self.render(np.stack([f.blendshapes for f in frames]), np.stack([f.pose for f in frames]))

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import torch
 
-from talkinghead.renderer import topology
+from talkinghead.contracts import topology
 from talkinghead.renderer.raster_cpu import interpolate_cpu, rasterize_cpu
 
 

@@ -24,7 +24,7 @@ from talkinghead.renderer.calibration import at_rest, driven_by
 from talkinghead.renderer.composite import Patched, paste
 from talkinghead.renderer.crops import CropView, cut_crops
 from talkinghead.renderer.face_frame import FaceFrame
-from talkinghead.renderer.face_model import FaceModel
+from talkinghead.contracts.face_model import FaceModel
 from talkinghead.renderer.mouth import MouthStyle
 from talkinghead.renderer.mouth_bank import MouthBank
 from talkinghead.renderer.standard import BaseRegion, LowerFaceModel

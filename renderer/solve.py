@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from talkinghead.arkit import ARKIT_INDEX
+from talkinghead.contracts.arkit import ARKIT_INDEX
 
 SOLVED_SHAPES: tuple[str, ...] = (
     "jawOpen",

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from talkinghead.arkit import ARKIT_INDEX
-from talkinghead.renderer.blendshapes import author_blendshapes, express
+from talkinghead.contracts.arkit import ARKIT_INDEX
+from talkinghead.contracts.blendshapes import author_blendshapes, express
 from talkinghead.renderer.solve import SOLVED_INDEX, from_model_frame
 from talkinghead.renderer.tracking import Camera, pose_to_similarity
 

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from talkinghead.coefficients import Coefficients
-from talkinghead.renderer import topology
-from talkinghead.renderer.blendshapes import author_blendshapes, express
-from talkinghead.renderer.face_model import (
+from talkinghead.contracts.coefficients import Coefficients
+from talkinghead.contracts import topology
+from talkinghead.contracts.blendshapes import author_blendshapes, express
+from talkinghead.contracts.face_model import (
     euler_from_matrix,
     lip_gap,
     mouth_width,

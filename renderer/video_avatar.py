@@ -1,13 +1,11 @@
 """Avatars from a talking video: the video's own frames, warped (``quick``) or redrawn by a network (``standard``).
 
-Enrollment (needs the ``track`` extra): track the face; run audio2motion on
-the video's own audio and find the video's A/V offset from it
-(:mod:`.av_offset`; not trusted -> 0 and a warning); fit the calibration
-from audio2motion's scale to this face's (:mod:`.calibration`, mandatory);
-pick the base loop, the most restful second (:mod:`.base_loop`); keep those
-frames, their fits, the calibration and every frame's mouth crop as a bundle.
-The ``standard`` preset also trains :mod:`.lower_face`'s network on every
-enrollment frame (:mod:`.standard`) and keeps it with its reference regions.
+Enrollment (:mod:`talkinghead.jobs.enroll`, which joins this stage to
+audio2motion) tracks the face, fits the calibration from audio2motion's
+scale to this face's and the video's A/V offset, picks the base loop, and
+keeps those frames, their fits, the calibration and every frame's mouth crop
+as a bundle. The ``standard`` preset also keeps :mod:`.lower_face`'s network,
+trained on every enrollment frame, with its reference regions.
 
 Rendering (no MediaPipe needed; :mod:`.redraw`, which a dub shares): output
 frame ``k`` is drawn on base frame ``loop[k mod len(loop)]``, a
@@ -24,28 +22,26 @@ pasted back into the full frame with a feathered, colour-matched mask
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
+import torch
 
-from talkinghead.audio2motion.finetune import finetune_articulation
-from talkinghead.audio2motion.model import Audio2Motion, load_model, save_model
+from talkinghead.contracts.frame import Frame
+from talkinghead.contracts.coefficients import Coefficients
+from talkinghead.contracts.face_model import FaceModel
 from talkinghead.renderer.bundle import read_meta, write_meta
-from talkinghead.renderer.calibration import DRIVEN, Calibration, align, fit_calibration
-from talkinghead.renderer.crops import CropConfig, CropView, crop_transforms, cut_crops
-from talkinghead.renderer.face_model import FaceModel, interocular, lip_gap
+from talkinghead.renderer.calibration import Calibration
+from talkinghead.renderer.crops import CropConfig, CropView, crop_transforms
 from talkinghead.renderer.lower_face import RegionConfig
 from talkinghead.renderer.mouth import MouthStyle
-from talkinghead.renderer.mouth_bank import MouthBank, build_bank
+from talkinghead.renderer.mouth_bank import MouthBank
 from talkinghead.renderer.redraw import MouthRedrawer, TrackedFrame
-from talkinghead.renderer.standard import (
-    Enrollment, LowerFaceModel, References, StandardConfig, build_examples, pick_references,
-    require_device, train_network, training_errors,
-)
+from talkinghead.renderer.standard import LowerFaceModel
 from talkinghead.renderer.tracking import Track
 from talkinghead.renderer.video import write_image
 
@@ -69,17 +65,11 @@ class VideoAvatar:
     mouths: MouthBank  # every enrollment frame's mouth, for real teeth
     region_views: np.ndarray  # (L,2,3): each base frame's network region in its frame (smoothed crops)
     lower_face: LowerFaceModel | None = None  # the standard preset's network; None: quick
-    motion_model: Audio2Motion | None = None  # audio2motion fine-tuned on this video; None: the shipped one
+    motion_weights: dict | None = None  # audio2motion's checkpoint fine-tuned on this video; None: the shipped one
 
     @property
     def preset(self) -> str:
         return "quick" if self.lower_face is None else "standard"
-
-    @property
-    def mouth_fit(self) -> MouthFit:
-        """The person's mouth as enrollment fitted it, to redraw other frames of them (a dub)."""
-        return MouthFit(self.calibration, self.av_offset, self.av_offset_trusted, self.mouths, self.lower_face,
-                        self.motion_model, len(self.mouths.keys))
 
     def save(self, directory: str | Path, track: Track | None = None) -> None:
         """Write the bundle, with the enrollment ``track`` as ``track.npz``.
@@ -102,8 +92,8 @@ class VideoAvatar:
             files["track"] = "track.npz"
         if self.lower_face is not None:
             files.update(self.lower_face.save(directory))
-        if self.motion_model is not None:
-            save_model(self.motion_model, directory / "a2m.pt")
+        if self.motion_weights is not None:
+            torch.save(self.motion_weights, directory / "a2m.pt")
             files["audio2motion"] = "a2m.pt"
         write_meta(directory, "video", {
             "preset": self.preset, "fps": [self.fps.numerator, self.fps.denominator],
@@ -127,168 +117,16 @@ class VideoAvatar:
             lower_face = None
             if meta.get("preset") == "standard":
                 lower_face = LowerFaceModel.load(directory, meta["files"], backend, device)
-            motion_model = None
+            motion_weights = None
             if "audio2motion" in meta["files"]:
-                motion_model = load_model(directory / meta["files"]["audio2motion"])
+                motion_weights = torch.load(directory / meta["files"]["audio2motion"], map_location="cpu",
+                                            weights_only=True)
             return cls(frames, arrays["landmarks"], arrays["blendshapes"], arrays["pose"], arrays["neutral"],
                        arrays["loop"].astype(int), fps, calibration, int(meta["av_offset_frames"]),
                        bool(meta["av_offset_trusted"]), MouthBank.from_arrays(arrays), arrays["region_views"],
-                       lower_face, motion_model)
-        except (OSError, KeyError, ValueError, TypeError, RuntimeError) as error:
+                       lower_face, motion_weights)
+        except (OSError, KeyError, ValueError, TypeError, RuntimeError, pickle.UnpicklingError) as error:
             raise ValueError(f"{directory}: broken avatar bundle ({error})") from None
-
-
-@dataclass(frozen=True)
-class MouthFit:
-    """What enrollment learns of a person's mouth from their video: all a redraw needs besides frames."""
-
-    calibration: Calibration
-    av_offset: int
-    av_offset_trusted: bool
-    mouths: MouthBank
-    lower_face: LowerFaceModel | None
-    motion_model: Audio2Motion | None
-    frames: int  # enrollment frames (from the track's first)
-
-
-def fit_mouth(path: str | Path, track: Track, audio: str | Path | None = None, frames: int | None = None,
-              preset: str = "quick", device: str = "cpu", work_dir: str | Path | None = None,
-              config: StandardConfig = StandardConfig(), finetune_audio2motion: bool = False,
-              progress: bool = True) -> MouthFit:
-    """Fit the calibration, mouth bank and (``standard``) the lower-face network on ``track``'s first ``frames``.
-
-    The video's frames are streamed (one decode pass), never all held.
-    """
-    from talkinghead.audio2motion.animate import animate
-    from talkinghead.audio2motion.audio_io import load_audio
-    from talkinghead.audio2motion.baselines import mouth_signals
-    from talkinghead.renderer.av_offset import estimate_av_offset
-    from talkinghead.renderer.video import iter_frames
-
-    if preset not in PRESETS:
-        raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
-    if preset == "standard":
-        require_device(device)
-    try:
-        samples, rate = load_audio(audio or path)
-    except ValueError as error:
-        raise ValueError(f"enrollment needs the video's speech for calibration: {error} (use --audio)") from None
-    limit = track.num_frames if frames is None else min(frames, track.num_frames)
-    samples = samples[: int(limit / track.fps * rate)]
-    model = load_model()
-    predicted = animate(model, samples, rate, track.fps, 100).blendshapes
-    n = min(len(predicted), limit)
-    predicted, tracked = predicted[:n], track.blendshapes[:n]
-    landmarks = track.landmarks[:n].astype(np.float64)
-    estimate = estimate_av_offset(mouth_signals(predicted)["aperture"], lip_gap(landmarks) / interocular(landmarks))
-    calibration = fit_calibration(predicted, tracked, estimate.lag)
-    motion_model = None
-    if finetune_audio2motion:
-        frames_at, wanted_weights = align(np.arange(n)[:, None], calibration.invert(tracked), estimate.lag)
-        motion_model, _, _ = finetune_articulation(model, samples, rate, track.fps, frames_at[:, 0], wanted_weights,
-                                                   list(DRIVEN), progress=progress)
-        refitted = animate(motion_model, samples, rate, track.fps, 100).blendshapes[:n]
-        calibration = fit_calibration(refitted, tracked, estimate.lag)
-    size = (track.camera.width, track.camera.height)
-    region = config.region
-    views = region_views(track.landmarks[:n], size, region)
-    regions = []
-
-    def frames_cutting_regions():
-        frames = tqdm(zip(range(n), iter_frames(path)), total=n, unit="frame", desc="enroll", disable=not progress)
-        for k, frame in frames:
-            if preset == "standard":
-                regions.append(cut_crops(frame[None], views[k].transform[None], region.size)[0])
-            yield frame
-
-    mouths = build_bank(frames_cutting_regions(), track.landmarks[:n], tracked)
-    lower_face = None
-    if preset == "standard":
-        enrollment = Enrollment(np.stack(regions), views, track.landmarks[:n], tracked, track.pose[:n],
-                                FaceModel(track.neutral), mouths)
-        picks = pick_references(mouths.keys, config.references)
-        references = References(enrollment.regions[picks], mouths.keys[picks], picks)
-        fields, truths = build_examples(enrollment, references, config, progress)
-        checkpoint = None if work_dir is None else Path(work_dir) / "lower_face.ckpt"
-        net = train_network(fields, truths, config, checkpoint, device, progress)
-        network_error, quick_error = training_errors(net, fields, truths)
-        if not network_error < quick_error:
-            raise ValueError(f"standard preset: the trained network ({network_error:.1f}) does not beat the quick "
-                             f"drawing ({quick_error:.1f}) on its own examples; use --preset quick")
-        lower_face = LowerFaceModel(net, region, references)
-    return MouthFit(calibration, estimate.lag, estimate.confident, mouths, lower_face, motion_model, n)
-
-
-def track_for_enrollment(path: str | Path, work_dir: str | Path | None = None, progress: bool = True) -> Track:
-    """The video's track: the one an interrupted enrollment left in ``work_dir`` if it fits, else a fresh one."""
-    from talkinghead.renderer.tracking import track_video
-    from talkinghead.renderer.video import probe_video
-
-    info = probe_video(path)
-    work = Path(work_dir) if work_dir is not None else None
-    if work is not None and (work / "track.npz").is_file():
-        cached = Track.load(work / "track.npz")
-        if (cached.camera.width, cached.camera.height, cached.fps) == (info.width, info.height, info.fps):
-            return cached
-    track = track_video(path, progress=progress)
-    if work is not None:
-        work.mkdir(parents=True, exist_ok=True)
-        track.save(work / "track.npz")
-    return track
-
-
-def enroll_video(path: str | Path, audio: str | Path | None = None, frames: int | None = None,
-                 preset: str = "quick", device: str = "cpu", max_minutes: float | None = None,
-                 track: Track | None = None, work_dir: str | Path | None = None,
-                 config: StandardConfig = StandardConfig(), finetune_audio2motion: bool = False,
-                 progress: bool = True) -> VideoAvatar:
-    """Make a video avatar from a talking video and its speech (needs the ``track`` extra).
-
-    ``audio``: the speech as its own file, when the video has no audio track
-    (it must start with the video). ``frames`` / ``max_minutes``: enroll on
-    the first frames only (and their speech), e.g. to hold the rest out for
-    testing. ``track``: the video's track, if already made. ``work_dir``:
-    where an interrupted enrollment left its track and training checkpoint
-    (running again resumes from them). ``preset`` ``standard`` trains the
-    lower-face network on ``device``. ``finetune_audio2motion``: also fit
-    audio2motion's articulation layer to this video's mouth (short videos
-    overfit; off by default).
-    """
-    from talkinghead.audio2motion.audio_io import load_audio
-    from talkinghead.renderer.base_loop import base_loop
-    from talkinghead.renderer.video import iter_frames, probe_video
-
-    if preset not in PRESETS:
-        raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
-    if frames is not None and frames < 2:
-        raise ValueError(f"frames must be at least 2, got {frames}")
-    if max_minutes is not None and max_minutes <= 0:
-        raise ValueError(f"max_minutes must be positive, got {max_minutes}")
-    if preset == "standard":
-        require_device(device)
-    probe_video(path)  # an unreadable file says so before anything else
-    try:  # before tracking, so a missing speech track fails at once
-        load_audio(audio or path)
-    except ValueError as error:
-        raise ValueError(f"enrollment needs the video's speech for calibration: {error} (use --audio)") from None
-    track = track or track_for_enrollment(path, work_dir, progress)
-    limit = track.num_frames if frames is None else frames
-    if max_minutes is not None:
-        limit = min(limit, int(max_minutes * 60 * track.fps))
-    fit = fit_mouth(path, track, audio, limit, preset, device, work_dir, config, finetune_audio2motion, progress)
-    n = fit.frames
-    loop = base_loop(track.landmarks[:n], track.fps)
-    window = np.unique(loop)
-    wanted = set(window.tolist())
-    kept = {k: frame for k, frame in zip(range(int(window[-1]) + 1), iter_frames(path)) if k in wanted}
-    size = (track.camera.width, track.camera.height)
-    views = region_views(track.landmarks[:n], size, config.region)
-    return VideoAvatar(
-        np.stack([kept[k] for k in window]), track.landmarks[window], track.blendshapes[window],
-        track.pose[window], track.neutral, np.searchsorted(window, loop), track.fps, fit.calibration,
-        fit.av_offset, fit.av_offset_trusted, fit.mouths, np.stack([views[k].transform for k in window]),
-        fit.lower_face, fit.motion_model,
-    )
 
 
 def region_views(landmarks: np.ndarray, size: tuple[int, int], region: RegionConfig) -> list[CropView]:
@@ -321,19 +159,24 @@ class VideoRenderer:
         return TrackedFrame(a.frames[index], a.landmarks[index], a.blendshapes[index], a.pose[index],
                             a.region_views[index])
 
-    def render_frames(self, blendshapes: np.ndarray, pose: np.ndarray, first_frame: int = 0,
-                      calibrate: bool = True) -> np.ndarray:
-        """Frames ``first_frame ..`` of a sequence; ``pose`` is ignored (the base frames' own).
+    @property
+    def motion_weights(self) -> dict | None:
+        return self.avatar.motion_weights
+
+    def draw(self, coefficients: Coefficients, calibrate: bool = True) -> np.ndarray:
+        """Frames ``start_frame ..`` of a sequence; the pose is ignored (the base frames' own).
 
         ``calibrate=False``: the weights are already in this avatar's tracked
         scale (e.g. tracked from its own video), not audio2motion's.
         """
-        return self.render_at(blendshapes, pose, range(first_frame, first_frame + len(blendshapes)), calibrate)
+        indices = range(coefficients.start_frame, coefficients.end_frame)
+        return self._draw(coefficients.blendshapes, indices, calibrate)
 
-    def render_at(self, blendshapes: np.ndarray, pose: np.ndarray, indices: Sequence[int],
-                  calibrate: bool = True) -> np.ndarray:
-        """One frame per row, row ``k`` at timeline index ``indices[k]``: frames of several live sessions
-        drawn in one batch."""
+    def draw_frames(self, frames: Sequence[Frame]) -> np.ndarray:
+        """One picture per frame, each at its own timeline index: frames of several live sessions in one batch."""
+        return self._draw(np.stack([f.blendshapes for f in frames]), [f.index for f in frames], True)
+
+    def _draw(self, blendshapes: np.ndarray, indices: Sequence[int], calibrate: bool) -> np.ndarray:
         a = self.avatar
         driven = a.calibration.apply(blendshapes) if calibrate else np.asarray(blendshapes, np.float32)
         bases = [int(a.loop[index % len(a.loop)]) for index in indices]

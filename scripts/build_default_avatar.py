@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib import cbook
 
-from talkinghead.audio2motion.tts import synthesize_festival
+from talkinghead.audio2motion.training.tts import synthesize_festival
 from talkinghead.renderer.photo import enroll_photo
 
 DEMO_TEXT = "Hello! I am a talking head. I was made from one photo, and I move my lips to your voice."

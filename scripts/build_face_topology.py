@@ -1,4 +1,4 @@
-"""Build ``renderer/assets/face_topology.npz`` from MediaPipe (run once by a maintainer).
+"""Build ``engine/contracts/assets/face_topology.npz`` from MediaPipe (run once by a maintainer).
 
 Needs the ``track`` extra (mediapipe 0.10.21, which brings matplotlib). Steps:
 
@@ -24,7 +24,7 @@ Needs the ``track`` extra (mediapipe 0.10.21, which brings matplotlib). Steps:
 3. Named index sets from MediaPipe's connection sets (plus geometric criteria
    for RIGID), written with the rest; and the NOTICE for MediaPipe's topology.
 
-Usage: ``python scripts/build_face_topology.py [--out renderer/assets]``
+Usage: ``python scripts/build_face_topology.py [--out engine/contracts/assets]``
 """
 
 from __future__ import annotations
@@ -36,13 +36,13 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from talkinghead.renderer.face_model import (
+from talkinghead.contracts.face_model import (
     euler_from_matrix,
     eye_centres,
     mediapipe_to_model,
     normalise,
 )
-from talkinghead.renderer.topology import (
+from talkinghead.contracts.topology import (
     CHIN,
     FOREHEAD,
     INNER_MOUTH_CORNERS,
@@ -413,7 +413,7 @@ def _pair_lids(upper: list[int], lower: list[int]) -> None:
 
 
 def index_sets(connections, vertices: np.ndarray, mirror: np.ndarray) -> dict[str, list[int]]:
-    """All named sets of :mod:`talkinghead.renderer.topology` from the connection sets."""
+    """All named sets of :mod:`talkinghead.contracts.topology` from the connection sets."""
     lips = _chains(connections.FACEMESH_LIPS)
     outer = next(loop for loop in lips if MOUTH_CORNERS[0] in loop)
     inner = next(loop for loop in lips if INNER_MOUTH_CORNERS[0] in loop)
@@ -564,7 +564,7 @@ def build(out_dir: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "renderer" / "assets")
+    parser.add_argument("--out", type=Path, default=ROOT / "engine" / "contracts" / "assets")
     build(parser.parse_args().out)
 
 

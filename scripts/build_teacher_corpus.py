@@ -18,7 +18,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from talkinghead.audio2motion.teacher import TeacherConfig, build_corpus
+from talkinghead.audio2motion.training.teacher import TeacherConfig, build_corpus
 
 
 def main() -> None:

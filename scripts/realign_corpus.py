@@ -3,7 +3,7 @@
     python scripts/realign_corpus.py SOURCE_CORPUS OUT_DIR --weights RUN/a2m.pt [--threads 1]
 
 Writes the same shards to OUT_DIR with each utterance's mel moved by the
-aligner's offset (:mod:`talkinghead.audio2motion.realign`), and
+aligner's offset (:mod:`talkinghead.audio2motion.training.realign`), and
 ``realign.json`` with the offsets' median and spread per engine. Resumable:
 shards already in OUT_DIR are skipped. The recipe for the shipped weights is
 build -> train -> realign with that model -> train again on the realigned corpus.
@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from talkinghead.audio2motion.corpus import read_shard, read_shard_meta, shard_indices, shard_path, write_shard
+from talkinghead.audio2motion.training.corpus import read_shard, read_shard_meta, shard_indices, shard_path, write_shard
 from talkinghead.audio2motion.model import load_model
-from talkinghead.audio2motion.realign import realign
+from talkinghead.audio2motion.training.realign import realign
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """An avatar's 3D face as JSON, for viewers that apply coefficients themselves (the browser's 3D view).
 
-The face is the renderer's own (:class:`talkinghead.renderer.face_model.FaceModel`):
+The face is the renderer's own (:class:`talkinghead.contracts.face_model.FaceModel`):
 vertices in the model frame (IOD units, +y up, +z toward the camera), the
 52 ARKit displacement fields in ``Coefficients`` order, and the triangles.
 A viewer draws ``neutral + sum_i w_i * blendshapes[i]`` and applies the pose
@@ -14,7 +14,7 @@ import base64
 
 import numpy as np
 
-from talkinghead.arkit import ARKIT_NAMES, POSE_NAMES
+from talkinghead.contracts.arkit import ARKIT_NAMES, POSE_NAMES
 
 
 def face_mesh(face) -> dict:

@@ -34,8 +34,10 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from talkinghead.live import Engine, LiveConfig, Session
-from talkinghead.streaming.clock import as_fraction, as_pair
+from talkinghead.streaming.live import Engine, LiveConfig, Session
+from talkinghead.contracts.clock import as_fraction, as_pair
+from talkinghead.contracts.clock import check_sample_rate
+from talkinghead.streaming.codecs import JpegEncoder
 from talkinghead.streaming.mesh import face_mesh
 from talkinghead.streaming.messages import ProtocolError, error_message, parse_message
 from talkinghead.streaming.signalling import WebRtcCalls
@@ -214,8 +216,7 @@ class Server:
         try:
             await asyncio.to_thread(self.engine.renderer, start.get("avatar"))  # a first load takes seconds
             rate = start.get("sample_rate", 16000)
-            if isinstance(rate, bool) or not isinstance(rate, int) or not 8000 <= rate <= 192000:
-                raise ValueError(f"sample_rate must be an int in 8000..192000, got {rate!r}")
+            check_sample_rate(rate, "sample_rate", 8000, 192000)
             fmt = start.get("format", "pcm_s16le")
             if fmt not in FORMATS:
                 raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
@@ -229,8 +230,9 @@ class Server:
                 raise ValueError("video_codec must be jpeg")
             config = LiveConfig(fps=as_fraction(start.get("fps", 25), "fps"), pacing=start.get("pacing", "realtime"),
                                 lookahead_ms=start.get("lookahead_ms", 100), video="video" in outputs,
-                                jpeg="video" in outputs, audio="audio" in outputs)
-            session = self.engine.session(start.get("avatar"), rate, config)
+                                audio="audio" in outputs)
+            codec = JpegEncoder if "video" in outputs else None  # protocol v1's only video codec
+            session = self.engine.session(start.get("avatar"), rate, config, codec)
         except (ValueError, TypeError) as error:
             raise ProtocolError("bad_start", str(error), 4400) from None
         return session, FORMATS[fmt], channels, outputs
@@ -325,8 +327,8 @@ class Server:
             header["pose"] = [round(float(v), 5) for v in frame.pose]
         payload = json.dumps(header).encode()
         parts = [len(payload).to_bytes(4, "big"), payload]
-        if frame.jpeg is not None:
-            parts.append(frame.jpeg)
+        if frame.encoded is not None:
+            parts.append(frame.encoded)
         await self._send(connection, b"".join(parts))
         if frame.audio is not None:
             await self._send(connection, _audio_message(frame))

@@ -29,12 +29,13 @@ from fractions import Fraction
 
 import numpy as np
 
-from talkinghead.arkit import ARKIT_INDEX
+from talkinghead.contracts.arkit import ARKIT_INDEX
 from talkinghead.audio2motion.animate import MotionNetwork, StreamingAnimator
-from talkinghead.audio2motion.audio_io import caller_pcm
+from talkinghead.contracts.audio_io import caller_pcm
 from talkinghead.audio2motion.motion import MOUTH_SHAPES, MotionConfig, MotionLayer
-from talkinghead.coefficients import Coefficients
-from talkinghead.streaming.clock import FrameClock, as_fraction
+from talkinghead.contracts.coefficients import Coefficients
+from talkinghead.contracts.frame import Frame
+from talkinghead.contracts.clock import FrameClock, as_fraction
 
 SILENCE_STEP_MS = 10  # silence is inserted in these steps until the wanted frames are final
 MOUTH = np.array([ARKIT_INDEX[name] for name in MOUTH_SHAPES])
@@ -55,18 +56,6 @@ class SessionConfig:
             raise ValueError(f"fade_frames must be >= 1, got {self.fade_frames}")
 
 
-@dataclass(frozen=True)
-class FrameOut:
-    """One frame of a session: its number, time, coefficients row, and where its audio came from."""
-
-    index: int
-    pts: Fraction  # seconds: index / fps
-    blendshapes: np.ndarray  # (52,)
-    pose: np.ndarray  # (6,)
-    source: tuple[int, int] | None  # [first, end) caller samples in the frame; None: inserted silence
-    audio: np.ndarray | None = None  # the frame's span of the stream (``keep_audio``)
-
-
 class SessionCore:
     """Caller audio -> session frames, deterministic (see the module docstring)."""
 
@@ -84,9 +73,9 @@ class SessionCore:
         self._coefficients: deque[tuple[int, np.ndarray, np.ndarray]] = deque()  # animator frames for the motion layer
         self._stream_frames = 0  # stream frames computed
         self._dropped = 0  # stream frames dropped by interrupts: session index = stream index - this
-        self.ready: deque[FrameOut] = deque()  # computed, not taken
-        self._last: FrameOut | None = None  # the last frame taken
-        self._fade: tuple[FrameOut, int] | None = None  # (face faded from, first session index of the fade)
+        self.ready: deque[Frame] = deque()  # computed, not taken
+        self._last: Frame | None = None  # the last frame taken
+        self._fade: tuple[Frame, int] | None = None  # (face faded from, first session index of the fade)
         self._closed = False
         self._audio = np.zeros(0, np.float32)  # stream samples from _audio_start on (keep_audio)
         self._audio_start = 0
@@ -128,7 +117,7 @@ class SessionCore:
             self._pending.append(pcm)
             self._pending_samples += len(pcm)
 
-    def feed(self, samples: int | None = None) -> list[FrameOut]:
+    def feed(self, samples: int | None = None) -> list[Frame]:
         """Feed up to ``samples`` pending caller samples (all by default); the frames that became final.
 
         The pending chunks go in as one piece: the network's cost is mostly per call.
@@ -152,7 +141,7 @@ class SessionCore:
         self._real_end = self._stream_fed
         return self._compute()
 
-    def idle_until(self, index: int) -> list[FrameOut]:
+    def idle_until(self, index: int) -> list[Frame]:
         """Insert silence (after any pending audio is fed) until frames before session ``index`` are final."""
         out = self.feed()
         behind = index - self.next_index
@@ -165,7 +154,7 @@ class SessionCore:
             out += self._compute()
         return out
 
-    def flush(self) -> list[FrameOut]:
+    def flush(self) -> list[Frame]:
         """End an utterance: feed everything and pad with silence until every frame holding caller audio is final."""
         out = self.feed()
         if self._real_end:
@@ -173,7 +162,7 @@ class SessionCore:
             out += self.idle_until(last_real + 1 - self._dropped)
         return out
 
-    def interrupt(self, returned: int = 0, last_shown: FrameOut | None = None) -> int:
+    def interrupt(self, returned: int = 0, last_shown: Frame | None = None) -> int:
         """Barge-in: drop pending audio and untaken frames; returns the session index of the next frame.
 
         ``returned``: frames already taken but never shown (a consumer's
@@ -191,7 +180,7 @@ class SessionCore:
         self._real.clear()  # from here on, what was fed and not taken is silence to the caller
         return self.next_index
 
-    def take(self) -> FrameOut | None:
+    def take(self) -> Frame | None:
         """The next computed frame, marked as delivered (interrupts fade from the last one taken)."""
         if not self.ready:
             return None
@@ -199,7 +188,7 @@ class SessionCore:
         self._last = frame
         return frame
 
-    def end(self) -> list[FrameOut]:
+    def end(self) -> list[Frame]:
         """End the session: the stream ends (padded with silence as the clock says), every frame made final.
 
         Afterwards exactly ``ceil(stream_samples * fps / sr)`` stream frames exist.
@@ -236,7 +225,7 @@ class SessionCore:
         for row, (weights, pose) in enumerate(zip(coefficients.blendshapes, coefficients.pose)):
             self._coefficients.append((coefficients.start_frame + row, weights, pose))
 
-    def _compute(self) -> list[FrameOut]:
+    def _compute(self) -> list[Frame]:
         """Run the motion layer on the animator's new frames; number them, find their sources, fade."""
         if not self._coefficients or not self._motion.can_apply(self._coefficients[0][0] + 1):
             return []
@@ -251,7 +240,7 @@ class SessionCore:
             stream_index = rows[0][0] + offset
             index = stream_index - self._dropped
             source = self._source(stream_index)
-            frame = FrameOut(index, index / self.config.fps, *self._faded(index, weights, pose, source), source,
+            frame = Frame(index, index / self.config.fps, *self._faded(index, weights, pose, source), source,
                              self._frame_audio(stream_index))
             out.append(frame)
             self.ready.append(frame)

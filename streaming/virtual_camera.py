@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import platform
 import signal
 from collections.abc import AsyncIterator, Callable
@@ -32,8 +31,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from talkinghead.audio2motion.audio_io import load_audio
-from talkinghead.live import Engine, LiveConfig
+from talkinghead.contracts.audio_io import load_audio
+from talkinghead.streaming.live import Engine, LiveConfig
 
 BLOCK_MS = 20  # a file's blocks: what a microphone typically hands over
 STALL_SECONDS = 2.0  # a microphone silent this long has stopped
@@ -90,9 +89,15 @@ class CameraRun:
 
 
 def require(module: str) -> Any:
-    """Import one of the virtualcam extra's modules, or say how to install it."""
+    """Import one of the virtualcam extra's modules (``pyvirtualcam`` or ``sounddevice``), or say how to install it."""
     try:
-        return importlib.import_module(module)
+        if module == "pyvirtualcam":
+            import pyvirtualcam as loaded
+        elif module == "sounddevice":
+            import sounddevice as loaded
+        else:
+            raise ValueError(f"{module!r} is not one of the virtualcam extra's modules")
+        return loaded
     except ImportError:
         raise ImportError(EXTRA) from None
     except OSError as error:  # sounddevice without the PortAudio library

@@ -1,6 +1,6 @@
 """WebRTC media for conferencing apps: a live session's pictures and sound as aiortc tracks.
 
-:class:`AvatarTracks` opens a live :class:`~talkinghead.live.Session` and
+:class:`AvatarTracks` opens a live :class:`~talkinghead.streaming.live.Session` and
 exposes ``video`` and ``audio``, two aiortc ``MediaStreamTrack``\\ s an app
 adds to its ``RTCPeerConnection``. Both run on the session's media clock:
 video frame ``k`` has ``pts = k/fps`` seconds on a 1/90000 time base, and
@@ -25,10 +25,11 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from talkinghead.audio2motion.audio_io import caller_pcm
-from talkinghead.audio2motion.resample import StreamingResampler
-from talkinghead.live import Engine, Frame, LiveConfig, Session
-from talkinghead.streaming.clock import FrameClock
+from talkinghead.contracts.audio_io import caller_pcm
+from talkinghead.contracts.resample import StreamingResampler
+from talkinghead.contracts.frame import Frame
+from talkinghead.streaming.live import Engine, LiveConfig, Session
+from talkinghead.contracts.clock import FrameClock
 
 MISSING = "WebRTC needs the webrtc extra: pip install 'talkinghead[webrtc]'"
 try:
@@ -135,7 +136,7 @@ class AvatarTracks:
 
     def __init__(self, engine: Engine, avatar: str | None = None, config: LiveConfig = LiveConfig(),
                  sample_rate: int = AUDIO_RATE) -> None:
-        config = dataclasses.replace(config, video=True, audio=True, jpeg=False)
+        config = dataclasses.replace(config, video=True, audio=True)
         self.session: Session = engine.session(avatar, sample_rate, config)
         self.video = _QueueTrack("video", self, VIDEO_QUEUE)
         self.audio = _QueueTrack("audio", self, AUDIO_QUEUE)

@@ -18,8 +18,8 @@ def talking_video(tmp_path_factory) -> Path:
     """The built-in photo avatar saying the demo sentence (6.6 s): a talking video made here, with audio."""
     from fractions import Fraction
 
-    from talkinghead.audio2motion.audio_io import load_audio
-    from talkinghead.render import RenderConfig, demo_audio, drive
+    from talkinghead.contracts.audio_io import load_audio
+    from talkinghead.jobs.render import RenderConfig, demo_audio, drive
     from talkinghead.renderer.avatar import avatar_renderer, load_avatar
     from talkinghead.renderer.video import VideoWriter
 
@@ -28,14 +28,14 @@ def talking_video(tmp_path_factory) -> Path:
     coefficients = drive(samples, rate, RenderConfig())
     path = tmp_path_factory.mktemp("video") / "talking.mp4"
     with VideoWriter(path, Fraction(30), photo.size, samples, rate, crf=14) as out:
-        out.write(photo.render_frames(coefficients.blendshapes, coefficients.pose))
+        out.write(photo.draw(coefficients))
     return path
 
 
 @pytest.fixture(scope="session")
 def engine():
     """One live engine (default avatar, at most 3 sessions) for the session and server tests."""
-    from talkinghead.live import Engine
+    from talkinghead.streaming.live import Engine
 
     engine = Engine(max_sessions=3)
     yield engine

@@ -15,12 +15,12 @@ pytest.importorskip("pocketsphinx")
 
 from talkinghead.audio2motion.align import (
     DICTIONARY,
-    SAMPLE_RATE,
     align_transcript,
     recognise_phones,
     transcript_words,
 )
-from talkinghead.audio2motion.audio_io import load_audio_16k
+from talkinghead.contracts.audio_io import FEATURE_RATE as SAMPLE_RATE
+from talkinghead.contracts.audio_io import load_audio_16k
 from talkinghead.audio2motion.phones import SILENCE, VOWELS, phones_at
 from talkinghead.evaluation.labels import TUNING_CLIPS, available_clips
 

@@ -12,7 +12,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from talkinghead.arkit import ARKIT_INDEX, ARKIT_NAMES
+from talkinghead.contracts.arkit import ARKIT_INDEX, ARKIT_NAMES
 from talkinghead.audio2motion.articulation import (
     GLIDES,
     VISEME_TARGETS,
@@ -23,9 +23,9 @@ from talkinghead.audio2motion.articulation import (
 from talkinghead.audio2motion.phones import PHONES, Phone
 from talkinghead.evaluation.labels import TUNING_CLIPS, available_clips
 from talkinghead.evaluation.lipsync import auc_at_lag
-from talkinghead.renderer import topology
-from talkinghead.renderer.blendshapes import author_blendshapes, express
-from talkinghead.renderer.face_model import interocular
+from talkinghead.contracts import topology
+from talkinghead.contracts.blendshapes import author_blendshapes, express
+from talkinghead.contracts.face_model import interocular
 
 FINE_FPS = 1000  # sampling rate for checks at precise times
 ROUNDING = ("mouthFunnel", "mouthPucker")

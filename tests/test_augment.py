@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import butter, lfilter, sosfilt
-from talkinghead.audio2motion import augment as A
-from talkinghead.audio2motion.audio_io import load_audio
+from talkinghead.audio2motion.training import augment as A
+from talkinghead.contracts.audio_io import load_audio
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

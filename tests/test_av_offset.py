@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from talkinghead.renderer.av_offset import estimate_av_offset
+from talkinghead.jobs.av_offset import estimate_av_offset
 
 
 def mouth_like(n: int, seed: int) -> np.ndarray:

@@ -5,7 +5,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from talkinghead.renderer import topology
+from talkinghead.contracts import topology
 from talkinghead.renderer.base_loop import LoopConfig, base_loop
 
 

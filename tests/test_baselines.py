@@ -1,4 +1,4 @@
-"""The frozen baseline mouths (talkinghead.audio2motion.baselines) and their yardstick scores."""
+"""The frozen baseline mouths (talkinghead.evaluation.baselines) and their yardstick scores."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from talkinghead.arkit import ARKIT_INDEX
-from talkinghead.audio2motion.audio_io import load_audio_16k
-from talkinghead.audio2motion.baselines import (
+from talkinghead.contracts.arkit import ARKIT_INDEX
+from talkinghead.contracts.audio_io import load_audio_16k
+from talkinghead.evaluation.baselines import (
     EnergyConfig,
     energy_mouth,
     mouth_signals,

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from talkinghead.audio2motion.audio_io import load_audio
-from talkinghead.render import demo_audio
+from talkinghead.contracts.audio_io import load_audio
+from talkinghead.jobs.render import demo_audio
 from servers import serving_in_thread
 
 WEB = Path(__file__).resolve().parents[1] / "demos" / "web"

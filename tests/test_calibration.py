@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from talkinghead.arkit import ARKIT_INDEX
+from talkinghead.contracts.arkit import ARKIT_INDEX
 from talkinghead.renderer.calibration import align, fit_calibration
 
 JAW = ARKIT_INDEX["jawOpen"]

@@ -13,10 +13,10 @@ import pytest
 import soundfile as sf
 import torch
 
-from talkinghead.audio2motion.audio_io import write_wav
+from talkinghead.contracts.audio_io import write_wav
 from talkinghead.audio2motion.model import DEFAULT_WEIGHTS, Audio2Motion, ModelConfig, save_model
 from talkinghead.cli import main
-from talkinghead.coefficients import Coefficients
+from talkinghead.contracts.coefficients import Coefficients
 
 SMALL = ModelConfig(dim=32, layers=1, heads=2, context_steps=16, norm_window=40)
 

@@ -9,7 +9,7 @@ from math import ceil
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from talkinghead.streaming.clock import FrameClock, StreamCounter, as_fraction, as_pair
+from talkinghead.contracts.clock import FrameClock, StreamCounter, as_fraction, as_pair
 
 FPS_CHOICES = [Fraction(24), Fraction(25), Fraction(30), Fraction(30000, 1001), Fraction(60)]
 rates = st.integers(8000, 48000)

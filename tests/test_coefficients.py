@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from talkinghead.arkit import ARKIT_NAMES, POSE_NAMES
-from talkinghead.coefficients import Coefficients, from_json_dict, parse_fps, to_json_dict
+from talkinghead.contracts.arkit import ARKIT_NAMES, POSE_NAMES
+from talkinghead.contracts.coefficients import Coefficients, from_json_dict, parse_fps, to_json_dict
 
 FPS_CASES = [24, 25, 30, Fraction(30000, 1001), 60]
 

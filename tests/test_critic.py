@@ -3,7 +3,7 @@
 import torch
 import torch.nn.functional as F
 
-from talkinghead.renderer.critic import PatchCritic, critic_loss, generator_loss
+from talkinghead.renderer.training.critic import PatchCritic, critic_loss, generator_loss
 
 
 def textures(count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from talkinghead.renderer import topology
+from talkinghead.contracts import topology
 from talkinghead.renderer.crops import CropConfig, crop_transforms, cut_crops, invert_2x2, to_crop
 
 

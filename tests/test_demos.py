@@ -4,10 +4,10 @@ import importlib.util
 from fractions import Fraction
 from pathlib import Path
 
-from talkinghead.audio2motion.audio_io import load_audio, write_wav
-from talkinghead.render import demo_audio
+from talkinghead.contracts.audio_io import load_audio, write_wav
+from talkinghead.jobs.render import demo_audio
 from talkinghead.renderer.video import probe_video
-from talkinghead.streaming.clock import FrameClock
+from talkinghead.contracts.clock import FrameClock
 
 DEMOS = Path(__file__).resolve().parents[1] / "demos"
 

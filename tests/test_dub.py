@@ -6,10 +6,10 @@ import av
 import numpy as np
 import pytest
 
-from talkinghead.audio2motion.audio_io import load_audio, write_wav
+from talkinghead.contracts.audio_io import load_audio, write_wav
 from talkinghead.cli import main
-from talkinghead.dub_plan import PlanConfig, frame_motion, ping_pong, plan_dub
-from talkinghead.render import demo_audio
+from talkinghead.jobs.dub_plan import PlanConfig, frame_motion, ping_pong, plan_dub
+from talkinghead.jobs.render import demo_audio
 from talkinghead.renderer.video import VideoStyle, VideoWriter, iter_frames, iter_timed_frames, probe_video
 
 CLIP = 75  # frames (2.5 s at 30 fps) of the talking video
@@ -86,7 +86,7 @@ def tracked_clip(talking_video, tmp_path_factory):
 def test_box_redraw_matches_the_whole_frame_warp(tracked_clip):
     from talkinghead.renderer.calibration import at_rest, driven_by
     from talkinghead.renderer.face_frame import FaceFrame
-    from talkinghead.renderer.face_model import FaceModel
+    from talkinghead.contracts.face_model import FaceModel
     from talkinghead.renderer.mouth_bank import build_bank
     from talkinghead.renderer.redraw import MouthRedrawer, TrackedFrame
 
@@ -110,16 +110,16 @@ def test_box_redraw_matches_the_whole_frame_warp(tracked_clip):
 
 
 def test_dub_keeps_the_video_and_changes_only_the_face(tracked_clip, speech, tmp_path):
-    from talkinghead.dub import SYNTHETIC_TAG, DubConfig, Dubbing
+    from talkinghead.jobs.dub import SYNTHETIC_TAG, DubConfig, Dubbing
 
     path, _ = tracked_clip
     dubbing = Dubbing(path, speech, DubConfig(), progress=False)
     outside, drawn = [], []
 
-    def check(frame):
-        if frame.patched is not None:
-            changed = frame.patched.changed()
-            outside.append(np.array_equal(frame.image[~changed], frame.source[~changed]))
+    def check(frame, original, patched):
+        if patched is not None:
+            changed = patched.changed()
+            outside.append(np.array_equal(frame.image[~changed], original[~changed]))
             drawn.append(changed.mean())
 
     result = dubbing.write(tmp_path / "out.mp4", on_frame=check)
@@ -135,7 +135,7 @@ def test_dub_keeps_the_video_and_changes_only_the_face(tracked_clip, speech, tmp
 
 
 def test_dub_of_a_rotated_variable_rate_video_whose_face_leaves(talking_video, speech, tmp_path):
-    from talkinghead.dub import DubConfig, Dubbing
+    from talkinghead.jobs.dub import DubConfig, Dubbing
 
     times = [Fraction(k, 30) + (Fraction(1, 60) if k % 3 == 2 else 0) for k in range(CLIP)]  # uneven steps
     lost = range(30, 45)
@@ -146,9 +146,9 @@ def test_dub_of_a_rotated_variable_rate_video_whose_face_leaves(talking_video, s
     dubbing = Dubbing(path, longer, DubConfig(watermark=True), progress=False)
     passed = {}
 
-    def check(frame):
+    def check(frame, original, patched):
         if frame.index in lost:
-            passed[frame.index] = frame.patched is None and np.array_equal(frame.image, frame.source)
+            passed[frame.index] = patched is None and np.array_equal(frame.image, original)
 
     result = dubbing.write(tmp_path / "out.mp4", on_frame=check)
     assert passed == {k: True for k in lost}
@@ -163,12 +163,12 @@ def test_dub_of_a_rotated_variable_rate_video_whose_face_leaves(talking_video, s
 
 
 def test_a_failed_dub_leaves_nothing(tracked_clip, speech, tmp_path):
-    from talkinghead.dub import DubConfig, Dubbing
+    from talkinghead.jobs.dub import DubConfig, Dubbing
 
     path, _ = tracked_clip
     dubbing = Dubbing(path, speech, DubConfig(), progress=False)
 
-    def fail(frame):
+    def fail(frame, original, patched):
         if frame.index == 20:
             raise RuntimeError("interrupted")
 
@@ -201,7 +201,7 @@ def test_bad_input_is_one_line_and_leaves_no_file(case, tracked_clip, speech, tm
 
 
 def test_cli_dub_with_original_tail_and_coefficients(tracked_clip, speech, tmp_path):
-    from talkinghead.coefficients import Coefficients
+    from talkinghead.contracts.coefficients import Coefficients
 
     path, track = tracked_clip
     output, coefficients = tmp_path / "out.mov", tmp_path / "drive.json"
@@ -221,9 +221,9 @@ def test_cli_dub_with_original_tail_and_coefficients(tracked_clip, speech, tmp_p
 
 
 def test_dub_with_a_given_standard_avatar(talking_video, tracked_clip, speech, tmp_path):
-    from talkinghead.dub import DubConfig, Dubbing
+    from talkinghead.jobs.dub import DubConfig, Dubbing
     from talkinghead.renderer.standard import StandardConfig
-    from talkinghead.renderer.video_avatar import enroll_video
+    from talkinghead.jobs.enroll import enroll_video
 
     config = StandardConfig(steps=30, references=8, max_examples=80, bases_per_target=1)  # small, for CI
     enroll_video(talking_video, preset="standard", config=config, progress=False).save(tmp_path / "avatar")
@@ -232,9 +232,9 @@ def test_dub_with_a_given_standard_avatar(talking_video, tracked_clip, speech, t
     assert dubbing.fit.lower_face is not None
     outside = []
 
-    def check(frame):
-        changed = frame.patched.changed()
-        outside.append(np.array_equal(frame.image[~changed], frame.source[~changed]) and changed.any())
+    def check(frame, original, patched):
+        changed = patched.changed()
+        outside.append(np.array_equal(frame.image[~changed], original[~changed]) and changed.any())
 
     result = dubbing.write(tmp_path / "out.mp4", on_frame=check)
     assert result.drawn == CLIP and all(outside)

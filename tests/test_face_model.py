@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from talkinghead.arkit import ARKIT_INDEX, ARKIT_NAMES
-from talkinghead.renderer import topology
-from talkinghead.renderer.blendshapes import author_blendshapes
-from talkinghead.renderer.face_model import (
+from talkinghead.contracts.arkit import ARKIT_INDEX, ARKIT_NAMES
+from talkinghead.contracts import topology
+from talkinghead.contracts.blendshapes import author_blendshapes
+from talkinghead.contracts.face_model import (
     FaceModel,
     euler_from_matrix,
     eye_centres,

@@ -8,11 +8,14 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from talkinghead.audio2motion.audio_io import load_audio
-from talkinghead.live import LiveConfig, SyncSession
-from talkinghead.render import demo_audio
-from talkinghead.streaming.clock import FrameClock
-from talkinghead.streaming.session import MOUTH, FrameOut
+from talkinghead.contracts.audio_io import load_audio
+from talkinghead.streaming.live import LiveConfig, SyncSession
+from talkinghead.jobs.render import demo_audio
+from talkinghead.contracts.clock import FrameClock
+from talkinghead.contracts.coefficients import Coefficients
+from talkinghead.contracts.frame import Frame
+from talkinghead.streaming.codecs import JpegEncoder
+from talkinghead.streaming.session import MOUTH
 
 
 @pytest.fixture(scope="module")
@@ -162,31 +165,31 @@ def test_realtime_frames_leave_when_their_audio_is_in_yet_a_producer_ahead_is_pa
 
 
 def test_frames_due_across_sessions_are_drawn_in_one_batch(engine):
-    """One drawing tick takes every queued frame: of one avatar, one ``render_at`` call; each frame as if alone."""
+    """One drawing tick takes every queued frame: of one avatar, one ``draw_frames`` call; each frame as if alone."""
     renderer = engine.renderer()
-    rows = [FrameOut(k, Fraction(k, 25), np.eye(52, dtype=np.float32)[k + 20] * 0.6, np.zeros(6, np.float32), None)
+    rows = [Frame(k, Fraction(k, 25), np.eye(52, dtype=np.float32)[k + 20] * 0.6, np.zeros(6, np.float32), None)
             for k in range(3)]
     calls = []
-    render_at = renderer.render_at
+    draw_frames = renderer.draw_frames
     gate = threading.Event()
 
     async def run():
         held = asyncio.ensure_future(engine.compute(gate.wait))  # the worker is busy: the requests queue up
         await asyncio.sleep(0.05)
-        drawn = asyncio.gather(*(engine.render(renderer, row, jpeg=True) for row in rows))
+        drawn = asyncio.gather(*(engine.render(renderer, row, codec=JpegEncoder) for row in rows))
         await asyncio.sleep(0.05)
         gate.set()
         await held
         return await drawn
 
-    renderer.render_at = lambda *args: calls.append(len(args[0])) or render_at(*args)
+    renderer.draw_frames = lambda frames: calls.append(len(frames)) or draw_frames(frames)
     try:
         drawn = asyncio.run(run())
     finally:
-        del renderer.render_at
+        del renderer.draw_frames
     assert calls == [3]
     for row, (image, jpeg) in zip(rows, drawn):
-        alone = renderer.render_frames(row.blendshapes[None], row.pose[None], row.index)[0]
+        alone = renderer.draw(Coefficients(row.blendshapes[None], row.pose[None], 25, start_frame=row.index))[0]
         assert np.array_equal(image, alone) and jpeg[:2] == b"\xff\xd8"
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from talkinghead.arkit import ARKIT_NAMES
-from talkinghead.coefficients import Coefficients
-from talkinghead.livelink import (
+from talkinghead.contracts.arkit import ARKIT_NAMES
+from talkinghead.contracts.coefficients import Coefficients
+from talkinghead.contracts.livelink import (
     LIVELINK_HEADER,
     from_livelink_csv,
     livelink_timecode,

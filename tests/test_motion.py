@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from talkinghead.arkit import ARKIT_INDEX, ARKIT_NAMES
+from talkinghead.contracts.arkit import ARKIT_INDEX, ARKIT_NAMES
 from talkinghead.audio2motion.motion import (
     BLINK_SHAPES,
     MOUTH_SHAPES,
@@ -18,8 +18,8 @@ from talkinghead.audio2motion.motion import (
     SilenceConfig,
     apply_motion,
 )
-from talkinghead.coefficients import Coefficients
-from talkinghead.streaming.clock import FrameClock
+from talkinghead.contracts.coefficients import Coefficients
+from talkinghead.contracts.clock import FrameClock
 
 JAW = ARKIT_INDEX["jawOpen"]
 MOUTH = [ARKIT_INDEX[n] for n in MOUTH_SHAPES]
@@ -374,7 +374,7 @@ def test_bad_calls_are_value_errors():
 
 # ---------------------------------------------------------------- real data
 def test_vad_silence_agrees_with_labelled_pauses(data_root):
-    from talkinghead.audio2motion.audio_io import load_audio
+    from talkinghead.contracts.audio_io import load_audio
     from talkinghead.evaluation.labels import available_clips
 
     clips = available_clips(data_root, ("speech/intro_en",))

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from talkinghead.arkit import ARKIT_INDEX
+from talkinghead.contracts.arkit import ARKIT_INDEX
 from talkinghead.renderer import raster
-from talkinghead.renderer.face_model import FaceModel
+from talkinghead.contracts.face_model import FaceModel
 
 SQUARE = torch.tensor([[0, 1, 2], [0, 2, 3]])
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from talkinghead.audio2motion.corpus import Example
+from talkinghead.audio2motion.training.corpus import Example
 from talkinghead.audio2motion.model import SILENT_MEL, Audio2Motion, ModelConfig
-from talkinghead.audio2motion.realign import realign, runs, shift_mel, viterbi_starts
+from talkinghead.audio2motion.training.realign import realign, runs, shift_mel, viterbi_starts
 
 
 def posteriors_for(true_ids: np.ndarray, n_phones: int, confidence: float, rng) -> np.ndarray:

@@ -5,7 +5,7 @@ import pytest
 pytest.importorskip("pocketsphinx")
 
 from talkinghead.audio2motion.phones import CONSONANTS, PHONES, VOWELS
-from talkinghead.audio2motion.sentences import (
+from talkinghead.audio2motion.training.sentences import (
     SentenceConfig,
     SentenceGenerator,
     frequent_words,

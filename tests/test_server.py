@@ -14,8 +14,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from talkinghead.audio2motion.audio_io import load_audio
-from talkinghead.render import demo_audio
+from talkinghead.contracts.audio_io import load_audio
+from talkinghead.jobs.render import demo_audio
 from servers import TOKEN, with_server
 
 @pytest.fixture(scope="module")

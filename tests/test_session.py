@@ -9,7 +9,7 @@ import torch
 from talkinghead.audio2motion.animate import animate
 from talkinghead.audio2motion.model import Audio2Motion, ModelConfig
 from talkinghead.audio2motion.motion import apply_motion
-from talkinghead.streaming.clock import FrameClock
+from talkinghead.contracts.clock import FrameClock
 from talkinghead.streaming.session import MOUTH, SessionConfig, SessionCore
 
 SMALL = ModelConfig(dim=32, layers=1, heads=2, context_steps=16, norm_window=40)

@@ -4,7 +4,8 @@ import numpy as np
 
 from talkinghead.renderer.calibration import DRIVEN
 from talkinghead.renderer.mouth_bank import MouthBank
-from talkinghead.renderer.standard import References, pick_references
+from talkinghead.renderer.standard import References
+from talkinghead.renderer.training.standard import pick_references
 
 
 def _weights(opening: float) -> np.ndarray:

@@ -6,11 +6,11 @@ import shutil
 import numpy as np
 import pytest
 
-from talkinghead.arkit import ARKIT_INDEX
-from talkinghead.audio2motion.corpus import Example, read_corpus, read_shard, shard_indices, shard_path, write_shard
+from talkinghead.contracts.arkit import ARKIT_INDEX
+from talkinghead.audio2motion.training.corpus import Example, read_corpus, read_shard, shard_indices, shard_path, write_shard
 from talkinghead.audio2motion.model import ModelConfig, load_model
 from talkinghead.audio2motion.phones import PHONE_INDEX, PHONES
-from talkinghead.audio2motion.train import TrainConfig, split, train
+from talkinghead.audio2motion.training.train import TrainConfig, split, train
 
 SMALL = ModelConfig(dim=32, layers=1, heads=2, context_steps=16, norm_window=40, max_lookahead_steps=2)
 
@@ -50,7 +50,7 @@ def test_empty_corpus_is_a_clear_error(tmp_path):
 @pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("festival") is None,
                     reason="espeak-ng and festival are needed for a real shard")
 def test_a_real_shard_has_speech_where_its_phones_say():
-    from talkinghead.audio2motion.teacher import TeacherConfig, make_shard
+    from talkinghead.audio2motion.training.teacher import TeacherConfig, make_shard
 
     examples = make_shard(0, TeacherConfig(utterances_per_shard=3, p_clean=1.0))
     again = make_shard(0, TeacherConfig(utterances_per_shard=3, p_clean=1.0))
@@ -95,8 +95,8 @@ def test_held_out_split_is_disjoint_and_stable():
 
 def test_lip_gap_direction_matches_the_mesh():
     """The aperture loss's dot product equals the reference face's signed lip gap change."""
-    from talkinghead.audio2motion.baselines import mouth_signals
-    from talkinghead.audio2motion.train import lip_gap_direction
+    from talkinghead.evaluation.baselines import mouth_signals
+    from talkinghead.audio2motion.training.train import lip_gap_direction
 
     weights = np.random.default_rng(3).uniform(0, 0.6, (6, 52))
     change = mouth_signals(weights)["aperture"] - mouth_signals(np.zeros((1, 52)))["aperture"]
@@ -106,7 +106,7 @@ def test_lip_gap_direction_matches_the_mesh():
 
 @pytest.mark.skipif(shutil.which("flite") is None, reason="flite is needed for a flite shard")
 def test_a_flite_share_of_one_speaks_only_flite_voices():
-    from talkinghead.audio2motion.teacher import TeacherConfig, make_shard
+    from talkinghead.audio2motion.training.teacher import TeacherConfig, make_shard
 
     config = TeacherConfig(utterances_per_shard=2, p_clean=1.0, espeak_share=0.0, flite_share=1.0)
     examples = make_shard(0, config)
@@ -116,7 +116,7 @@ def test_a_flite_share_of_one_speaks_only_flite_voices():
 
 @pytest.mark.parametrize("espeak, flite", [(-0.1, 0.0), (0.7, 0.4), (0.0, 1.5)])
 def test_engine_shares_must_be_a_distribution(espeak, flite):
-    from talkinghead.audio2motion.teacher import TeacherConfig
+    from talkinghead.audio2motion.training.teacher import TeacherConfig
 
     with pytest.raises(ValueError, match="shares"):
         TeacherConfig(espeak_share=espeak, flite_share=flite)
@@ -146,7 +146,7 @@ def _batch_with_error_on(phone: str, steps: int = 12):
     ("lip_shape_weight", "UW", True), ("lip_shape_weight", "IY", True), ("lip_shape_weight", "M", False),
 ])
 def test_articulation_weights_weigh_only_their_phones_errors(field, phone, grows):
-    from talkinghead.audio2motion.train import batch_loss
+    from talkinghead.audio2motion.training.train import batch_loss
 
     model, batch = _batch_with_error_on(phone)
     off = {"closure_weight": 0.0, "lip_shape_weight": 0.0}

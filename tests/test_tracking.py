@@ -9,8 +9,8 @@ import av
 import numpy as np
 import pytest
 
-from talkinghead.arkit import ARKIT_INDEX
-from talkinghead.renderer import topology
+from talkinghead.contracts.arkit import ARKIT_INDEX
+from talkinghead.contracts import topology
 from talkinghead.renderer.solve import SOLVED_INDEX, SOLVED_SHAPES, similarity, solve_box_qp
 from talkinghead.renderer.synthetic import random_pose, random_weights, render_landmarks
 from talkinghead.renderer.tracking import Camera, Track, TrackerConfig, fit_landmarks, track_landmarks

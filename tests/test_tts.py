@@ -4,11 +4,11 @@ import shutil
 
 import numpy as np
 import pytest
-from talkinghead.audio2motion import tts
+from talkinghead.audio2motion.training import tts
 from talkinghead.audio2motion.phones import SILENCE, VOWELS
 
 pytest.importorskip("pocketsphinx")  # the CMU dictionary for the pronunciation checks
-from talkinghead.audio2motion.sentences import SentenceGenerator, sentence_pronunciation
+from talkinghead.audio2motion.training.sentences import SentenceGenerator, sentence_pronunciation
 
 
 @functools.lru_cache(maxsize=1)

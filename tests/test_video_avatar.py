@@ -5,9 +5,11 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from talkinghead.arkit import ARKIT_INDEX
-from talkinghead.audio2motion.audio_io import load_audio
-from talkinghead.render import demo_audio, render_file
+from talkinghead.contracts.arkit import ARKIT_INDEX
+from talkinghead.contracts.coefficients import Coefficients
+from talkinghead.contracts.frame import Frame
+from talkinghead.contracts.audio_io import load_audio
+from talkinghead.jobs.render import demo_audio, render_file
 from talkinghead.renderer.avatar import avatar_renderer, load_avatar
 from talkinghead.renderer.video import VideoWriter, probe_video
 
@@ -16,7 +18,7 @@ pytest.importorskip("mediapipe")
 
 @pytest.fixture(scope="module")
 def enrolled(talking_video, tmp_path_factory):
-    from talkinghead.renderer.video_avatar import enroll_video
+    from talkinghead.jobs.enroll import enroll_video
 
     directory = tmp_path_factory.mktemp("avatar")
     enroll_video(talking_video, progress=False).save(directory)
@@ -38,7 +40,7 @@ def test_rendering_walks_the_loop_and_keeps_pixels_outside_the_face(enrolled):
     renderer = avatar_renderer(avatar)
     weights = np.zeros((4, 52), np.float32)
     weights[1::2, ARKIT_INDEX["jawOpen"]] = 0.5
-    frames = renderer.render_frames(weights, np.zeros((4, 6), np.float32), first_frame=5)
+    frames = renderer.draw(Coefficients(weights, np.zeros((4, 6), np.float32), 25, start_frame=5))
     for k, frame in enumerate(frames):
         base = avatar.frames[avatar.loop[5 + k]]
         face = avatar.landmarks[avatar.loop[5 + k], :, :2]
@@ -49,19 +51,20 @@ def test_rendering_walks_the_loop_and_keeps_pixels_outside_the_face(enrolled):
         outside[y0:y1, x0:x1] = False
         assert outside.sum() > base.shape[0] * base.shape[1] // 4  # the check covers much of the frame
         assert np.array_equal(frame[outside], base[outside])
-    closed = renderer.render_frames(weights[:1], np.zeros((1, 6), np.float32), first_frame=6)[0]
+    closed = renderer.draw(Coefficients(weights[:1], np.zeros((1, 6), np.float32), 25, start_frame=6))[0]
     assert np.abs(frames[1].astype(int) - closed).sum(-1).astype(bool).sum() > 500  # the same base, jaw open
 
 
 def test_rows_of_different_sessions_draw_at_their_own_timeline_index(enrolled):
-    """``render_at`` (the live engine's batch across sessions) draws each row as ``render_frames`` at its index."""
+    """``draw_frames`` (the live engine's batch across sessions) draws each frame as ``draw`` at its index."""
     renderer = avatar_renderer(load_avatar(enrolled))
     weights = np.zeros((3, 52), np.float32)
     weights[:, ARKIT_INDEX["jawOpen"]] = [0.1, 0.5, 0.3]
     pose = np.zeros((3, 6), np.float32)
-    batch = renderer.render_at(weights, pose, [7, 2, 19])
+    batch = renderer.draw_frames([Frame(index, Fraction(index, 25), weights[row], pose[row], None)
+                                  for row, index in enumerate([7, 2, 19])])
     for row, index in enumerate([7, 2, 19]):
-        alone = renderer.render_frames(weights[row:row + 1], pose[row:row + 1], first_frame=index)[0]
+        alone = renderer.draw(Coefficients(weights[row:row + 1], pose[row:row + 1], 25, start_frame=index))[0]
         assert np.array_equal(batch[row], alone)
     assert not np.array_equal(batch[0], batch[1])
 
@@ -103,7 +106,7 @@ def test_a_two_second_video_enrolls_with_an_untrusted_offset(talking_video, tmp_
 
 
 def test_enrolling_on_the_first_frames_only(talking_video):
-    from talkinghead.renderer.video_avatar import enroll_video
+    from talkinghead.jobs.enroll import enroll_video
 
     avatar = enroll_video(talking_video, frames=150, progress=False)
     assert avatar.mouths.crops.shape[0] == 150  # one mouth per enrolled frame, no more
@@ -116,7 +119,7 @@ def test_enrolling_on_the_first_frames_only(talking_video):
 @pytest.fixture(scope="module")
 def enrolled_standard(talking_video, tmp_path_factory):
     from talkinghead.renderer.standard import StandardConfig
-    from talkinghead.renderer.video_avatar import enroll_video
+    from talkinghead.jobs.enroll import enroll_video
 
     directory = tmp_path_factory.mktemp("standard")
     config = StandardConfig(steps=30, references=8, max_examples=80, bases_per_target=1)  # small, for CI
@@ -141,8 +144,9 @@ def test_standard_renders_the_same_on_torch_and_onnx_and_only_inside_its_mask(en
     weights[1, ARKIT_INDEX["jawOpen"]] = 0.6
     pose = np.zeros((3, 6), np.float32)
     torch_avatar = load_avatar(enrolled_standard)
-    frames = avatar_renderer(torch_avatar).render_frames(weights, pose, calibrate=False)
-    onnx_frames = avatar_renderer(load_avatar(enrolled_standard, backend="onnx")).render_frames(weights, pose, calibrate=False)
+    driving = Coefficients(weights, pose, 25)
+    frames = avatar_renderer(torch_avatar).draw(driving, calibrate=False)
+    onnx_frames = avatar_renderer(load_avatar(enrolled_standard, backend="onnx")).draw(driving, calibrate=False)
     assert np.abs(frames.astype(int) - onnx_frames).max() <= 2
     for k, frame in enumerate(frames):
         base = torch_avatar.frames[torch_avatar.loop[k]]
@@ -158,7 +162,7 @@ def test_standard_renders_the_same_on_torch_and_onnx_and_only_inside_its_mask(en
 def test_standard_training_resumes_where_it_was_interrupted(tmp_path, monkeypatch, adversarial_weight):
     import torch
 
-    from talkinghead.renderer import standard
+    from talkinghead.renderer.training import standard
 
     rng = np.random.default_rng(0)
     n, size = 6, 32
@@ -195,7 +199,7 @@ def test_standard_training_resumes_where_it_was_interrupted(tmp_path, monkeypatc
 def test_standard_on_cuda_without_cuda_is_a_clear_error(talking_video):
     import torch
 
-    from talkinghead.renderer.video_avatar import enroll_video
+    from talkinghead.jobs.enroll import enroll_video
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
@@ -204,11 +208,11 @@ def test_standard_on_cuda_without_cuda_is_a_clear_error(talking_video):
 
 
 def test_optional_audio2motion_fine_tune_fits_the_video_and_rides_in_the_bundle(talking_video, tmp_path):
-    from talkinghead.audio2motion.finetune import FinetuneConfig, finetune_articulation
+    from talkinghead.audio2motion.training.finetune import FinetuneConfig, finetune_articulation
     from talkinghead.audio2motion.model import load_model
     from talkinghead.renderer.calibration import DRIVEN
     from talkinghead.renderer.tracking import track_video
-    from talkinghead.renderer.video_avatar import enroll_video
+    from talkinghead.jobs.enroll import enroll_video
 
     track = track_video(talking_video, progress=False)
     samples, rate = load_audio(talking_video)
@@ -218,5 +222,5 @@ def test_optional_audio2motion_fine_tune_fits_the_video_and_rides_in_the_bundle(
     assert after < 0.9 * before  # it fits this mouth better than the shipped layer
     avatar = enroll_video(talking_video, track=track, finetune_audio2motion=True, progress=False)
     avatar.save(tmp_path / "av")
-    assert load_avatar(tmp_path / "av").motion_model is not None
-    assert load_avatar().motion_model is None  # the built-in photo avatar has none
+    assert load_avatar(tmp_path / "av").motion_weights is not None
+    assert load_avatar().motion_weights is None  # the built-in photo avatar has none

@@ -16,11 +16,12 @@ import numpy as np
 import pytest
 from websockets.asyncio.client import connect
 
-from talkinghead.arkit import ARKIT_INDEX
-from talkinghead.audio2motion.audio_io import load_audio
-from talkinghead.audio2motion.resample import resample
-from talkinghead.live import LiveConfig
-from talkinghead.render import demo_audio
+from talkinghead.contracts.arkit import ARKIT_INDEX
+from talkinghead.contracts.coefficients import Coefficients
+from talkinghead.contracts.audio_io import load_audio
+from talkinghead.contracts.resample import resample
+from talkinghead.streaming.live import LiveConfig
+from talkinghead.jobs.render import demo_audio
 from servers import TOKEN, serving_in_thread, with_server
 
 needs_aiortc = pytest.mark.skipif(importlib.util.find_spec("aiortc") is None,
@@ -259,7 +260,7 @@ def _mouth_box(engine) -> tuple[slice, slice]:
     renderer = engine.renderer()
     weights = np.zeros((2, 52), np.float32)
     weights[1, ARKIT_INDEX["jawOpen"]] = 1.0
-    closed, opened = renderer.render_frames(weights, np.zeros((2, 6), np.float32)).astype(np.int16)
+    closed, opened = renderer.draw(Coefficients(weights, np.zeros((2, 6), np.float32), 25)).astype(np.int16)
     rows, cols = np.nonzero(np.abs(opened - closed).max(2) > 40)
     return slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1)
 

@@ -17,7 +17,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from talkinghead.renderer.face_model import interocular
+from talkinghead.contracts.face_model import interocular
 
 TAILS = ("rest", "original")
 

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import av
 import numpy as np
-from talkinghead.audio2motion.resample import resample
+from talkinghead.contracts.resample import resample
 
-FEATURE_RATE = 16000
+FEATURE_RATE = 16000  # Hz: what audio2motion hears (every model's input rate)
+AUDIO_OUT_RATE = 48000  # Hz: the audio track of the videos the jobs write
 STREAMED_WAV_SIZE = 0x7FFF0000  # a WAV header's data size from here up is a streaming writer's placeholder
 
 # Full-scale value and offset per FFmpeg sample format (planar suffix "p" removed).

@@ -27,14 +27,16 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from talkinghead.coefficients import Coefficients
-from talkinghead.dub_plan import TAILS, PlanConfig, plan_dub
+from talkinghead.contracts.audio_io import AUDIO_OUT_RATE
+from talkinghead.contracts.coefficients import Coefficients
+from talkinghead.contracts.frame import Frame
+from talkinghead.jobs.dub_plan import TAILS, PlanConfig, plan_dub
+from talkinghead.jobs.enroll import avatar_mouth_fit, fit_mouth
 from talkinghead.renderer.composite import Patched
 from talkinghead.renderer.standard import StandardConfig
 
 SYNTHETIC_TAG = ("synthetic: the mouth in this video was redrawn by talkinghead to say speech the person "
                  "may never have said")
-AUDIO_OUT_RATE = 48000
 
 
 @dataclass(frozen=True)
@@ -59,17 +61,6 @@ class DubConfig:
 
 
 @dataclass(frozen=True)
-class DubFrame:
-    """One output frame before encoding, with the input frame it was drawn on."""
-
-    index: int
-    image: np.ndarray  # (H,W,3) uint8, upright
-    source: np.ndarray  # the input frame
-    patched: Patched | None  # where the image may differ from ``source``; None: passed through
-    time: Fraction
-
-
-@dataclass(frozen=True)
 class DubResult:
     output: Path
     frames: int
@@ -84,7 +75,7 @@ class Dubbing:
     def __init__(self, video: str | Path, audio: str | Path, config: DubConfig = DubConfig(),
                  avatar: str | Path | None = None, video_speech: str | Path | None = None, text: str | None = None,
                  progress: bool = True) -> None:
-        from talkinghead.audio2motion.audio_io import load_audio
+        from talkinghead.contracts.audio_io import load_audio
         from talkinghead.renderer.video import probe_video
 
         self.video, self.config, self.progress = Path(video), config, progress
@@ -102,10 +93,8 @@ class Dubbing:
         self.track = track_video(video, progress=progress)
         self._stage(2, f"enrollment ({loaded.preset + ', given' if loaded else config.preset})")
         if loaded is not None:
-            self.fit = loaded.mouth_fit
+            self.fit = avatar_mouth_fit(loaded)
         else:
-            from talkinghead.renderer.video_avatar import fit_mouth
-
             self.fit = fit_mouth(video, self.track, video_speech, preset=config.preset, device=config.device,
                                  config=config.standard, progress=progress)
         self.times, self.durations, self.time_base = _frame_times(video, self.track.num_frames, self.info.fps)
@@ -121,7 +110,7 @@ class Dubbing:
 
     def _drive(self, text: str | None) -> Coefficients:
         """The new speech's coefficients at the video's nominal rate, silence-padded to the output's end."""
-        from talkinghead.render import RenderConfig, drive
+        from talkinghead.jobs.render import RenderConfig, drive
 
         fps = self.info.fps
         padded = np.zeros(max(len(self.samples), int(np.ceil(self.plan.duration * self.rate))), np.float32)
@@ -129,16 +118,11 @@ class Dubbing:
         config = RenderConfig(fps=fps, lookahead_ms=self.config.lookahead_ms)
         if text is None:
             return drive(padded, self.rate, config, idle_motion=False, model=self.fit.motion_model)
-        from talkinghead.audio2motion.baselines import text_mouth
-        from talkinghead.audio2motion.motion import BlinkConfig, HeadConfig, MotionConfig, SilenceConfig, apply_motion
-        from talkinghead.audio2motion.resample import resample
-        from talkinghead.streaming.clock import FrameClock
+        from talkinghead.audio2motion.align import text_coefficients
+        from talkinghead.audio2motion.motion import MotionConfig, apply_motion
 
-        frames = FrameClock(self.rate, fps).frames_for(len(padded))
-        weights = text_mouth(resample(padded, self.rate, 16000), text, frames, fps)
-        motion = MotionConfig(silence=SilenceConfig(anticipation_ms=self.config.lookahead_ms),
-                              blink=BlinkConfig(enabled=False), head=HeadConfig(scale=0.0))
-        return apply_motion(Coefficients(weights, np.zeros((frames, 6), np.float32), fps), padded, self.rate, motion)
+        motion = MotionConfig.from_knobs(self.config.lookahead_ms, idle_motion=False)
+        return apply_motion(text_coefficients(padded, self.rate, text, fps), padded, self.rate, motion)
 
     def driving(self) -> np.ndarray:
         """Mouth weights in the person's tracked scale (N,52), one row per output frame (read at its time)."""
@@ -147,9 +131,9 @@ class Dubbing:
         rows = np.arange(len(calibrated))
         return np.stack([np.interp(at, rows, calibrated[:, c]) for c in range(calibrated.shape[1])], 1)
 
-    def frames(self) -> Iterator[DubFrame]:
+    def frames(self) -> Iterator[tuple[Frame, np.ndarray, Patched | None]]:
         """The output frames in order, drawn as the input streams past (the loop stretch is held, bounded)."""
-        from talkinghead.renderer.face_model import FaceModel
+        from talkinghead.contracts.face_model import FaceModel
         from talkinghead.renderer.redraw import MouthRedrawer
         from talkinghead.renderer.video import iter_frames
 
@@ -178,7 +162,7 @@ class Dubbing:
                 yield from self._draw(batch, redrawer, views, driving, own)
                 batch = []
 
-    def _draw(self, batch, redrawer, views, driving, own) -> Iterator[DubFrame]:
+    def _draw(self, batch, redrawer, views, driving, own) -> Iterator[tuple[Frame, np.ndarray, Patched | None]]:
         from talkinghead.renderer.redraw import TrackedFrame
 
         plan, track = self.plan, self.track
@@ -190,9 +174,19 @@ class Dubbing:
                                        None if views is None else views[k]))
             rows.append(plan.speech[i] * driving[i] + (1 - plan.speech[i]) * own[k])
         drawn = dict(zip([i for i, _ in todo], redrawer.draw(frames, np.array(rows)) if todo else []))
+        weights = dict(zip([i for i, _ in todo], rows))
         for i, image in batch:
             patched = drawn.get(i)
-            yield DubFrame(i, image if patched is None else patched.image, image, patched, plan.times[i])
+            k = int(plan.source[i])
+            frame = Frame(i, plan.times[i], weights.get(i, own[k]), track.pose[k], self._speech_span(i),
+                          image=image if patched is None else patched.image)
+            yield frame, image, patched
+
+    def _speech_span(self, index: int) -> tuple[int, int] | None:
+        """``[first, end)`` of the new speech's samples output frame ``index`` shows; None past the speech."""
+        first = round(self.plan.times[index] * self.rate)
+        end = min(len(self.samples), round((self.plan.times[index] + self.plan.durations[index]) * self.rate))
+        return (first, end) if first < end else None
 
     def _region_views(self) -> np.ndarray | None:
         if self.fit.lower_face is None:
@@ -204,8 +198,8 @@ class Dubbing:
 
     def audio(self, rate: int = AUDIO_OUT_RATE) -> np.ndarray:
         """The output's sound: the new speech, then (shorter speech) silence or the video's own sound."""
-        from talkinghead.audio2motion.audio_io import load_audio
-        from talkinghead.audio2motion.resample import resample
+        from talkinghead.contracts.audio_io import load_audio
+        from talkinghead.contracts.resample import resample
 
         total = int(round(self.plan.duration * rate))
         out = np.zeros(max(total, 1), np.float32)
@@ -217,8 +211,12 @@ class Dubbing:
             out[len(speech): len(speech) + len(own)] = own
         return out
 
-    def write(self, output: str | Path, on_frame: Callable[[DubFrame], None] | None = None) -> DubResult:
-        """Encode the dub to ``output`` through a temporary file in its folder (renamed when complete)."""
+    def write(self, output: str | Path,
+              on_frame: Callable[[Frame, np.ndarray, Patched | None], None] | None = None) -> DubResult:
+        """Encode the dub to ``output`` through a temporary file in its folder (renamed when complete).
+
+        ``on_frame(frame, original, patched)`` sees each output frame before encoding, with the input
+        frame it was drawn on and where it may differ from it (None: passed through)."""
         from talkinghead.renderer.video import VideoWriter
         from talkinghead.renderer.watermark import make_watermark
 
@@ -233,14 +231,14 @@ class Dubbing:
             writer = VideoWriter(staging, info.fps, (info.height, info.width), self.audio(), AUDIO_OUT_RATE,
                                  self.config.crf, info.style, base, metadata)
             with writer, tqdm(total=len(plan), unit="frame", desc="dub", disable=not self.progress) as bar:
-                for frame in self.frames():
+                for frame, original, patched in self.frames():
                     if on_frame is not None:
-                        on_frame(frame)
+                        on_frame(frame, original, patched)
                     image = frame.image if mark is None else mark.apply(frame.image)
-                    pts = round(frame.time / base)
-                    duration = max(1, round((frame.time + plan.durations[frame.index]) / base) - pts)
+                    pts = round(frame.pts / base)
+                    duration = max(1, round((frame.pts + plan.durations[frame.index]) / base) - pts)
                     writer.write(image[None], np.array([pts]), np.array([duration]))
-                    drawn += frame.patched is not None
+                    drawn += patched is not None
                     bar.update()
             self._stage(4, "encoding finished, audio muxed")
         return DubResult(output, len(plan), drawn, len(plan) - len(self.times), float(plan.duration))

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from talkinghead.audio2motion.audio_io import load_audio
+from talkinghead.contracts.audio_io import load_audio
 from talkinghead.audio2motion.phones import CONSONANTS, SILENCE, VOWELS, Phone, merge_silences
 
 

@@ -50,11 +50,10 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from talkinghead.audio2motion.corpus import Example, read_corpus
+from talkinghead.audio2motion.training.corpus import Example, read_corpus
+from talkinghead.contracts.arkit import NUM_BLENDSHAPES, NUM_POSE
 from talkinghead.audio2motion.model import (
     MELS_PER_STEP,
-    NUM_BLENDSHAPES,
-    NUM_POSE,
     SILENT_MEL,
     Audio2Motion,
     ModelConfig,
@@ -62,8 +61,8 @@ from talkinghead.audio2motion.model import (
     save_model,
 )
 from talkinghead.audio2motion.phones import PHONE_INDEX, SILENCE
-from talkinghead.audio2motion.baselines import reference_face
-from talkinghead.renderer.face_model import interocular, signed_lip_gap
+from talkinghead.contracts.mouth_signals import reference_face
+from talkinghead.contracts.face_model import interocular, signed_lip_gap
 
 HELD_OUT_EVERY = 20
 # These are also the yardstick's classes (aperture's negatives; rounding's two sides),

@@ -7,7 +7,7 @@ on the session's frame clock, so chunks can be sliced and re-joined without
 ever re-timing a frame.
 
 Files: ``.npz`` (exact) and ``.json`` (names -> arrays, for web clients) live
-here; the Live Link Face CSV layout lives in ``talkinghead.livelink``.
+here; the Live Link Face CSV layout lives in ``talkinghead.contracts.livelink``.
 ``Coefficients.save`` / ``load`` pick the format by suffix.
 """
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 import builtins
 import itertools
 import json
-import numbers
 import os
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -27,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from .arkit import ARKIT_INDEX, ARKIT_NAMES, POSE_NAMES
-from .streaming.clock import RateLike, as_fraction
+from talkinghead.contracts.arkit import ARKIT_INDEX, ARKIT_NAMES, POSE_NAMES
+from talkinghead.contracts.clock import RateLike, as_fraction, check_count
 
 FpsLike = RateLike | np.integer | np.ndarray
 PathLike = str | os.PathLike[str]
@@ -62,15 +61,6 @@ def parse_fps(value: FpsLike) -> Fraction:
     elif isinstance(value, np.generic):
         value = value.item()
     return as_fraction(value, "fps")
-
-
-def _as_count(name: str, value: Any) -> int:
-    """An int >= 0 (frame index or frame count); numpy integers accepted."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an int, got {value!r}")  # noqa: TRY004
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {int(value)}")
-    return int(value)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -164,7 +154,7 @@ class Coefficients:
         object.__setattr__(self, "blendshapes", blendshapes)
         object.__setattr__(self, "pose", pose)
         object.__setattr__(self, "fps", parse_fps(self.fps))
-        object.__setattr__(self, "start_frame", _as_count("start_frame", self.start_frame))
+        object.__setattr__(self, "start_frame", check_count(self.start_frame, "start_frame"))
 
     # ----------------------------------------------------------- construction
     @classmethod
@@ -175,7 +165,7 @@ class Coefficients:
     @classmethod
     def zeros(cls, num_frames: int, fps: FpsLike, start_frame: int = 0) -> Coefficients:
         """``num_frames`` frames of neutral face (all weights 0) at zero pose."""
-        n = _as_count("num_frames", num_frames)
+        n = check_count(num_frames, "num_frames")
         return cls(
             np.zeros((n, len(ARKIT_NAMES)), np.float32),
             np.zeros((n, len(POSE_NAMES)), np.float32),
@@ -294,7 +284,7 @@ class Coefficients:
         elif suffix == ".json":
             save_json(self, path)
         else:
-            from .livelink import save_livelink_csv  # livelink imports this module
+            from talkinghead.contracts.livelink import save_livelink_csv  # livelink imports this module
 
             save_livelink_csv(self, path)
 
@@ -307,7 +297,7 @@ class Coefficients:
         """
         suffix = _suffix(path)
         if suffix == ".csv":
-            from .livelink import load_livelink_csv  # livelink imports this module
+            from talkinghead.contracts.livelink import load_livelink_csv  # livelink imports this module
 
             return load_livelink_csv(path, fps=fps)
         if fps is not None:

@@ -65,4 +65,7 @@ ARKIT_INDEX: dict[str, int] = {name: i for i, name in enumerate(ARKIT_NAMES)}
 
 POSE_NAMES: tuple[str, ...] = ("pitch", "yaw", "roll", "tx", "ty", "tz")
 
+NUM_BLENDSHAPES = len(ARKIT_NAMES)  # 52
+NUM_POSE = len(POSE_NAMES)  # 6
+
 assert len(ARKIT_NAMES) == 52 and len(set(ARKIT_NAMES)) == 52

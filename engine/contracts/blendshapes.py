@@ -18,7 +18,7 @@ opening and falloff:
   (approximations, not measurements of real faces).
 
 The neutral must be in the model frame's orientation (+x the subject's left,
-+y up, +z forward; see :mod:`talkinghead.renderer.face_model`); its scale and
++y up, +z forward; see :mod:`talkinghead.contracts.face_model`); its scale and
 origin are free. "Left"/"Right" are the subject's sides, as in ARKit.
 ``tongueOut`` is all zeros: the mesh has no tongue.
 """
@@ -31,9 +31,9 @@ from functools import cached_property
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
-from talkinghead.arkit import ARKIT_NAMES
-from talkinghead.renderer import topology
-from talkinghead.renderer.face_model import eye_centres, interocular
+from talkinghead.contracts.arkit import ARKIT_NAMES
+from talkinghead.contracts import topology
+from talkinghead.contracts.face_model import eye_centres, interocular
 
 SIDES = (("Left", "LEFT", 1.0), ("Right", "RIGHT", -1.0))  # ARKit suffix, set prefix, sign of x
 

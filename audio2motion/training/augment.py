@@ -28,7 +28,8 @@ from dataclasses import dataclass, fields
 import av
 import numpy as np
 from scipy.signal import butter, fftconvolve, sosfiltfilt
-from talkinghead.audio2motion.resample import check_samples, resample
+from talkinghead.contracts.resample import check_samples, resample
+from talkinghead.contracts.clock import check_sample_rate
 
 with warnings.catch_warnings():  # pyworld 0.3.5 imports the deprecated pkg_resources
     warnings.simplefilter("ignore")
@@ -92,13 +93,6 @@ def _check_audio(audio: np.ndarray) -> np.ndarray:
     return x
 
 
-def _check_rate(sample_rate: int) -> int:
-    is_int = isinstance(sample_rate, (int, np.integer)) and not isinstance(sample_rate, bool)
-    if not is_int or not 8000 <= sample_rate <= 192000:
-        raise ValueError(f"sample_rate must be an int in [8000, 192000] Hz, got {sample_rate!r}")
-    return int(sample_rate)
-
-
 def _fit(y: np.ndarray, n: int) -> np.ndarray:
     """Cut or zero-pad to ``n`` samples, float32 (tails only: sample 0 never moves)."""
     out = np.zeros(n, np.float32)
@@ -112,7 +106,7 @@ def world_analyse(
 ) -> WorldAnalysis:
     """F0 (harvest or dio+StoneMask), CheapTrick envelope and D4C aperiodicity of ``audio``."""
     x = _check_audio(audio)
-    sr = _check_rate(sample_rate)
+    sr = check_sample_rate(sample_rate, "sample_rate", 8000, 192000)
     fp = world.frame_period
     if world.f0_method == "dio":
         f0, t = pyworld.dio(x, sr, f0_floor=world.f0_floor, f0_ceil=world.f0_ceil, frame_period=fp)
@@ -351,7 +345,7 @@ def room_impulse_response(
     by 60 dB in ``rt60`` (scaled per band). ``wet`` is the tail's share of the
     response's energy, so the direct path keeps ``1 - wet``.
     """
-    sr = _check_rate(sample_rate)
+    sr = check_sample_rate(sample_rate, "sample_rate", 8000, 192000)
     if not 0.05 <= rt60 <= 5.0:
         raise ValueError(f"rt60 must be in [0.05, 5] s, got {rt60}")
     if not 0.0 <= wet < 1.0:
@@ -399,7 +393,7 @@ def telephone(audio: np.ndarray, sample_rate: int, mu_law: bool = True) -> np.nd
     filters are zero-phase, the resampler has no delay: same length and timing.
     """
     x = _check_audio(audio)
-    sr = _check_rate(sample_rate)
+    sr = check_sample_rate(sample_rate, "sample_rate", 8000, 192000)
     narrow = resample(x, sr, _TELEPHONE_RATE).astype(np.float64)
     sos = butter(4, (300.0, 3400.0), btype="bandpass", fs=_TELEPHONE_RATE, output="sos")
     pad = min(3 * (2 * len(sos) + 1), narrow.size - 1)  # scipy's default, short inputs allowed
@@ -421,7 +415,7 @@ def codec_roundtrip(
     zero-delay resampler.
     """
     x = _check_audio(audio)
-    sr = _check_rate(sample_rate)
+    sr = check_sample_rate(sample_rate, "sample_rate", 8000, 192000)
     if codec not in CODECS:
         raise ValueError(f"codec must be one of {CODECS}, got {codec!r}")
     is_int = isinstance(bitrate, (int, np.integer)) and not isinstance(bitrate, bool)
@@ -559,7 +553,7 @@ def augment(
     several copies of one utterance.
     """
     x = _check_audio(audio)
-    sr = _check_rate(sample_rate)
+    sr = check_sample_rate(sample_rate, "sample_rate", 8000, 192000)
     c = config
     if analysis is not None and (analysis.n_samples, analysis.sample_rate) != (x.size, sr):
         raise ValueError("analysis does not belong to this audio (length or rate differ)")

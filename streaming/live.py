@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import functools
 import math
 import threading
@@ -43,15 +44,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from talkinghead.audio2motion.audio_io import caller_pcm
-from talkinghead.audio2motion.motion import BlinkConfig, HeadConfig, MotionConfig, SilenceConfig
-from talkinghead.streaming.clock import as_fraction
-from talkinghead.streaming.codecs import JpegEncoder
-from talkinghead.streaming.session import FrameOut, SessionConfig, SessionCore
+from talkinghead.contracts.audio_io import caller_pcm
+from talkinghead.audio2motion.motion import MotionConfig
+from talkinghead.audio2motion.model import Audio2Motion, from_checkpoint
+from talkinghead.contracts.clock import as_fraction
+from talkinghead.contracts.coefficients import Coefficients
+from talkinghead.contracts.frame import Frame
+from talkinghead.contracts.renderer import Renderer
+from talkinghead.streaming.session import SessionConfig, SessionCore
 from talkinghead.streaming.step_batch import StepBatcher
 from talkinghead.streaming.worker import BULK, LIVE, PriorityWorker
 
 PACINGS = ("realtime", "fast")
+Codec = Callable[[int, int], Callable[[np.ndarray], bytes]]  # (width, height) -> encoder of RGB pictures
 DRAW_BATCH = 8  # most frames of realtime sessions one drawing job takes (bounds its memory and duration)
 
 
@@ -61,7 +66,6 @@ class LiveConfig:
     lookahead_ms: int = 100
     pacing: str = "realtime"
     video: bool = True  # draw frames (False: coefficients only)
-    jpeg: bool = False  # also encode each picture as JPEG (on the render worker)
     audio: bool = False  # each frame carries the audio it spans (for clients that do not hold it)
     jitter_ms: int = 50  # realtime: how late audio may come before idle frames are inserted
     drop_after_ms: int = 200  # realtime: a frame not taken this long after it was due is dropped
@@ -75,20 +79,6 @@ class LiveConfig:
             raise ValueError(f"pacing must be one of {', '.join(PACINGS)}, got {self.pacing!r}")
         if self.jitter_ms < 0 or self.drop_after_ms <= 0 or self.max_queued_seconds <= 0:
             raise ValueError("jitter_ms must be >= 0, drop_after_ms and max_queued_seconds positive")
-
-
-@dataclass(frozen=True)
-class Frame:
-    """A session's frame: its number and time, picture (or None), coefficients and audio source."""
-
-    index: int
-    pts: Fraction
-    image: np.ndarray | None
-    blendshapes: np.ndarray
-    pose: np.ndarray
-    source: tuple[int, int] | None  # [first, end) of the caller's samples; None for an idle frame
-    audio: np.ndarray | None = None  # the frame's span of the session's audio (caller rate), if asked for
-    jpeg: bytes | None = None
 
 
 class Engine:
@@ -111,14 +101,15 @@ class Engine:
         self.backend, self.device, self.max_sessions = backend, device, max_sessions
         self.model = load_model()
         _warm_up(self.model)
-        self._renderers: dict[str, object] = {}
+        self._renderers: dict[str, Renderer] = {}
+        self._motion_models: dict[int, Audio2Motion] = {}  # by id of the renderer whose avatar has its own
         self._sessions: set[Session] = set()
         self._worker = PriorityWorker()
         self._batcher = StepBatcher(max_sessions if batch_steps else 1)  # one job a round: nothing batches
         self._ticks: dict[int, list[tuple[Future, tuple]]] = {LIVE: [], BULK: []}  # clock work, per priority
         self._draws: dict[int, list[tuple[Future, tuple]]] = {LIVE: [], BULK: []}  # frames to draw
         self._ticks_lock = threading.Lock()  # not ``_lock``: that one is held while an avatar loads
-        self._encoders: dict[tuple[int, int], JpegEncoder] = {}  # used on the worker only
+        self._encoders: dict[tuple[Codec, int, int], Callable[[np.ndarray], bytes]] = {}  # on the worker only
         self._threads = threads
         self._worker.submit(torch.set_num_threads, threads[0]).result()
         self._lock = threading.Lock()
@@ -132,8 +123,8 @@ class Engine:
     def sessions(self) -> int:
         return len(self._sessions)
 
-    def renderer(self, name: str | None = None):
-        """The shared renderer of avatar ``name`` (loaded once)."""
+    def renderer(self, name: str | None = None) -> Renderer:
+        """The shared renderer of avatar ``name`` (loaded once, with its own audio2motion if it has one)."""
         from talkinghead.renderer.avatar import avatar_renderer, load_avatar
 
         name = name or self.default
@@ -142,16 +133,23 @@ class Engine:
                 if name != "default" and name not in self._paths:
                     raise ValueError(f"unknown avatar {name!r}; choose from {', '.join(self.avatar_names)}")
                 renderer = avatar_renderer(load_avatar(self._paths.get(name), self.backend, self.device))
-                renderer.render_frames(np.zeros((1, 52), np.float32), np.zeros((1, 6), np.float32))  # warm-up
+                renderer.draw(Coefficients.zeros(1, 25))  # warm-up
+                weights = renderer.motion_weights
+                if weights is not None:
+                    self._motion_models[id(renderer)] = from_checkpoint(weights, f"avatar {name}'s audio2motion")
                 self._renderers[name] = renderer
             return self._renderers[name]
 
-    def session(self, avatar: str | None = None, sample_rate: int = 16000, config: LiveConfig = LiveConfig()) -> Session:
-        """Open a session (use ``async with``, or call :meth:`Session.start` and :meth:`Session.close`)."""
+    def session(self, avatar: str | None = None, sample_rate: int = 16000, config: LiveConfig = LiveConfig(),
+                codec: Codec | None = None) -> Session:
+        """Open a session (use ``async with``, or call :meth:`Session.start` and :meth:`Session.close`).
+
+        ``codec``: the transport's picture codec (e.g. :class:`talkinghead.streaming.codecs.JpegEncoder`),
+        run on the worker after drawing; each frame then carries its ``encoded`` bytes."""
         if len(self._sessions) >= self.max_sessions:
             raise ValueError(f"session limit reached ({self.max_sessions})")
         renderer = self.renderer(avatar)
-        session = Session(self, renderer, sample_rate, config)
+        session = Session(self, renderer, sample_rate, config, codec)
         self._sessions.add(session)
         return session
 
@@ -165,12 +163,12 @@ class Engine:
         session's request queued by then and batches their audio2motion calls (:mod:`.step_batch`)."""
         return await self._in_tick(self._ticks, self._tick, (function, args), live)
 
-    async def render(self, renderer, row: FrameOut, jpeg: bool = False,
+    async def render(self, renderer: Renderer, row: Frame, codec: Codec | None = None,
                      live: bool = True) -> tuple[np.ndarray, bytes | None]:
-        """Draw a frame (and JPEG it) in the next drawing tick on the worker: a tick draws the frames queued by
-        then, each avatar's in one batch (:meth:`_draw_tick`). One job at a time, so sessions never fight
-        for the cores."""
-        return await self._in_tick(self._draws, self._draw_tick, (renderer, row, jpeg), live)
+        """Draw a frame (and encode it with ``codec``) in the next drawing tick on the worker: a tick draws the
+        frames queued by then, each avatar's in one batch (:meth:`_draw_tick`). One job at a time, so sessions
+        never fight for the cores."""
+        return await self._in_tick(self._draws, self._draw_tick, (renderer, row, codec), live)
 
     async def _in_tick(self, queues: dict[int, list], run: Callable[[int], None], request: tuple, live: bool):
         """Queue ``request`` for the next ``run`` job of its priority (the first request submits the job;
@@ -213,9 +211,9 @@ class Engine:
         for group in by_avatar.values():
             renderer = group[0][1][0]
             rows = [row for _, (_, row, _) in group]
-            jpegs = [jpeg for _, (_, _, jpeg) in group]
+            codecs = [codec for _, (_, _, codec) in group]
             try:
-                drawn = self._draw(renderer, rows, jpegs)
+                drawn = self._draw(renderer, rows, codecs)
             except Exception as error:  # each session of the group hears of it; the others are drawn
                 for outcome, _ in group:
                     outcome.set_exception(error)
@@ -223,20 +221,24 @@ class Engine:
             for (outcome, _), frame in zip(group, drawn):
                 outcome.set_result(frame)
 
-    def _draw(self, renderer, rows: list[FrameOut], jpeg: list[bool]) -> list[tuple[np.ndarray, bytes | None]]:
+    def _draw(self, renderer: Renderer, rows: list[Frame],
+              codecs: list[Codec | None]) -> list[tuple[np.ndarray, bytes | None]]:
         torch.set_num_threads(self._threads[1])
         try:
-            images = renderer.render_at(np.stack([row.blendshapes for row in rows]),
-                                        np.stack([row.pose for row in rows]), [row.index for row in rows])
+            images = renderer.draw_frames(rows)
         finally:
             torch.set_num_threads(self._threads[0])
-        return [(image, self._encode(image) if wanted else None) for image, wanted in zip(images, jpeg)]
+        return [(image, None if codec is None else self._encode(codec, image)) for image, codec in zip(images, codecs)]
 
-    def _encode(self, image: np.ndarray) -> bytes:
+    def _encode(self, codec: Codec, image: np.ndarray) -> bytes:
         height, width = image.shape[:2]
-        if (width, height) not in self._encoders:
-            self._encoders[width, height] = JpegEncoder(width, height)
-        return self._encoders[width, height](image)
+        if (codec, width, height) not in self._encoders:
+            self._encoders[codec, width, height] = codec(width, height)
+        return self._encoders[codec, width, height](image)
+
+    def motion_model(self, renderer: Renderer) -> Audio2Motion:
+        """The audio2motion that drives ``renderer``: its avatar's own, else the engine's."""
+        return self._motion_models.get(id(renderer), self.model)
 
     def motion_network(self, network):
         """``network`` as sessions use it: its calls batched across the sessions of a tick."""
@@ -292,12 +294,11 @@ class Session:
     fight over the cores.
     """
 
-    def __init__(self, engine: Engine, renderer, sample_rate: int, config: LiveConfig) -> None:
-        self.engine, self.renderer, self.config = engine, renderer, config
-        idle = getattr(renderer, "idle_motion", True)
-        motion = MotionConfig(silence=SilenceConfig(anticipation_ms=config.lookahead_ms),
-                              blink=BlinkConfig(enabled=idle), head=HeadConfig(scale=1.0 if idle else 0.0))
-        model = engine.motion_network(getattr(getattr(renderer, "avatar", None), "motion_model", None) or engine.model)
+    def __init__(self, engine: Engine, renderer: Renderer, sample_rate: int, config: LiveConfig,
+                 codec: Codec | None = None) -> None:
+        self.engine, self.renderer, self.config, self.codec = engine, renderer, config, codec
+        motion = MotionConfig.from_knobs(config.lookahead_ms, renderer.idle_motion)
+        model = engine.motion_network(engine.motion_model(renderer))
         self.core = SessionCore(model, sample_rate, SessionConfig(config.fps, config.lookahead_ms, motion, config.seed,
                                                                    keep_audio=config.audio))
         self.dropped = 0
@@ -312,7 +313,7 @@ class Session:
         self._step = Fraction(1) / config.fps
         self._delay = self._step + Fraction(config.lookahead_ms + config.jitter_ms, 1000)
         self._error: BaseException | None = None
-        self._shown: FrameOut | None = None  # the last frame the consumer took
+        self._shown: Frame | None = None  # the last frame the consumer took
         self._epoch = 0  # interrupts so far
         self._shift = 0  # realtime: frames of wall clock that interrupts dropped (see :meth:`interrupt`)
         self._draw_seconds = 0.0  # a drawing job's wall time (running mean), queueing on the worker included
@@ -408,7 +409,7 @@ class Session:
         self._wake.set()
         return index
 
-    def _interrupt(self, cut: int, returned: int, shown: FrameOut | None) -> int:
+    def _interrupt(self, cut: int, returned: int, shown: Frame | None) -> int:
         self._take_in(until=cut)  # audio pushed before the interrupt is dropped; any after it stays
         return self.core.interrupt(returned, shown)
 
@@ -440,7 +441,7 @@ class Session:
                 raise self._error
             raise StopAsyncIteration
         frame = item[0]
-        self._shown = FrameOut(frame.index, frame.pts, frame.blendshapes, frame.pose, frame.source, frame.audio)
+        self._shown = dataclasses.replace(frame, image=None, encoded=None)
         return frame
 
     async def _run(self) -> None:
@@ -494,7 +495,7 @@ class Session:
             self._waiting = False
 
     def _advance(self, flush: bool, ended: bool, now: float | None, ahead: float,
-                 quiet: bool) -> tuple[list[FrameOut], int, int]:
+                 quiet: bool) -> tuple[list[Frame], int, int]:
         """On the worker: feed the audio, honour flush and end, insert idle frames for the frames due by
         ``now`` when the producer stalled (realtime, ``quiet``), and take the final frames released within
         one frame plus ``ahead`` of ``now`` (all with None). Returns them, the next frame's index, and how
@@ -524,7 +525,7 @@ class Session:
         self._completes_at = self._taken_in + core.audio_short()
         return taken, core.ready[0].index if core.ready else core.next_index, late
 
-    async def _deliver(self, rows: list[FrameOut], on_time: bool) -> None:
+    async def _deliver(self, rows: list[Frame], on_time: bool) -> None:
         """Draw ``rows`` and queue them for the consumer (``on_time``: each not before its release)."""
         if not rows:
             return
@@ -532,10 +533,10 @@ class Session:
         self._in_flight = len(rows)
         loop = asyncio.get_running_loop()
         for row in rows:
-            image, jpeg = None, None
+            image, encoded = None, None
             if self.config.video:
                 started = loop.time()
-                image, jpeg = await self.engine.render(self.renderer, row, self.config.jpeg, self._live)
+                image, encoded = await self.engine.render(self.renderer, row, self.codec, self._live)
                 self._draw_seconds = 0.8 * self._draw_seconds + 0.2 * (loop.time() - started)
             if on_time and self._epoch == epoch:
                 await asyncio.sleep(max(0.0, self.release(row.index) - loop.time()))
@@ -543,7 +544,7 @@ class Session:
                 return
             if self.config.pacing == "realtime":
                 self._drop_stale(loop.time() - self.config.drop_after_ms / 1000)
-            frame = Frame(row.index, row.pts, image, row.blendshapes, row.pose, row.source, row.audio, jpeg)
+            frame = dataclasses.replace(row, image=image, encoded=encoded)
             await self._out.put((frame, loop.time()))
             if self._epoch != epoch:  # interrupted while waiting for room: this frame was counted as returned
                 self._out.get_nowait()  # and it is the only one queued since

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import i0
 
+from talkinghead.contracts.clock import check_sample_rate
+
 # Phase tables with more entries than this (L phases x taps, 32 MB as float64) are
 # not stored; their rows are evaluated per block instead (exotic rate pairs only).
 _MAX_TABLE_ENTRIES = 4_000_000
@@ -69,12 +71,6 @@ def check_samples(samples: np.ndarray, what: str = "samples") -> np.ndarray:
     return x
 
 
-def _check_rate(rate: int, name: str) -> int:
-    if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate <= 0:
-        raise ValueError(f"{name} must be a positive int, got {rate!r}")
-    return int(rate)
-
-
 class StreamingResampler:
     """Resample a stream chunk by chunk; output equals ``resample`` on the whole signal.
 
@@ -84,8 +80,8 @@ class StreamingResampler:
     """
 
     def __init__(self, sr_in: int, sr_out: int, kernel: KernelConfig = KernelConfig()) -> None:
-        self.sr_in = _check_rate(sr_in, "sr_in")
-        self.sr_out = _check_rate(sr_out, "sr_out")
+        self.sr_in = check_sample_rate(sr_in, "sr_in")
+        self.sr_out = check_sample_rate(sr_out, "sr_out")
         g = math.gcd(self.sr_in, self.sr_out)
         self._up = self.sr_out // g  # L: phases per input sample
         self._down = self.sr_in // g  # M: input step per output, in units of 1/L

@@ -25,16 +25,16 @@ import numpy as np
 from tqdm import tqdm
 
 from talkinghead.audio2motion.articulation import articulate
-from talkinghead.audio2motion.augment import AugmentConfig, augment
-from talkinghead.audio2motion.corpus import Example, shard_indices, shard_path, write_shard
+from talkinghead.audio2motion.training.augment import AugmentConfig, augment
+from talkinghead.audio2motion.training.corpus import Example, shard_indices, shard_path, write_shard
 from talkinghead.audio2motion.features import log_mel
 from talkinghead.audio2motion.model import MELS_PER_STEP, SILENT_MEL, STEP_OFFSET, STEPS_PER_SECOND
 from talkinghead.audio2motion.phones import PHONE_INDEX, SILENCE, Phone, merge_silences, phones_at
-from talkinghead.audio2motion.resample import resample
-from talkinghead.audio2motion.sentences import SentenceGenerator
-from talkinghead.audio2motion.tts import espeak_voices, synthesize
+from talkinghead.contracts.audio_io import FEATURE_RATE
+from talkinghead.contracts.resample import resample
+from talkinghead.audio2motion.training.sentences import SentenceGenerator
+from talkinghead.audio2motion.training.tts import espeak_voices, synthesize
 
-SAMPLE_RATE = 16000
 
 
 @dataclass(frozen=True)
@@ -82,14 +82,14 @@ def _speak(text: str, rng: np.random.Generator, voices: list[str], config: Teach
         voice = config.festival_voices[int(rng.integers(len(config.festival_voices)))]
         options = {}
         utterance = synthesize(text, "festival", voice)
-    audio = resample(utterance.audio, utterance.sample_rate, SAMPLE_RATE)
+    audio = resample(utterance.audio, utterance.sample_rate, FEATURE_RATE)
     before, after = (float(rng.uniform(*config.lead_silence)) for _ in range(2))
-    lead = int(round(before * SAMPLE_RATE))
-    audio = np.concatenate([np.zeros(lead, np.float32), audio, np.zeros(int(round(after * SAMPLE_RATE)), np.float32)])
-    shift = lead / SAMPLE_RATE
+    lead = int(round(before * FEATURE_RATE))
+    audio = np.concatenate([np.zeros(lead, np.float32), audio, np.zeros(int(round(after * FEATURE_RATE)), np.float32)])
+    shift = lead / FEATURE_RATE
     phones = [Phone(SILENCE, 0.0, shift)]
     phones += [Phone(p.symbol, p.start + shift, p.end + shift) for p in utterance.phones]
-    phones.append(Phone(SILENCE, phones[-1].end, max(phones[-1].end, len(audio) / SAMPLE_RATE)))
+    phones.append(Phone(SILENCE, phones[-1].end, max(phones[-1].end, len(audio) / FEATURE_RATE)))
     meta = {"text": text, "engine": utterance.engine, "voice": utterance.voice, **options}
     return audio, merge_silences(phones), meta
 
@@ -99,7 +99,7 @@ def _example(i: int, speech, rng: np.random.Generator, config: TeacherConfig, ba
     scale = 1.0
     if rng.random() >= config.p_clean:
         others = babble[:i] + babble[i + 1:]
-        audio, scale = augment(audio, SAMPLE_RATE, rng, config.augment, babble=others)
+        audio, scale = augment(audio, FEATURE_RATE, rng, config.augment, babble=others)
         meta = {**meta, "augmented": True, "time_scale": scale}
     phones = [Phone(p.symbol, p.start * scale, p.end * scale) for p in phones]
     mel = log_mel(audio)

@@ -15,7 +15,7 @@ accumulate whatever the chunk sizes:
   frames.
 
 Resampling delay is compensated: the project's resampler
-(``talkinghead.audio2motion.resample``) is zero-phase, so its output sample
+(``talkinghead.contracts.resample``) is zero-phase, so its output sample
 ``m`` at rate ``r`` sits exactly at time ``m/r`` on the caller's timeline. A
 frame's span therefore maps exactly into any other rate's index domain (the
 16 kHz feature domain, the 100 Hz mel-frame domain) with ``span_in_rate``;
@@ -26,9 +26,12 @@ long we wait before a frame is final), never as a shift of the spans.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+
+import numpy as np
 
 RateLike = int | Fraction | str | Sequence[int]
 """A rate as callers give it: ``25``, ``Fraction(30000, 1001)``, ``"30000/1001"``, ``[30000, 1001]``."""
@@ -94,12 +97,24 @@ def _check_lookahead(lookahead_samples: int | Fraction) -> Fraction:
     return Fraction(lookahead_samples)
 
 
-def _check_count(n: int, name: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int):
-        raise ValueError(f"{name} must be an int, got {n!r}")  # noqa: TRY004
-    if n < 0:
-        raise ValueError(f"{name} must be >= 0, got {n}")
-    return n
+def check_count(value: int, name: str) -> int:
+    """An int >= 0 (a frame index, a frame or sample count); numpy integers accepted."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an int, got {value!r}")  # noqa: TRY004
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {int(value)}")
+    return int(value)
+
+
+def check_sample_rate(rate: int, name: str = "sample_rate", lowest: int = 1, highest: int | None = None) -> int:
+    """A sample rate: an int (numpy integers accepted) in ``[lowest, highest]`` Hz."""
+    is_int = isinstance(rate, numbers.Integral) and not isinstance(rate, (bool, np.bool_))
+    if highest is None:
+        if not is_int or rate < lowest:
+            raise ValueError(f"{name} must be a positive int, got {rate!r}")
+    elif not is_int or not lowest <= rate <= highest:
+        raise ValueError(f"{name} must be an int in [{lowest}, {highest}] Hz, got {rate!r}")
+    return int(rate)
 
 
 @dataclass(frozen=True)
@@ -122,7 +137,7 @@ class FrameClock:
 
     def bounds(self, k: int) -> tuple[Fraction, Fraction]:
         """Exact rational bounds ``[k*sr/fps, (k+1)*sr/fps)`` of frame ``k`` on the sample axis."""
-        _check_count(k, "frame index")
+        check_count(k, "frame index")
         return k * self.samples_per_frame, (k + 1) * self.samples_per_frame
 
     def span(self, k: int) -> range:
@@ -132,17 +147,17 @@ class FrameClock:
 
     def pts(self, k: int) -> Fraction:
         """Presentation time of frame ``k`` in seconds: exactly ``k/fps``."""
-        _check_count(k, "frame index")
+        check_count(k, "frame index")
         return k / self.fps
 
     def frames_for(self, n_samples: int) -> int:
         """Frames that exist after ``n_samples`` and end of stream: ``ceil(n*fps/sr)``."""
-        _check_count(n_samples, "n_samples")
+        check_count(n_samples, "n_samples")
         return _ceil(n_samples * self.fps / self.sample_rate)
 
     def frame_of_sample(self, n: int) -> int:
         """The frame whose span holds sample ``n``: ``floor(n*fps/sr)``."""
-        _check_count(n, "sample index")
+        check_count(n, "sample index")
         return math.floor(n * self.fps / self.sample_rate)
 
     def frames_ready(
@@ -153,7 +168,7 @@ class FrameClock:
         Frame ``k`` is final when ``(k+1)*sr/fps + lookahead <= n_received``, or
         once the stream has ended (everything left is padded with silence).
         """
-        _check_count(n_received, "n_received")
+        check_count(n_received, "n_received")
         lookahead = _check_lookahead(lookahead_samples)
         if ended:
             return self.frames_for(n_received)
@@ -166,7 +181,7 @@ class FrameClock:
         ``rate=100`` for mel frames centred at ``j*160/16000`` s. Spans of
         consecutive frames tile that domain too.
         """
-        _check_count(k, "frame index")
+        check_count(k, "frame index")
         r = as_fraction(rate, "rate")
         return range(_ceil(k * r / self.fps), _ceil((k + 1) * r / self.fps))
 
@@ -195,7 +210,7 @@ class StreamCounter:
 
     def push(self, n_samples: int) -> range:
         """Record ``n_samples`` more samples; return the frames that became final."""
-        _check_count(n_samples, "chunk size")
+        check_count(n_samples, "chunk size")
         if self.ended:
             raise ValueError("push() after end(): the stream is over")
         self.received += n_samples

@@ -6,7 +6,7 @@ sets (vertex numbering and tessellation are MediaPipe's, Apache-2.0: see
 ``assets/NOTICE-mediapipe.txt``), so this package needs no MediaPipe at run time.
 
 "Left" and "right" are the *subject's* sides, as in ARKit. In the model frame
-(see :mod:`talkinghead.renderer.face_model`) the subject's left is +x, which is
+(see :mod:`talkinghead.contracts.face_model`) the subject's left is +x, which is
 image right for a frontal face. Arcs of lips, lids and jaw are ordered by
 increasing model x (image left to right, i.e. from the subject's right to the
 subject's left) and include their end corners.
@@ -129,7 +129,7 @@ def _read_only(array: np.ndarray, dtype) -> np.ndarray:
 @functools.lru_cache(maxsize=1)
 def load_topology() -> Topology:
     """The package's topology asset (cached; read-only arrays)."""
-    resource = importlib.resources.files("talkinghead.renderer").joinpath("assets").joinpath(_ASSET)
+    resource = importlib.resources.files("talkinghead.contracts").joinpath("assets").joinpath(_ASSET)
     with resource.open("rb") as handle, np.load(handle) as data:
         missing = [n for n in SET_NAMES if f"set_{n}" not in data]
         if missing:

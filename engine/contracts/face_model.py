@@ -23,7 +23,7 @@ so a face in front of the camera has ``tz < 0``); :func:`project` maps to pixels
 with y down: ``u = cx + f*X/(-Z)``, ``v = cy - f*Y/(-Z)``.
 
 Expression: ``v = neutral + sum_i w_i * basis_i`` with the 52 displacement
-fields of :mod:`talkinghead.renderer.blendshapes` (ARKit order, linear).
+fields of :mod:`talkinghead.contracts.blendshapes` (ARKit order, linear).
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from talkinghead.renderer import topology
+from talkinghead.contracts import topology
+from talkinghead.contracts.arkit import NUM_BLENDSHAPES
 
-NUM_BLENDSHAPES = 52
 POSE_SIZE = 6
 
 
@@ -186,7 +186,7 @@ class FaceModel(torch.nn.Module):
 
     def __init__(self, neutral: np.ndarray | torch.Tensor | None = None):
         # Imported here: blendshapes builds on this module's frame helpers.
-        from talkinghead.renderer.blendshapes import author_blendshapes
+        from talkinghead.contracts.blendshapes import author_blendshapes
 
         super().__init__()
         topo = topology.load_topology()

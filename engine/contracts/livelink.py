@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .arkit import ARKIT_NAMES, POSE_NAMES
-from .coefficients import Coefficients, FpsLike, PathLike, _as_count, _one_line, parse_fps
+from talkinghead.contracts.arkit import ARKIT_NAMES, POSE_NAMES
+from talkinghead.contracts.clock import check_count
+from talkinghead.contracts.coefficients import Coefficients, FpsLike, PathLike, _one_line, parse_fps
 
 #: Live Link Face column names: ARKit names with the first letter capitalised.
 LIVELINK_BLENDSHAPE_COLUMNS: tuple[str, ...] = tuple(n[0].upper() + n[1:] for n in ARKIT_NAMES)
@@ -77,7 +78,7 @@ def livelink_timecode(frame: int, fps: FpsLike) -> str:
     ``00:00:01:00.030``. Hours count up from the session start (no 24 h wrap).
     Live Link Face itself writes time of day; ours starts at 00:00:00:00.
     """
-    return _timecode(_as_count("frame", frame), parse_fps(fps))
+    return _timecode(check_count(frame, "frame"), parse_fps(fps))
 
 
 def _timecode(frame: int, fps: Fraction) -> str:

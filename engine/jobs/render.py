@@ -9,6 +9,7 @@ as AAC at 48 kHz.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -16,10 +17,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from talkinghead.audio2motion.model import Audio2Motion
-from talkinghead.coefficients import Coefficients
+from talkinghead.audio2motion.model import Audio2Motion, from_checkpoint
+from talkinghead.contracts.audio_io import AUDIO_OUT_RATE
+from talkinghead.contracts.clock import FrameClock
+from talkinghead.contracts.coefficients import Coefficients
+from talkinghead.contracts.frame import Frame
+from talkinghead.contracts.renderer import Renderer
 
-AUDIO_OUT_RATE = 48000
 
 
 def demo_audio() -> Path:
@@ -46,12 +50,25 @@ def drive(samples: np.ndarray, rate: int, config: RenderConfig, idle_motion: boo
     fine-tuned audio2motion (default: the shipped one)."""
     from talkinghead.audio2motion.animate import animate
     from talkinghead.audio2motion.model import load_model
-    from talkinghead.audio2motion.motion import BlinkConfig, HeadConfig, MotionConfig, SilenceConfig, apply_motion
+    from talkinghead.audio2motion.motion import MotionConfig, apply_motion
 
     coefficients = animate(model or load_model(), samples, rate, config.fps, config.lookahead_ms)
-    motion = MotionConfig(silence=SilenceConfig(anticipation_ms=config.lookahead_ms),
-                          blink=BlinkConfig(enabled=idle_motion), head=HeadConfig(scale=1.0 if idle_motion else 0.0))
+    motion = MotionConfig.from_knobs(config.lookahead_ms, idle_motion)
     return apply_motion(coefficients, samples, rate, motion, seed=config.seed)
+
+
+def animate_file(audio: str | Path, config: RenderConfig = RenderConfig(), idle_motion: bool = True) -> Coefficients:
+    """An audio file's coefficients: audio2motion and the motion layer (``talkinghead.animate``)."""
+    from talkinghead.contracts.audio_io import load_audio
+
+    samples, rate = load_audio(audio)
+    return drive(samples, rate, config, idle_motion)
+
+
+def own_motion_model(renderer: Renderer) -> Audio2Motion | None:
+    """The renderer's avatar's own audio2motion (fine-tuned at enrollment), if it has one."""
+    weights = renderer.motion_weights
+    return None if weights is None else from_checkpoint(weights, "the avatar's audio2motion")
 
 
 def render_file(audio: str | Path, output: str | Path, avatar: str | Path | None = None,
@@ -62,17 +79,16 @@ def render_file(audio: str | Path, output: str | Path, avatar: str | Path | None
     With ``coefficients`` (a file from ``talkinghead animate``), those drive the
     face instead of audio2motion; they must cover the audio's frames (±1).
     """
-    from talkinghead.audio2motion.audio_io import load_audio
-    from talkinghead.audio2motion.resample import resample
+    from talkinghead.contracts.audio_io import load_audio
+    from talkinghead.contracts.resample import resample
     from talkinghead.renderer.avatar import avatar_renderer, load_avatar
     from talkinghead.renderer.video import VideoWriter
-    from talkinghead.streaming.clock import FrameClock
 
     samples, rate = load_audio(audio)
     loaded = load_avatar(avatar, config.backend, config.device)
     renderer = avatar_renderer(loaded)
     if coefficients is None:
-        driving = drive(samples, rate, config, renderer.idle_motion, loaded.motion_model)
+        driving = drive(samples, rate, config, renderer.idle_motion, own_motion_model(renderer))
     else:
         driving = Coefficients.load(coefficients)
         config = dataclasses.replace(config, fps=driving.fps)
@@ -82,15 +98,22 @@ def render_file(audio: str | Path, output: str | Path, avatar: str | Path | None
             f"{coefficients}: {len(driving)} frames at {driving.fps} fps, but the audio needs {frames}; "
             "make the coefficients from the same audio"
         )
-    weights = _fit_length(driving.blendshapes, frames)
-    pose = _fit_length(driving.pose, frames)
+    driving = Coefficients(_fit_length(driving.blendshapes, frames), _fit_length(driving.pose, frames), config.fps)
     with VideoWriter(output, config.fps, renderer.size, resample(samples, rate, AUDIO_OUT_RATE), AUDIO_OUT_RATE) as out:
         with tqdm(total=frames, desc=f"render {Path(output).name}", unit="frame", disable=not progress) as bar:
-            for start in range(0, frames, config.batch):
-                stop = min(frames, start + config.batch)
-                out.write(renderer.render_frames(weights[start:stop], pose[start:stop], start))
-                bar.update(stop - start)
+            for batch in drawn_frames(renderer, driving, FrameClock(rate, config.fps), config.batch):
+                out.write(np.stack([frame.image for frame in batch]))
+                bar.update(len(batch))
     return frames
+
+
+def drawn_frames(renderer: Renderer, driving: Coefficients, clock: FrameClock, batch: int) -> Iterator[list[Frame]]:
+    """``driving``'s frames drawn by ``renderer``, ``batch`` at a time, each with its span of the audio."""
+    for start in range(driving.start_frame, driving.end_frame, batch):
+        rows = driving[start - driving.start_frame: start - driving.start_frame + batch]
+        images = renderer.draw(rows)
+        yield [Frame(k, k / driving.fps, rows.blendshapes[i], rows.pose[i], _bounds(clock.span(k)), image=images[i])
+               for i, k in enumerate(range(rows.start_frame, rows.end_frame))]
 
 
 def _fit_length(rows: np.ndarray, frames: int) -> np.ndarray:
@@ -98,3 +121,7 @@ def _fit_length(rows: np.ndarray, frames: int) -> np.ndarray:
     if len(rows) >= frames:
         return rows[:frames]
     return np.concatenate([rows, np.repeat(rows[-1:], frames - len(rows), 0)])
+
+
+def _bounds(span: range) -> tuple[int, int]:
+    return span.start, span.stop

@@ -9,7 +9,10 @@ baselines call invalidates those figures; add a new baseline beside these instea
 - :func:`pocketsphinx_mouth`: PocketSphinx phone recognition fed to the
   project's articulation model (what a phone recogniser alone gives).
 - :func:`text_mouth`: the text-assisted mode, the transcript force-aligned
-  by PocketSphinx and fed to the same articulation model.
+  by PocketSphinx and fed to the same articulation model (a runtime feature,
+  so it lives in :mod:`talkinghead.audio2motion.align`; the mouth signals
+  likewise live in :mod:`talkinghead.contracts.mouth_signals`. Both are
+  imported here unchanged).
 
 All take 16 kHz mono float samples (resampling is the caller's job) and return ``(num_frames, 52)`` float32
 ARKit weights in [0, 1]; frame ``k`` describes the instant ``(k + 1/2) / fps``,
@@ -18,19 +21,17 @@ as the lip-sync yardstick reads signals.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-from talkinghead.arkit import ARKIT_INDEX, ARKIT_NAMES
+from talkinghead.contracts.arkit import ARKIT_INDEX, ARKIT_NAMES
 from talkinghead.audio2motion.articulation import articulate
-from talkinghead.audio2motion.audio_io import FEATURE_RATE as SAMPLE_RATE
-from talkinghead.audio2motion.resample import check_samples
-from talkinghead.renderer import topology
-from talkinghead.renderer.blendshapes import author_blendshapes, express
-from talkinghead.renderer.face_model import interocular, signed_lip_gap
-from talkinghead.streaming.clock import as_fraction
+from talkinghead.contracts.audio_io import FEATURE_RATE as SAMPLE_RATE
+from talkinghead.contracts.resample import check_samples
+from talkinghead.contracts.clock import as_fraction, check_count
+from talkinghead.contracts.mouth_signals import mouth_signals, reference_face  # noqa: F401 (the yardstick's signals)
+from talkinghead.audio2motion.align import text_mouth  # noqa: F401 (the text-assisted mode, scored here too)
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,7 @@ class EnergyConfig:
 
 
 def _frame_args(num_frames: int, fps: Fraction | int) -> tuple[int, Fraction]:
-    if isinstance(num_frames, bool) or not isinstance(num_frames, (int, np.integer)):
-        raise ValueError(f"num_frames must be an int, got {num_frames!r}")  # noqa: TRY004
-    if num_frames < 0:
-        raise ValueError(f"num_frames must be >= 0, got {num_frames}")
-    return int(num_frames), as_fraction(fps, "fps")
+    return check_count(num_frames, "num_frames"), as_fraction(fps, "fps")
 
 
 def _frame_level_db(audio: np.ndarray, num_frames: int, fps: Fraction, window_s: float) -> np.ndarray:
@@ -95,39 +92,3 @@ def pocketsphinx_mouth(audio_16k: np.ndarray, num_frames: int, fps: Fraction | i
 
     num_frames, fps = _frame_args(num_frames, fps)
     return articulate(recognise_phones(audio_16k), num_frames, fps)
-
-
-def text_mouth(audio_16k: np.ndarray, text: str, num_frames: int, fps: Fraction | int) -> np.ndarray:
-    """Mouth from the transcript force-aligned to the audio (text-assisted mode)."""
-    from talkinghead.audio2motion.align import align_transcript  # pocketsphinx is optional
-
-    num_frames, fps = _frame_args(num_frames, fps)
-    return articulate(align_transcript(audio_16k, text), num_frames, fps)
-
-
-@functools.lru_cache(maxsize=1)
-def reference_face() -> tuple[np.ndarray, np.ndarray]:
-    """The topology's neutral and its authored blendshapes: the face every mouth signal is read on."""
-    neutral = np.asarray(topology.load_topology().neutral, np.float64)
-    return neutral, author_blendshapes(neutral).astype(np.float64)
-
-
-def mouth_signals(weights: np.ndarray) -> dict[str, np.ndarray]:
-    """The two mouth signals the lip-sync yardstick scores, from ARKit weights ``(T, 52)``.
-
-    - ``aperture``: signed inner-lip gap of the reference face (the topology's
-      neutral with the project's authored blendshapes) in inter-ocular
-      distances; signed because a mesh's lips may cross (as in
-      ``benchmarks/track_eval.py``'s ``mesh_aperture``).
-    - ``rounding``: ``mouthFunnel + mouthPucker``.
-    """
-    w = np.asarray(weights, np.float64)
-    if w.ndim != 2 or w.shape[1] != len(ARKIT_NAMES):
-        raise ValueError(f"weights must be (T, {len(ARKIT_NAMES)}), got shape {w.shape}")
-    if not np.isfinite(w).all():
-        raise ValueError("weights contain NaN or infinite values")
-    neutral, basis = reference_face()
-    mesh = express(neutral, basis, w)
-    gap = signed_lip_gap(mesh)
-    rounding = w[:, ARKIT_INDEX["mouthFunnel"]] + w[:, ARKIT_INDEX["mouthPucker"]]
-    return {"aperture": gap / interocular(mesh), "rounding": rounding}
