@@ -27,19 +27,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 from pocketsphinx import Decoder, get_model_path
-from talkinghead.audio2motion.phones import SILENCE, Phone, merge_silences, normalise_phone
-from talkinghead.contracts.audio_io import FEATURE_RATE
-from talkinghead.contracts.resample import check_samples, resample
-from talkinghead.contracts.arkit import NUM_POSE
-from talkinghead.contracts.coefficients import Coefficients
-from talkinghead.contracts.clock import FrameClock
+
 from talkinghead.audio2motion.articulation import articulate
-from talkinghead.contracts.clock import as_fraction, check_count
-from fractions import Fraction
+from talkinghead.audio2motion.phones import SILENCE, Phone, merge_silences, normalise_phone
+from talkinghead.contracts.arkit import NUM_POSE
+from talkinghead.contracts.audio_io import FEATURE_RATE
+from talkinghead.contracts.clock import FrameClock, as_fraction, check_count
+from talkinghead.contracts.coefficients import Coefficients
+from talkinghead.contracts.resample import check_samples, resample
 
 FRAME_RATE = 100  # PocketSphinx frames per second (its default -frate)
 MODEL_DIR = Path(get_model_path()) / "en-us"

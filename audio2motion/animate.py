@@ -13,17 +13,15 @@ runner (:class:`~talkinghead.audio2motion.onnx_export.OnnxAudio2Motion`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any, Protocol
 
 import numpy as np
 import torch
 
-from talkinghead.contracts.audio_io import caller_pcm
 from talkinghead.audio2motion.features import StreamingFrontEnd
-from talkinghead.contracts.arkit import NUM_BLENDSHAPES, NUM_POSE
 from talkinghead.audio2motion.model import (
     MELS_PER_STEP,
     STEP_OFFSET,
@@ -32,8 +30,10 @@ from talkinghead.audio2motion.model import (
     pad_for_lookahead,
     split_heads,
 )
-from talkinghead.contracts.coefficients import Coefficients
+from talkinghead.contracts.arkit import NUM_BLENDSHAPES, NUM_POSE
+from talkinghead.contracts.audio_io import caller_pcm
 from talkinghead.contracts.clock import FrameClock, RateLike, as_fraction
+from talkinghead.contracts.coefficients import Coefficients
 
 STEP_MS = 1000 // int(STEPS_PER_SECOND)
 OFFLINE_BLOCK_STEPS = 1024  # bounds memory on long files; results do not depend on it

@@ -45,8 +45,9 @@ from fractions import Fraction
 from types import MappingProxyType
 
 import numpy as np
-from talkinghead.contracts.arkit import ARKIT_INDEX
+
 from talkinghead.audio2motion.phones import PHONES, SILENCE, Phone, normalise_phone
+from talkinghead.contracts.arkit import ARKIT_INDEX
 from talkinghead.contracts.clock import as_fraction
 
 CHANNELS: tuple[str, ...] = (

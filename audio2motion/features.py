@@ -31,6 +31,7 @@ from fractions import Fraction
 import librosa
 import numpy as np
 import torch
+
 from talkinghead.contracts.audio_io import load_audio
 from talkinghead.contracts.resample import StreamingResampler, check_samples
 

@@ -46,8 +46,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from talkinghead.audio2motion.articulation import viseme_weights
-from talkinghead.contracts.arkit import NUM_BLENDSHAPES, NUM_POSE
 from talkinghead.audio2motion.phones import PHONES
+from talkinghead.contracts.arkit import NUM_BLENDSHAPES, NUM_POSE
 
 STEPS_PER_SECOND = Fraction(50)
 STEP_OFFSET = Fraction(1, 100)  # step s is at 0.01 + 0.02 s seconds (centre of mel frame 2s+1)

@@ -40,10 +40,11 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
+
 from talkinghead.contracts.arkit import ARKIT_INDEX, ARKIT_NAMES
 from talkinghead.contracts.audio_io import caller_pcm
-from talkinghead.contracts.coefficients import Coefficients
 from talkinghead.contracts.clock import FrameClock, RateLike, as_fraction
+from talkinghead.contracts.coefficients import Coefficients
 
 BLOCKS_PER_SECOND = 100  # the VAD's block rate (10 ms blocks)
 BLOCK_MS = 1000 // BLOCKS_PER_SECOND

@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from talkinghead.contracts.coefficients import Coefficients
 from talkinghead.contracts.clock import FrameClock
+from talkinghead.contracts.coefficients import Coefficients
 
 # Runs argv[2:] and writes "exit_status peak_rss_kib" to argv[1]. Linux carries the forking
 # process's RSS high-water mark into the child across exec, so a child forked straight from

@@ -43,12 +43,18 @@ from pathlib import Path
 import numpy as np
 
 from talkinghead.audio2motion.animate import animate
-from talkinghead.contracts.audio_io import load_audio_16k
-from talkinghead.audio2motion.training.augment import add_noise, telephone
-from talkinghead.evaluation.baselines import energy_mouth, mouth_signals, pocketsphinx_mouth
 from talkinghead.audio2motion.model import load_model
-from talkinghead.audio2motion.motion import BlinkConfig, HeadConfig, MotionConfig, SilenceConfig, apply_motion
+from talkinghead.audio2motion.motion import (
+    BlinkConfig,
+    HeadConfig,
+    MotionConfig,
+    SilenceConfig,
+    apply_motion,
+)
+from talkinghead.audio2motion.training.augment import add_noise, telephone
+from talkinghead.contracts.audio_io import load_audio_16k
 from talkinghead.evaluation import lipsync
+from talkinghead.evaluation.baselines import energy_mouth, mouth_signals, pocketsphinx_mouth
 from talkinghead.evaluation.labels import REPORT_CLIPS, TUNING_CLIPS, LabelledClip, available_clips
 
 ROOT = Path(__file__).resolve().parents[1]

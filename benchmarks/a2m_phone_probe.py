@@ -25,12 +25,12 @@ import numpy as np
 import torch
 
 from talkinghead.audio2motion.animate import sample_steps
-from talkinghead.contracts.audio_io import load_audio_16k
-from talkinghead.evaluation.baselines import mouth_signals
 from talkinghead.audio2motion.features import log_mel
 from talkinghead.audio2motion.model import head_rows, load_model, split_heads
 from talkinghead.audio2motion.phones import PHONE_INDEX
+from talkinghead.contracts.audio_io import load_audio_16k
 from talkinghead.evaluation import lipsync
+from talkinghead.evaluation.baselines import mouth_signals
 from talkinghead.evaluation.labels import REPORT_CLIPS, TUNING_CLIPS, available_clips
 
 ROOT = Path(__file__).resolve().parents[1]

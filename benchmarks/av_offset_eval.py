@@ -19,13 +19,13 @@ import argparse
 from pathlib import Path
 
 from talkinghead.audio2motion.animate import animate
-from talkinghead.contracts.audio_io import load_audio
-from talkinghead.evaluation.baselines import mouth_signals
 from talkinghead.audio2motion.model import load_model
+from talkinghead.contracts.audio_io import load_audio
+from talkinghead.contracts.face_model import interocular, lip_gap
 from talkinghead.evaluation import lipsync
+from talkinghead.evaluation.baselines import mouth_signals
 from talkinghead.evaluation.labels import ALL_CLIPS, available_clips
 from talkinghead.jobs.av_offset import estimate_av_offset
-from talkinghead.contracts.face_model import interocular, lip_gap
 from talkinghead.renderer.tracking import Track, track_video
 
 ROOT = Path(__file__).resolve().parents[1]

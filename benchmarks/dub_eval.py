@@ -35,13 +35,19 @@ from pathlib import Path
 
 import numpy as np
 
-from talkinghead.contracts.audio_io import write_wav
 from talkinghead.audio2motion.phones import phones_at
 from talkinghead.audio2motion.training.tts import synthesize_festival
-from talkinghead.jobs.dub import DubConfig, Dubbing, dub
+from talkinghead.contracts.audio_io import write_wav
 from talkinghead.evaluation import lipsync
 from talkinghead.evaluation.labels import load_clip_labels, load_phoneme_index
-from talkinghead.renderer.video import VideoWriter, iter_frames, iter_timed_frames, probe_video, write_image
+from talkinghead.jobs.dub import Dubbing, DubConfig, dub
+from talkinghead.renderer.video import (
+    VideoWriter,
+    iter_frames,
+    iter_timed_frames,
+    probe_video,
+    write_image,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from render_eval import retracked_aperture  # noqa: E402  (the same re-tracking as the renderer's benchmark)

@@ -29,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from talkinghead.contracts.audio_io import load_audio
 from talkinghead.audio2motion.model import load_model
-from talkinghead.contracts.resample import resample
+from talkinghead.contracts.audio_io import load_audio
 from talkinghead.contracts.clock import FrameClock
+from talkinghead.contracts.resample import resample
 from talkinghead.streaming.session import SessionConfig, SessionCore
 
 ROOT = Path(__file__).resolve().parents[1]

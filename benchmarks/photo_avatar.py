@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from talkinghead.audio2motion.training.tts import synthesize_festival
-from talkinghead.jobs.render import RenderConfig, drive
 from talkinghead.contracts import topology
+from talkinghead.jobs.render import RenderConfig, drive
 from talkinghead.renderer.avatar import load_avatar
 from talkinghead.renderer.photo import PhotoRenderer
 

@@ -38,17 +38,17 @@ import torch.nn.functional as F
 
 from talkinghead.contracts.audio_io import load_audio
 from talkinghead.contracts.coefficients import Coefficients
-from talkinghead.jobs.render import RenderConfig, drive
+from talkinghead.contracts.face_model import interocular, lip_gap
 from talkinghead.evaluation import lipsync
 from talkinghead.evaluation.labels import available_clips
+from talkinghead.jobs.enroll import enroll_video
+from talkinghead.jobs.render import RenderConfig, drive
 from talkinghead.renderer.crops import CropConfig, crop_transforms, cut_crops
-from talkinghead.contracts.face_model import interocular, lip_gap
 from talkinghead.renderer.landmarks import FaceMeshDetector
 from talkinghead.renderer.lower_face import ssim_map
 from talkinghead.renderer.standard import StandardConfig
 from talkinghead.renderer.tracking import Track, track_video
 from talkinghead.renderer.video import iter_frames, write_image
-from talkinghead.jobs.enroll import enroll_video
 from talkinghead.renderer.video_avatar import VideoRenderer
 
 ROOT = Path(__file__).resolve().parents[1]

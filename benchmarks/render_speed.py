@@ -26,15 +26,15 @@ import argparse
 
 import numpy as np
 import torch
+from timing import median_seconds
 
-from talkinghead.contracts.arkit import ARKIT_INDEX
-from talkinghead.contracts.coefficients import Coefficients
 from talkinghead.audio2motion.animate import StreamingAnimator
 from talkinghead.audio2motion.model import load_model
+from talkinghead.contracts.arkit import ARKIT_INDEX
+from talkinghead.contracts.coefficients import Coefficients
 from talkinghead.renderer import raster
 from talkinghead.renderer.avatar import avatar_renderer, load_avatar
 from talkinghead.streaming.codecs import JpegEncoder
-from timing import median_seconds
 
 RATE = 16000
 FPS = 30

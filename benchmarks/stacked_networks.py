@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 
 import torch
+from timing import median_seconds
 
 from talkinghead.renderer.batching import StackedNetworks
 from talkinghead.renderer.lower_face import IN_CHANNELS, LowerFaceNet
-from timing import median_seconds
 
 
 def main() -> None:

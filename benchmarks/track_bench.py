@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from talkinghead.contracts.arkit import ARKIT_INDEX
 from talkinghead.contracts import topology
+from talkinghead.contracts.arkit import ARKIT_INDEX
 from talkinghead.renderer.solve import SOLVED_SHAPES
 from talkinghead.renderer.synthetic import random_pose, random_weights, render_landmarks
 from talkinghead.renderer.tracking import (

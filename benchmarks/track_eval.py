@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from talkinghead.contracts.arkit import ARKIT_INDEX
+from talkinghead.contracts.face_model import interocular, lip_gap, mouth_width, signed_lip_gap
 from talkinghead.evaluation import lipsync
 from talkinghead.evaluation.labels import REPORT_CLIPS, TUNING_CLIPS, available_clips
-from talkinghead.contracts.face_model import interocular, lip_gap, mouth_width, signed_lip_gap
 from talkinghead.renderer.tracking import track_video
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-
 import talkinghead
 
 
@@ -63,8 +62,8 @@ def _animate(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from talkinghead.jobs.render import RenderConfig, render_file
     from talkinghead.contracts.clock import as_fraction
+    from talkinghead.jobs.render import RenderConfig, render_file
 
     config = RenderConfig(fps=as_fraction(args.fps, "fps"), lookahead_ms=args.lookahead_ms, seed=args.seed,
                           backend=args.backend, device=args.device)
@@ -149,9 +148,15 @@ def _live(args: argparse.Namespace) -> int:
         raise ValueError("live needs an output: --virtual-camera")
     if args.mic == (args.audio is not None):
         raise ValueError("give --mic or --audio FILE (one of them)")
-    from talkinghead.streaming.live import Engine
     from talkinghead.contracts.clock import as_fraction
-    from talkinghead.streaming.virtual_camera import FilePlayer, Microphone, open_camera, require, run_camera
+    from talkinghead.streaming.live import Engine
+    from talkinghead.streaming.virtual_camera import (
+        FilePlayer,
+        Microphone,
+        open_camera,
+        require,
+        run_camera,
+    )
 
     fps = as_fraction(args.fps, "fps")
     if args.mic:

@@ -18,11 +18,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from talkinghead.renderer import raster
-
 from talkinghead.contracts import topology
-from talkinghead.renderer.crops import CropView, invert_2x2
 from talkinghead.contracts.face_model import FaceModel, rotation_matrix
+from talkinghead.renderer import raster
+from talkinghead.renderer.crops import CropView, invert_2x2
 from talkinghead.renderer.mouth import MouthStyle, mouth_interior
 from talkinghead.renderer.tracking import Camera, pose_to_similarity
 from talkinghead.renderer.warp import MeshWarp, Warped

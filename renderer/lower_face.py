@@ -28,11 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from talkinghead.renderer import raster
-
 from talkinghead.contracts import topology
-from talkinghead.renderer.crops import CropView
 from talkinghead.contracts.face_model import FaceModel
+from talkinghead.renderer import raster
+from talkinghead.renderer.crops import CropView
 from talkinghead.renderer.warp import Warped
 
 SUBNASALE = 2  # mesh vertex under the nose: the lower face starts below it

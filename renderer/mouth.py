@@ -19,9 +19,8 @@ from dataclasses import dataclass
 
 import torch
 
-from talkinghead.renderer import raster
-
 from talkinghead.contracts import topology
+from talkinghead.renderer import raster
 
 _LOOP = len(topology.LIPS_INNER)  # 20: corner, 9 upper, corner, 9 lower
 _HALF = len(topology.UPPER_LIP_INNER) - 1  # 10: loop index of the second corner

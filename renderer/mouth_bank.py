@@ -17,9 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from talkinghead.renderer import raster
-
 from talkinghead.contracts import topology
+from talkinghead.renderer import raster
 from talkinghead.renderer.calibration import DRIVEN
 from talkinghead.renderer.crops import cut_crops
 

@@ -21,14 +21,13 @@ import torch.nn.functional as F
 
 from talkinghead.contracts.arkit import ARKIT_INDEX
 from talkinghead.contracts.coefficients import Coefficients
+from talkinghead.contracts.face_model import FaceModel, interocular
 from talkinghead.contracts.frame import Frame
 from talkinghead.renderer.bundle import read_meta, write_meta
 from talkinghead.renderer.face_frame import FaceFrame
-from talkinghead.contracts.face_model import FaceModel, interocular
 from talkinghead.renderer.mouth import MouthStyle
 from talkinghead.renderer.tracking import Camera
 from talkinghead.renderer.video import read_image, write_image
-
 
 
 @dataclass(frozen=True)

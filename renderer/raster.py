@@ -38,7 +38,6 @@ from talkinghead.contracts import topology
 from talkinghead.renderer.raster_cpu import interpolate_cpu, rasterize_cpu
 
 
-
 @dataclass(frozen=True)
 class Raster:
     """What a z-buffered rasterisation leaves per pixel, ``(B, H, W[, 3])``."""

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from talkinghead.contracts.face_model import FaceModel
 from talkinghead.renderer.calibration import at_rest, driven_by
 from talkinghead.renderer.composite import Patched, paste
 from talkinghead.renderer.crops import CropView, cut_crops
 from talkinghead.renderer.face_frame import FaceFrame
-from talkinghead.contracts.face_model import FaceModel
 from talkinghead.renderer.mouth import MouthStyle
 from talkinghead.renderer.mouth_bank import MouthBank
 from talkinghead.renderer.standard import BaseRegion, LowerFaceModel

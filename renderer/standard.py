@@ -18,12 +18,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from talkinghead.contracts.face_model import FaceModel
 from talkinghead.renderer.calibration import at_rest, driven_by
 from talkinghead.renderer.crops import CropView
 from talkinghead.renderer.face_frame import FaceFrame
-from talkinghead.contracts.face_model import FaceModel
 from talkinghead.renderer.lower_face import (
-    IN_CHANNELS, Geometry, LowerFaceNet, RegionConfig, blend_masks, geometry, mouth_weights, network_input,
+    IN_CHANNELS,
+    Geometry,
+    LowerFaceNet,
+    RegionConfig,
+    blend_masks,
+    geometry,
+    mouth_weights,
+    network_input,
     warped_geometry,
 )
 from talkinghead.renderer.mouth_bank import MouthBank, nearest_mouth

@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from talkinghead.contracts.coefficients import Coefficients
 from talkinghead.contracts import topology
 from talkinghead.contracts.blendshapes import author_blendshapes, express
+from talkinghead.contracts.coefficients import Coefficients
 from talkinghead.contracts.face_model import (
     euler_from_matrix,
     lip_gap,

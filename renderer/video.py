@@ -20,7 +20,6 @@ from typing import NamedTuple
 import av
 import numpy as np
 
-
 #: Pixel formats libx264 encodes; other sources are written as yuv420p.
 H264_PIXEL_FORMATS = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p",
                                 "yuv420p10le", "yuv422p10le", "yuv444p10le", "gray"})

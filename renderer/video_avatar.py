@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from talkinghead.contracts.frame import Frame
 from talkinghead.contracts.coefficients import Coefficients
 from talkinghead.contracts.face_model import FaceModel
+from talkinghead.contracts.frame import Frame
 from talkinghead.renderer.bundle import read_meta, write_meta
 from talkinghead.renderer.calibration import Calibration
 from talkinghead.renderer.crops import CropConfig, CropView, crop_transforms

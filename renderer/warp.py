@@ -19,9 +19,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from talkinghead.renderer import raster
-
 from talkinghead.contracts import topology
+from talkinghead.renderer import raster
 
 #: How far the anchor ring lies from the face centre, relative to the face oval.
 RING_SCALE = 1.3

@@ -21,8 +21,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from talkinghead.audio2motion.training.corpus import read_shard, read_shard_meta, shard_indices, shard_path, write_shard
 from talkinghead.audio2motion.model import load_model
+from talkinghead.audio2motion.training.corpus import (
+    read_shard,
+    read_shard_meta,
+    shard_indices,
+    shard_path,
+    write_shard,
+)
 from talkinghead.audio2motion.training.realign import realign
 
 

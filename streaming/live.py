@@ -44,9 +44,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from talkinghead.contracts.audio_io import caller_pcm
-from talkinghead.audio2motion.motion import MotionConfig
 from talkinghead.audio2motion.model import Audio2Motion, from_checkpoint
+from talkinghead.audio2motion.motion import MotionConfig
+from talkinghead.contracts.audio_io import caller_pcm
 from talkinghead.contracts.clock import as_fraction
 from talkinghead.contracts.coefficients import Coefficients
 from talkinghead.contracts.frame import Frame

@@ -34,10 +34,9 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from talkinghead.streaming.live import Engine, LiveConfig, Session
-from talkinghead.contracts.clock import as_fraction, as_pair
-from talkinghead.contracts.clock import check_sample_rate
+from talkinghead.contracts.clock import as_fraction, as_pair, check_sample_rate
 from talkinghead.streaming.codecs import JpegEncoder
+from talkinghead.streaming.live import Engine, LiveConfig, Session
 from talkinghead.streaming.mesh import face_mesh
 from talkinghead.streaming.messages import ProtocolError, error_message, parse_message
 from talkinghead.streaming.signalling import WebRtcCalls

@@ -29,13 +29,13 @@ from fractions import Fraction
 
 import numpy as np
 
-from talkinghead.contracts.arkit import ARKIT_INDEX
 from talkinghead.audio2motion.animate import MotionNetwork, StreamingAnimator
-from talkinghead.contracts.audio_io import caller_pcm
 from talkinghead.audio2motion.motion import MOUTH_SHAPES, MotionConfig, MotionLayer
+from talkinghead.contracts.arkit import ARKIT_INDEX
+from talkinghead.contracts.audio_io import caller_pcm
+from talkinghead.contracts.clock import FrameClock, as_fraction
 from talkinghead.contracts.coefficients import Coefficients
 from talkinghead.contracts.frame import Frame
-from talkinghead.contracts.clock import FrameClock, as_fraction
 
 SILENCE_STEP_MS = 10  # silence is inserted in these steps until the wanted frames are final
 MOUTH = np.array([ARKIT_INDEX[name] for name in MOUTH_SHAPES])

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from talkinghead.streaming.live import LiveConfig
 from talkinghead.contracts.clock import as_fraction
+from talkinghead.streaming.live import LiveConfig
 from talkinghead.streaming.messages import ProtocolError, error_message, parse_message
 
 if TYPE_CHECKING:

@@ -26,10 +26,10 @@ import av
 import numpy as np
 
 from talkinghead.contracts.audio_io import caller_pcm
-from talkinghead.contracts.resample import StreamingResampler
-from talkinghead.contracts.frame import Frame
-from talkinghead.streaming.live import Engine, LiveConfig, Session
 from talkinghead.contracts.clock import FrameClock
+from talkinghead.contracts.frame import Frame
+from talkinghead.contracts.resample import StreamingResampler
+from talkinghead.streaming.live import Engine, LiveConfig, Session
 
 MISSING = "WebRTC needs the webrtc extra: pip install 'talkinghead[webrtc]'"
 try:

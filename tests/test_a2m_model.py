@@ -7,8 +7,19 @@ import numpy as np
 import pytest
 import torch
 
-from talkinghead.audio2motion.animate import StreamingAnimator, animate, frames_covered, sample_steps
-from talkinghead.audio2motion.model import Audio2Motion, ModelConfig, load_model, running_mean, save_model
+from talkinghead.audio2motion.animate import (
+    StreamingAnimator,
+    animate,
+    frames_covered,
+    sample_steps,
+)
+from talkinghead.audio2motion.model import (
+    Audio2Motion,
+    ModelConfig,
+    load_model,
+    running_mean,
+    save_model,
+)
 
 SMALL = ModelConfig(dim=32, layers=2, heads=2, context_steps=16, norm_window=40, dropout=0.0)
 

@@ -8,10 +8,11 @@ import torch
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
+from test_a2m_model import SMALL, speech_like, stream
+
 from talkinghead.audio2motion.animate import animate
 from talkinghead.audio2motion.model import Audio2Motion, ModelConfig
 from talkinghead.audio2motion.onnx_export import OnnxAudio2Motion, export_onnx
-from test_a2m_model import SMALL, speech_like, stream
 
 TOLERANCE = 1e-3
 

@@ -19,9 +19,9 @@ from talkinghead.audio2motion.align import (
     recognise_phones,
     transcript_words,
 )
+from talkinghead.audio2motion.phones import SILENCE, VOWELS, phones_at
 from talkinghead.contracts.audio_io import FEATURE_RATE as SAMPLE_RATE
 from talkinghead.contracts.audio_io import load_audio_16k
-from talkinghead.audio2motion.phones import SILENCE, VOWELS, phones_at
 from talkinghead.evaluation.labels import TUNING_CLIPS, available_clips
 
 # Every word has a single pronunciation in the dictionary, so the phones are known exactly.

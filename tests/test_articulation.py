@@ -12,7 +12,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from talkinghead.contracts.arkit import ARKIT_INDEX, ARKIT_NAMES
+
 from talkinghead.audio2motion.articulation import (
     GLIDES,
     VISEME_TARGETS,
@@ -21,11 +21,12 @@ from talkinghead.audio2motion.articulation import (
     phones_from_frame_labels,
 )
 from talkinghead.audio2motion.phones import PHONES, Phone
-from talkinghead.evaluation.labels import TUNING_CLIPS, available_clips
-from talkinghead.evaluation.lipsync import auc_at_lag
 from talkinghead.contracts import topology
+from talkinghead.contracts.arkit import ARKIT_INDEX, ARKIT_NAMES
 from talkinghead.contracts.blendshapes import author_blendshapes, express
 from talkinghead.contracts.face_model import interocular
+from talkinghead.evaluation.labels import TUNING_CLIPS, available_clips
+from talkinghead.evaluation.lipsync import auc_at_lag
 
 FINE_FPS = 1000  # sampling rate for checks at precise times
 ROUNDING = ("mouthFunnel", "mouthPucker")

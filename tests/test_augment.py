@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import butter, lfilter, sosfilt
+
 from talkinghead.audio2motion.training import augment as A
 from talkinghead.contracts.audio_io import load_audio
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from talkinghead.contracts.arkit import ARKIT_INDEX
 from talkinghead.contracts.audio_io import load_audio_16k
 from talkinghead.evaluation.baselines import (

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from servers import serving_in_thread
 
 from talkinghead.contracts.audio_io import load_audio
 from talkinghead.jobs.render import demo_audio
-from servers import serving_in_thread
 
 WEB = Path(__file__).resolve().parents[1] / "demos" / "web"
 FPS = 15  # the page's fps setting here: two cores draw the video, run chromium and its software WebGL

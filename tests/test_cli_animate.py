@@ -13,9 +13,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from talkinghead.contracts.audio_io import write_wav
 from talkinghead.audio2motion.model import DEFAULT_WEIGHTS, Audio2Motion, ModelConfig, save_model
 from talkinghead.cli import main
+from talkinghead.contracts.audio_io import write_wav
 from talkinghead.contracts.coefficients import Coefficients
 
 SMALL = ModelConfig(dim=32, layers=1, heads=2, context_steps=16, norm_window=40)

@@ -9,6 +9,7 @@ from math import ceil
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from talkinghead.contracts.clock import FrameClock, StreamCounter, as_fraction, as_pair
 
 FPS_CHOICES = [Fraction(24), Fraction(25), Fraction(30), Fraction(30000, 1001), Fraction(60)]

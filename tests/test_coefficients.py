@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from talkinghead.contracts.arkit import ARKIT_NAMES, POSE_NAMES
 from talkinghead.contracts.coefficients import Coefficients, from_json_dict, parse_fps, to_json_dict
 

@@ -5,9 +5,9 @@ from fractions import Fraction
 from pathlib import Path
 
 from talkinghead.contracts.audio_io import load_audio, write_wav
+from talkinghead.contracts.clock import FrameClock
 from talkinghead.jobs.render import demo_audio
 from talkinghead.renderer.video import probe_video
-from talkinghead.contracts.clock import FrameClock
 
 DEMOS = Path(__file__).resolve().parents[1] / "demos"
 

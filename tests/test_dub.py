@@ -6,11 +6,17 @@ import av
 import numpy as np
 import pytest
 
-from talkinghead.contracts.audio_io import load_audio, write_wav
 from talkinghead.cli import main
+from talkinghead.contracts.audio_io import load_audio, write_wav
 from talkinghead.jobs.dub_plan import PlanConfig, frame_motion, ping_pong, plan_dub
 from talkinghead.jobs.render import demo_audio
-from talkinghead.renderer.video import VideoStyle, VideoWriter, iter_frames, iter_timed_frames, probe_video
+from talkinghead.renderer.video import (
+    VideoStyle,
+    VideoWriter,
+    iter_frames,
+    iter_timed_frames,
+    probe_video,
+)
 
 CLIP = 75  # frames (2.5 s at 30 fps) of the talking video
 
@@ -84,9 +90,9 @@ def tracked_clip(talking_video, tmp_path_factory):
 
 
 def test_box_redraw_matches_the_whole_frame_warp(tracked_clip):
+    from talkinghead.contracts.face_model import FaceModel
     from talkinghead.renderer.calibration import at_rest, driven_by
     from talkinghead.renderer.face_frame import FaceFrame
-    from talkinghead.contracts.face_model import FaceModel
     from talkinghead.renderer.mouth_bank import build_bank
     from talkinghead.renderer.redraw import MouthRedrawer, TrackedFrame
 
@@ -110,7 +116,7 @@ def test_box_redraw_matches_the_whole_frame_warp(tracked_clip):
 
 
 def test_dub_keeps_the_video_and_changes_only_the_face(tracked_clip, speech, tmp_path):
-    from talkinghead.jobs.dub import SYNTHETIC_TAG, DubConfig, Dubbing
+    from talkinghead.jobs.dub import SYNTHETIC_TAG, Dubbing, DubConfig
 
     path, _ = tracked_clip
     dubbing = Dubbing(path, speech, DubConfig(), progress=False)
@@ -135,7 +141,7 @@ def test_dub_keeps_the_video_and_changes_only_the_face(tracked_clip, speech, tmp
 
 
 def test_dub_of_a_rotated_variable_rate_video_whose_face_leaves(talking_video, speech, tmp_path):
-    from talkinghead.jobs.dub import DubConfig, Dubbing
+    from talkinghead.jobs.dub import Dubbing, DubConfig
 
     times = [Fraction(k, 30) + (Fraction(1, 60) if k % 3 == 2 else 0) for k in range(CLIP)]  # uneven steps
     lost = range(30, 45)
@@ -163,7 +169,7 @@ def test_dub_of_a_rotated_variable_rate_video_whose_face_leaves(talking_video, s
 
 
 def test_a_failed_dub_leaves_nothing(tracked_clip, speech, tmp_path):
-    from talkinghead.jobs.dub import DubConfig, Dubbing
+    from talkinghead.jobs.dub import Dubbing, DubConfig
 
     path, _ = tracked_clip
     dubbing = Dubbing(path, speech, DubConfig(), progress=False)
@@ -221,9 +227,9 @@ def test_cli_dub_with_original_tail_and_coefficients(tracked_clip, speech, tmp_p
 
 
 def test_dub_with_a_given_standard_avatar(talking_video, tracked_clip, speech, tmp_path):
-    from talkinghead.jobs.dub import DubConfig, Dubbing
-    from talkinghead.renderer.standard import StandardConfig
+    from talkinghead.jobs.dub import Dubbing, DubConfig
     from talkinghead.jobs.enroll import enroll_video
+    from talkinghead.renderer.standard import StandardConfig
 
     config = StandardConfig(steps=30, references=8, max_examples=80, bases_per_target=1)  # small, for CI
     enroll_video(talking_video, preset="standard", config=config, progress=False).save(tmp_path / "avatar")

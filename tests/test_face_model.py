@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from talkinghead.contracts.arkit import ARKIT_INDEX, ARKIT_NAMES
 from talkinghead.contracts import topology
+from talkinghead.contracts.arkit import ARKIT_INDEX, ARKIT_NAMES
 from talkinghead.contracts.blendshapes import author_blendshapes
 from talkinghead.contracts.face_model import (
     FaceModel,

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from talkinghead.contracts.audio_io import load_audio, load_audio_16k, write_wav
+
 from talkinghead.audio2motion.features import (
     MelConfig,
     StreamingFrontEnd,
@@ -22,8 +22,9 @@ from talkinghead.audio2motion.features import (
     log_mel,
     mel_filters,
 )
-from talkinghead.contracts.resample import StreamingResampler, resample
+from talkinghead.contracts.audio_io import load_audio, load_audio_16k, write_wav
 from talkinghead.contracts.clock import FrameClock
+from talkinghead.contracts.resample import StreamingResampler, resample
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 RATES = [8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from talkinghead.evaluation import lipsync as ls
 from talkinghead.evaluation.labels import (
     REPORT_CLIPS,

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from talkinghead.contracts.audio_io import load_audio
-from talkinghead.streaming.live import LiveConfig, SyncSession
-from talkinghead.jobs.render import demo_audio
 from talkinghead.contracts.clock import FrameClock
 from talkinghead.contracts.coefficients import Coefficients
 from talkinghead.contracts.frame import Frame
+from talkinghead.jobs.render import demo_audio
 from talkinghead.streaming.codecs import JpegEncoder
+from talkinghead.streaming.live import LiveConfig, SyncSession
 from talkinghead.streaming.session import MOUTH
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from test_coefficients import COEFFICIENT_CASES, FPS_CASES, assert_close, random_coeffs
+
 from talkinghead.contracts.arkit import ARKIT_NAMES
 from talkinghead.contracts.coefficients import Coefficients
 from talkinghead.contracts.livelink import (
@@ -16,7 +18,6 @@ from talkinghead.contracts.livelink import (
     livelink_timecode,
     to_livelink_csv,
 )
-from test_coefficients import COEFFICIENT_CASES, FPS_CASES, assert_close, random_coeffs
 
 
 @pytest.mark.parametrize("fps", FPS_CASES)

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from talkinghead.contracts.arkit import ARKIT_INDEX, ARKIT_NAMES
+
 from talkinghead.audio2motion.motion import (
     BLINK_SHAPES,
     MOUTH_SHAPES,
@@ -18,8 +18,9 @@ from talkinghead.audio2motion.motion import (
     SilenceConfig,
     apply_motion,
 )
-from talkinghead.contracts.coefficients import Coefficients
+from talkinghead.contracts.arkit import ARKIT_INDEX, ARKIT_NAMES
 from talkinghead.contracts.clock import FrameClock
+from talkinghead.contracts.coefficients import Coefficients
 
 JAW = ARKIT_INDEX["jawOpen"]
 MOUTH = [ARKIT_INDEX[n] for n in MOUTH_SHAPES]

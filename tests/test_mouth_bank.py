@@ -3,9 +3,9 @@
 import numpy as np
 import torch
 
+from talkinghead.contracts import topology
 from talkinghead.contracts.arkit import ARKIT_INDEX
 from talkinghead.renderer import raster
-from talkinghead.contracts import topology
 from talkinghead.renderer.mouth_bank import CROP, build_bank
 
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from talkinghead.contracts.arkit import ARKIT_INDEX
 from talkinghead.cli import main
+from talkinghead.contracts import topology
+from talkinghead.contracts.arkit import ARKIT_INDEX
 from talkinghead.contracts.coefficients import Coefficients
 from talkinghead.jobs.render import RenderConfig, render_file
-from talkinghead.contracts import topology
 from talkinghead.renderer.avatar import default_avatar_dir, load_avatar
 from talkinghead.renderer.photo import PhotoAvatar, PhotoRenderer
 from talkinghead.renderer.video import probe_video, write_image

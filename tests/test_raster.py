@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from talkinghead.contracts.arkit import ARKIT_INDEX
-from talkinghead.renderer import raster
 from talkinghead.contracts.face_model import FaceModel
+from talkinghead.renderer import raster
 
 SQUARE = torch.tensor([[0, 1, 2], [0, 2, 3]])
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from talkinghead.audio2motion.training.corpus import Example
 from talkinghead.audio2motion.model import SILENT_MEL, Audio2Motion, ModelConfig
+from talkinghead.audio2motion.training.corpus import Example
 from talkinghead.audio2motion.training.realign import realign, runs, shift_mel, viterbi_starts
 
 

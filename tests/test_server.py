@@ -11,12 +11,13 @@ import urllib.request
 
 import numpy as np
 import pytest
+from servers import TOKEN, with_server
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from talkinghead.contracts.audio_io import load_audio
 from talkinghead.jobs.render import demo_audio
-from servers import TOKEN, with_server
+
 
 @pytest.fixture(scope="module")
 def pcm():

@@ -6,11 +6,18 @@ import shutil
 import numpy as np
 import pytest
 
-from talkinghead.contracts.arkit import ARKIT_INDEX
-from talkinghead.audio2motion.training.corpus import Example, read_corpus, read_shard, shard_indices, shard_path, write_shard
 from talkinghead.audio2motion.model import ModelConfig, load_model
 from talkinghead.audio2motion.phones import PHONE_INDEX, PHONES
+from talkinghead.audio2motion.training.corpus import (
+    Example,
+    read_corpus,
+    read_shard,
+    shard_indices,
+    shard_path,
+    write_shard,
+)
 from talkinghead.audio2motion.training.train import TrainConfig, split, train
+from talkinghead.contracts.arkit import ARKIT_INDEX
 
 SMALL = ModelConfig(dim=32, layers=1, heads=2, context_steps=16, norm_window=40, max_lookahead_steps=2)
 
@@ -95,8 +102,8 @@ def test_held_out_split_is_disjoint_and_stable():
 
 def test_lip_gap_direction_matches_the_mesh():
     """The aperture loss's dot product equals the reference face's signed lip gap change."""
-    from talkinghead.evaluation.baselines import mouth_signals
     from talkinghead.audio2motion.training.train import lip_gap_direction
+    from talkinghead.evaluation.baselines import mouth_signals
 
     weights = np.random.default_rng(3).uniform(0, 0.6, (6, 52))
     change = mouth_signals(weights)["aperture"] - mouth_signals(np.zeros((1, 52)))["aperture"]

@@ -9,11 +9,17 @@ import av
 import numpy as np
 import pytest
 
-from talkinghead.contracts.arkit import ARKIT_INDEX
 from talkinghead.contracts import topology
+from talkinghead.contracts.arkit import ARKIT_INDEX
 from talkinghead.renderer.solve import SOLVED_INDEX, SOLVED_SHAPES, similarity, solve_box_qp
 from talkinghead.renderer.synthetic import random_pose, random_weights, render_landmarks
-from talkinghead.renderer.tracking import Camera, Track, TrackerConfig, fit_landmarks, track_landmarks
+from talkinghead.renderer.tracking import (
+    Camera,
+    Track,
+    TrackerConfig,
+    fit_landmarks,
+    track_landmarks,
+)
 from talkinghead.renderer.video import VideoInfo
 
 

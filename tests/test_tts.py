@@ -4,8 +4,9 @@ import shutil
 
 import numpy as np
 import pytest
-from talkinghead.audio2motion.training import tts
+
 from talkinghead.audio2motion.phones import SILENCE, VOWELS
+from talkinghead.audio2motion.training import tts
 
 pytest.importorskip("pocketsphinx")  # the CMU dictionary for the pronunciation checks
 from talkinghead.audio2motion.training.sentences import SentenceGenerator, sentence_pronunciation

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from talkinghead.contracts.arkit import ARKIT_INDEX
+from talkinghead.contracts.audio_io import load_audio
 from talkinghead.contracts.coefficients import Coefficients
 from talkinghead.contracts.frame import Frame
-from talkinghead.contracts.audio_io import load_audio
 from talkinghead.jobs.render import demo_audio, render_file
 from talkinghead.renderer.avatar import avatar_renderer, load_avatar
 from talkinghead.renderer.video import VideoWriter, probe_video
@@ -118,8 +118,8 @@ def test_enrolling_on_the_first_frames_only(talking_video):
 
 @pytest.fixture(scope="module")
 def enrolled_standard(talking_video, tmp_path_factory):
-    from talkinghead.renderer.standard import StandardConfig
     from talkinghead.jobs.enroll import enroll_video
+    from talkinghead.renderer.standard import StandardConfig
 
     directory = tmp_path_factory.mktemp("standard")
     config = StandardConfig(steps=30, references=8, max_examples=80, bases_per_target=1)  # small, for CI
@@ -208,11 +208,11 @@ def test_standard_on_cuda_without_cuda_is_a_clear_error(talking_video):
 
 
 def test_optional_audio2motion_fine_tune_fits_the_video_and_rides_in_the_bundle(talking_video, tmp_path):
-    from talkinghead.audio2motion.training.finetune import FinetuneConfig, finetune_articulation
     from talkinghead.audio2motion.model import load_model
+    from talkinghead.audio2motion.training.finetune import FinetuneConfig, finetune_articulation
+    from talkinghead.jobs.enroll import enroll_video
     from talkinghead.renderer.calibration import DRIVEN
     from talkinghead.renderer.tracking import track_video
-    from talkinghead.jobs.enroll import enroll_video
 
     track = track_video(talking_video, progress=False)
     samples, rate = load_audio(talking_video)

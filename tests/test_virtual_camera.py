@@ -23,10 +23,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from talkinghead.contracts.audio_io import load_audio
 from talkinghead.cli import main
-from talkinghead.jobs.render import demo_audio
 from talkinghead.contracts import topology
+from talkinghead.contracts.audio_io import load_audio
+from talkinghead.jobs.render import demo_audio
 from talkinghead.renderer.avatar import load_avatar
 from talkinghead.streaming.virtual_camera import EXTRA, DeviceError, Microphone, run_camera
 

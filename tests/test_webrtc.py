@@ -14,15 +14,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from servers import TOKEN, serving_in_thread, with_server
 from websockets.asyncio.client import connect
 
 from talkinghead.contracts.arkit import ARKIT_INDEX
-from talkinghead.contracts.coefficients import Coefficients
 from talkinghead.contracts.audio_io import load_audio
+from talkinghead.contracts.coefficients import Coefficients
 from talkinghead.contracts.resample import resample
-from talkinghead.streaming.live import LiveConfig
 from talkinghead.jobs.render import demo_audio
-from servers import TOKEN, serving_in_thread, with_server
+from talkinghead.streaming.live import LiveConfig
 
 needs_aiortc = pytest.mark.skipif(importlib.util.find_spec("aiortc") is None,
                                   reason="needs the webrtc extra (pip install 'talkinghead[webrtc]')")

@@ -28,8 +28,9 @@ from dataclasses import dataclass, fields
 import av
 import numpy as np
 from scipy.signal import butter, fftconvolve, sosfiltfilt
-from talkinghead.contracts.resample import check_samples, resample
+
 from talkinghead.contracts.clock import check_sample_rate
+from talkinghead.contracts.resample import check_samples, resample
 
 with warnings.catch_warnings():  # pyworld 0.3.5 imports the deprecated pkg_resources
     warnings.simplefilter("ignore")

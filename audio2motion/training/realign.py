@@ -17,8 +17,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from talkinghead.audio2motion.model import (
+    MELS_PER_STEP,
+    SILENT_MEL,
+    Audio2Motion,
+    head_rows,
+    split_heads,
+)
 from talkinghead.audio2motion.training.corpus import Example
-from talkinghead.audio2motion.model import MELS_PER_STEP, SILENT_MEL, Audio2Motion, head_rows, split_heads
 
 MEL_FRAME_S = 0.01
 

@@ -25,16 +25,15 @@ import numpy as np
 from tqdm import tqdm
 
 from talkinghead.audio2motion.articulation import articulate
-from talkinghead.audio2motion.training.augment import AugmentConfig, augment
-from talkinghead.audio2motion.training.corpus import Example, shard_indices, shard_path, write_shard
 from talkinghead.audio2motion.features import log_mel
 from talkinghead.audio2motion.model import MELS_PER_STEP, SILENT_MEL, STEP_OFFSET, STEPS_PER_SECOND
 from talkinghead.audio2motion.phones import PHONE_INDEX, SILENCE, Phone, merge_silences, phones_at
-from talkinghead.contracts.audio_io import FEATURE_RATE
-from talkinghead.contracts.resample import resample
+from talkinghead.audio2motion.training.augment import AugmentConfig, augment
+from talkinghead.audio2motion.training.corpus import Example, shard_indices, shard_path, write_shard
 from talkinghead.audio2motion.training.sentences import SentenceGenerator
 from talkinghead.audio2motion.training.tts import espeak_voices, synthesize
-
+from talkinghead.contracts.audio_io import FEATURE_RATE
+from talkinghead.contracts.resample import resample
 
 
 @dataclass(frozen=True)

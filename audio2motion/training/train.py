@@ -50,8 +50,6 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from talkinghead.audio2motion.training.corpus import Example, read_corpus
-from talkinghead.contracts.arkit import NUM_BLENDSHAPES, NUM_POSE
 from talkinghead.audio2motion.model import (
     MELS_PER_STEP,
     SILENT_MEL,
@@ -61,8 +59,10 @@ from talkinghead.audio2motion.model import (
     save_model,
 )
 from talkinghead.audio2motion.phones import PHONE_INDEX, SILENCE
-from talkinghead.contracts.mouth_signals import reference_face
+from talkinghead.audio2motion.training.corpus import Example, read_corpus
+from talkinghead.contracts.arkit import NUM_BLENDSHAPES, NUM_POSE
 from talkinghead.contracts.face_model import interocular, signed_lip_gap
+from talkinghead.contracts.mouth_signals import reference_face
 
 HELD_OUT_EVERY = 20
 # These are also the yardstick's classes (aperture's negatives; rounding's two sides),

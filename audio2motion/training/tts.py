@@ -39,8 +39,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from talkinghead.contracts.audio_io import load_audio
+
 from talkinghead.audio2motion.phones import CONSONANTS, SILENCE, VOWELS, Phone, merge_silences
+from talkinghead.contracts.audio_io import load_audio
 
 
 class TTSUnavailable(RuntimeError):

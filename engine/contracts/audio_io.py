@@ -15,6 +15,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+
 from talkinghead.contracts.resample import resample
 
 FEATURE_RATE = 16000  # Hz: what audio2motion hears (every model's input rate)

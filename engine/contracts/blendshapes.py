@@ -31,8 +31,8 @@ from functools import cached_property
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
 
-from talkinghead.contracts.arkit import ARKIT_NAMES
 from talkinghead.contracts import topology
+from talkinghead.contracts.arkit import ARKIT_NAMES
 from talkinghead.contracts.face_model import eye_centres, interocular
 
 SIDES = (("Left", "LEFT", 1.0), ("Right", "RIGHT", -1.0))  # ARKit suffix, set prefix, sign of x

@@ -284,7 +284,9 @@ class Coefficients:
         elif suffix == ".json":
             save_json(self, path)
         else:
-            from talkinghead.contracts.livelink import save_livelink_csv  # livelink imports this module
+            from talkinghead.contracts.livelink import (
+                save_livelink_csv,  # livelink imports this module
+            )
 
             save_livelink_csv(self, path)
 
@@ -297,7 +299,9 @@ class Coefficients:
         """
         suffix = _suffix(path)
         if suffix == ".csv":
-            from talkinghead.contracts.livelink import load_livelink_csv  # livelink imports this module
+            from talkinghead.contracts.livelink import (
+                load_livelink_csv,  # livelink imports this module
+            )
 
             return load_livelink_csv(path, fps=fps)
         if fps is not None:

@@ -25,13 +25,14 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-from talkinghead.contracts.arkit import ARKIT_INDEX, ARKIT_NAMES
+
+from talkinghead.audio2motion.align import text_mouth  # noqa: F401 (the text-assisted mode, scored here too)
 from talkinghead.audio2motion.articulation import articulate
+from talkinghead.contracts.arkit import ARKIT_INDEX, ARKIT_NAMES
 from talkinghead.contracts.audio_io import FEATURE_RATE as SAMPLE_RATE
-from talkinghead.contracts.resample import check_samples
 from talkinghead.contracts.clock import as_fraction, check_count
 from talkinghead.contracts.mouth_signals import mouth_signals, reference_face  # noqa: F401 (the yardstick's signals)
-from talkinghead.audio2motion.align import text_mouth  # noqa: F401 (the text-assisted mode, scored here too)
+from talkinghead.contracts.resample import check_samples
 
 
 @dataclass(frozen=True)

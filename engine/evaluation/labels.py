@@ -21,6 +21,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+
 from talkinghead.evaluation.lipsync import LABEL_FPS
 
 TUNING_CLIPS: tuple[str, ...] = ("Obama_clip1", "andrew_clip_1", "feifeili_clip1")

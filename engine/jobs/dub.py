@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import secrets
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction

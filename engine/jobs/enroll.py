@@ -35,7 +35,13 @@ from talkinghead.renderer.crops import cut_crops
 from talkinghead.renderer.mouth_bank import MouthBank, build_bank
 from talkinghead.renderer.standard import LowerFaceModel, References, StandardConfig, require_device
 from talkinghead.renderer.tracking import Track, track_video
-from talkinghead.renderer.training.standard import Enrollment, build_examples, pick_references, train_network, training_errors
+from talkinghead.renderer.training.standard import (
+    Enrollment,
+    build_examples,
+    pick_references,
+    train_network,
+    training_errors,
+)
 from talkinghead.renderer.video import iter_frames, probe_video
 from talkinghead.renderer.video_avatar import PRESETS, VideoAvatar, region_views
 

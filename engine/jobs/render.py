@@ -25,7 +25,6 @@ from talkinghead.contracts.frame import Frame
 from talkinghead.contracts.renderer import Renderer
 
 
-
 def demo_audio() -> Path:
     """The built-in demo sentence: festival speech made by ``scripts/build_default_avatar.py``."""
     import importlib.resources

@@ -28,7 +28,13 @@ from talkinghead.contracts.face_model import FaceModel
 from talkinghead.renderer.crops import CropView
 from talkinghead.renderer.lower_face import Geometry, LowerFaceNet, loss
 from talkinghead.renderer.mouth_bank import MouthBank
-from talkinghead.renderer.standard import BaseRegion, Drawn, References, StandardConfig, require_device
+from talkinghead.renderer.standard import (
+    BaseRegion,
+    Drawn,
+    References,
+    StandardConfig,
+    require_device,
+)
 from talkinghead.renderer.training.critic import PatchCritic, critic_loss, generator_loss
 
 
