@@ -32,7 +32,7 @@ import librosa
 import numpy as np
 import torch
 
-from talkinghead.contracts.audio_io import load_audio
+from talkinghead.contracts.audio_io import FEATURE_RATE, load_audio
 from talkinghead.contracts.resample import StreamingResampler, check_samples
 
 
@@ -40,7 +40,7 @@ from talkinghead.contracts.resample import StreamingResampler, check_samples
 class MelConfig:
     """Log-mel parameters; the defaults are the project's feature contract."""
 
-    sample_rate: int = 16000
+    sample_rate: int = FEATURE_RATE
     n_mels: int = 80
     hop: int = 160
     win: int = 400

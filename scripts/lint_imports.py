@@ -33,7 +33,7 @@ def assemble(target: Path) -> None:
 def main() -> int:
     with tempfile.TemporaryDirectory() as tree:
         assemble(Path(tree))
-        command = [str(Path(sys.executable).with_name("lint-imports")), "--config", str(ROOT / "pyproject.toml")]
+        command = [str(Path(sys.executable).with_name("lint-imports")), "--no-cache", str(ROOT / "pyproject.toml")]
         return subprocess.run(command, cwd=tree, env={"PYTHONPATH": tree, "PATH": ""}).returncode
 
 

@@ -46,7 +46,7 @@ import torch
 
 from talkinghead.audio2motion.model import Audio2Motion, from_checkpoint
 from talkinghead.audio2motion.motion import MotionConfig
-from talkinghead.contracts.audio_io import caller_pcm
+from talkinghead.contracts.audio_io import FEATURE_RATE, caller_pcm
 from talkinghead.contracts.clock import as_fraction
 from talkinghead.contracts.coefficients import Coefficients
 from talkinghead.contracts.frame import Frame
@@ -282,7 +282,7 @@ def _warm_up(model) -> None:
     """Run the network once, so the first session's first frames do not wait for torch's first-call set-up."""
     from talkinghead.audio2motion.animate import animate
 
-    animate(model, np.zeros(16000, np.float32), 16000, 25, 100)
+    animate(model, np.zeros(FEATURE_RATE, np.float32), FEATURE_RATE, 25, 100)
 
 
 class Session:

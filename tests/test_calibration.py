@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from talkinghead.contracts.arkit import ARKIT_INDEX
-from talkinghead.renderer.calibration import align, fit_calibration
+from talkinghead.jobs.calibration import align, fit_calibration
 
 JAW = ARKIT_INDEX["jawOpen"]
 BLINK = ARKIT_INDEX["eyeBlinkLeft"]

@@ -29,8 +29,9 @@ from talkinghead.contracts.audio_io import load_audio
 from talkinghead.contracts.face_model import FaceModel, interocular, lip_gap
 from talkinghead.contracts.mouth_signals import mouth_signals
 from talkinghead.jobs.av_offset import estimate_av_offset
+from talkinghead.jobs.calibration import align, fit_calibration
 from talkinghead.renderer.base_loop import base_loop
-from talkinghead.renderer.calibration import DRIVEN, Calibration, align, fit_calibration
+from talkinghead.renderer.calibration import DRIVEN, Calibration
 from talkinghead.renderer.crops import cut_crops
 from talkinghead.renderer.mouth_bank import MouthBank, build_bank
 from talkinghead.renderer.standard import LowerFaceModel, References, StandardConfig, require_device

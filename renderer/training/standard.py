@@ -7,7 +7,7 @@ tracked mouth, exactly as at render time, and the network learns what the
 warp cannot (the jaw's shading, the lips' real texture, the teeth). The
 mouth interiors and references it is given also come from at least
 ``base_gap`` frames away, so it never sees its own answer. The loss is
-:func:`.lower_face.loss`; ``adversarial_weight > 0`` adds, after the first
+:func:`talkinghead.renderer.lower_face.loss`; ``adversarial_weight > 0`` adds, after the first
 30% of the steps, a patch critic's term (:mod:`.critic`). It is off by
 default: at 0.1 it sharpened the tuning clip (frame-space sharpness ratio
 0.69 -> 0.87, -0.65 dB) but lost on Obama_clip2 (0.79 -> 0.68, -0.18 dB).
