@@ -84,3 +84,15 @@ def test_the_facade_offers_what_the_readme_shows():
     assert talkinghead.render.__name__ == "render_file" and talkinghead.dub.__module__ == "talkinghead.jobs.dub"
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         talkinghead.nothing  # noqa: B018
+
+
+def test_every_subpackage_ships():
+    """Each folder with an ``__init__.py`` is listed in pyproject's packages (an editable install would hide one)."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    found = set()
+    for package, folder in setuptools["package-dir"].items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            parts = init.parent.relative_to(ROOT / folder).parts
+            found.add(".".join((package, *parts)))
+    assert found == set(setuptools["packages"])
