@@ -12,8 +12,9 @@ import torch
 from talkinghead.cli import main
 from talkinghead.contracts import topology
 from talkinghead.contracts.arkit import ARKIT_INDEX
+from talkinghead.contracts.clock import FrameClock
 from talkinghead.contracts.coefficients import Coefficients
-from talkinghead.jobs.render import RenderConfig, render_file
+from talkinghead.jobs.render import RenderConfig, drawn_frames, render_file
 from talkinghead.renderer.avatar import default_avatar_dir, load_avatar
 from talkinghead.renderer.photo import PhotoAvatar, PhotoRenderer
 from talkinghead.renderer.video import probe_video, write_image
@@ -185,3 +186,16 @@ def test_enroll_cli_refuses_a_corrupt_photo_in_one_line(tmp_path, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("talkinghead: error:") and "bad.jpg" in err and "\n" not in err
+
+
+def test_offline_render_hands_on_frames_on_the_audio_clock(renderer):
+    """The render job's frames carry their index, exact time and span of the audio, tiling it to its end."""
+    samples = 3500  # 7 frames at 30 fps of 16 kHz audio, the last one partial
+    batches = list(drawn_frames(renderer, Coefficients.zeros(7, 30), FrameClock(16000, Fraction(30)), samples, 3))
+    frames = [frame for batch in batches for frame in batch]
+    assert [len(batch) for batch in batches] == [3, 3, 1]
+    assert [(f.index, f.pts) for f in frames] == [(k, Fraction(k, 30)) for k in range(7)]
+    spans = [f.source for f in frames]
+    assert spans[0][0] == 0 and spans[-1][1] == samples
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
+    assert all(f.image.shape == (*renderer.size, 3) and f.image.dtype == np.uint8 for f in frames)

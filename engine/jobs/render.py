@@ -56,7 +56,8 @@ def drive(samples: np.ndarray, rate: int, config: RenderConfig, idle_motion: boo
     return apply_motion(coefficients, samples, rate, motion, seed=config.seed)
 
 
-def animate_file(audio: str | Path, config: RenderConfig = RenderConfig(), idle_motion: bool = True) -> Coefficients:
+def animate_file(audio: str | Path, config: RenderConfig = RenderConfig(),
+                 idle_motion: bool = True) -> Coefficients:
     """An audio file's coefficients: audio2motion and the motion layer (``talkinghead.animate``)."""
     from talkinghead.contracts.audio_io import load_audio
 
@@ -91,28 +92,36 @@ def render_file(audio: str | Path, output: str | Path, avatar: str | Path | None
     else:
         driving = Coefficients.load(coefficients)
         config = dataclasses.replace(config, fps=driving.fps)
-    frames = FrameClock(rate, config.fps).frames_for(len(samples))
+    clock = FrameClock(rate, config.fps)
+    frames = clock.frames_for(len(samples))
     if abs(len(driving) - frames) > 1:
         raise ValueError(
             f"{coefficients}: {len(driving)} frames at {driving.fps} fps, but the audio needs {frames}; "
             "make the coefficients from the same audio"
         )
-    driving = Coefficients(_fit_length(driving.blendshapes, frames), _fit_length(driving.pose, frames), config.fps)
+    driving = Coefficients(_fit_length(driving.blendshapes, frames), _fit_length(driving.pose, frames),
+                           config.fps)
     with VideoWriter(output, config.fps, renderer.size, resample(samples, rate, AUDIO_OUT_RATE), AUDIO_OUT_RATE) as out:
         with tqdm(total=frames, desc=f"render {Path(output).name}", unit="frame", disable=not progress) as bar:
-            for batch in drawn_frames(renderer, driving, FrameClock(rate, config.fps), config.batch):
+            for batch in drawn_frames(renderer, driving, clock, len(samples), config.batch):
                 out.write(np.stack([frame.image for frame in batch]))
                 bar.update(len(batch))
     return frames
 
 
-def drawn_frames(renderer: Renderer, driving: Coefficients, clock: FrameClock, batch: int) -> Iterator[list[Frame]]:
-    """``driving``'s frames drawn by ``renderer``, ``batch`` at a time, each with its span of the audio."""
-    for start in range(driving.start_frame, driving.end_frame, batch):
-        rows = driving[start - driving.start_frame: start - driving.start_frame + batch]
-        images = renderer.draw(rows)
-        yield [Frame(k, k / driving.fps, rows.blendshapes[i], rows.pose[i], _bounds(clock.span(k)), image=images[i])
-               for i, k in enumerate(range(rows.start_frame, rows.end_frame))]
+def drawn_frames(renderer: Renderer, driving: Coefficients, clock: FrameClock, samples: int,
+                 batch: int) -> Iterator[list[Frame]]:
+    """``driving``'s frames drawn by ``renderer``, ``batch`` at a time, each with its span of the
+    audio's ``samples`` samples."""
+    for first in range(0, len(driving), batch):
+        rows = driving[first:first + batch]
+        frames = []
+        for i, image in enumerate(renderer.draw(rows)):
+            k = rows.start_frame + i
+            span = clock.span(k)
+            frames.append(Frame(k, k / driving.fps, rows.blendshapes[i], rows.pose[i],
+                                (span.start, min(span.stop, samples)), image=image))
+        yield frames
 
 
 def _fit_length(rows: np.ndarray, frames: int) -> np.ndarray:
@@ -120,7 +129,3 @@ def _fit_length(rows: np.ndarray, frames: int) -> np.ndarray:
     if len(rows) >= frames:
         return rows[:frames]
     return np.concatenate([rows, np.repeat(rows[-1:], frames - len(rows), 0)])
-
-
-def _bounds(span: range) -> tuple[int, int]:
-    return span.start, span.stop
