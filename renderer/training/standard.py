@@ -165,6 +165,7 @@ def train_network(fields: dict[str, torch.Tensor], truths: torch.Tensor, config:
                      "generator": generator.get_state(), "step": step}
             if critic is not None:
                 state |= {"critic": critic.state_dict(), "critic_optimiser": critic_optimiser.state_dict()}
+            checkpoint.parent.mkdir(parents=True, exist_ok=True)
             torch.save(state, checkpoint)
     bar.close()
     return net.cpu().eval()
