@@ -105,12 +105,16 @@ def _dub(args: argparse.Namespace) -> int:
     from talkinghead.jobs.dub import DubConfig, dub
 
     config = DubConfig(preset=args.preset, tail=args.tail, watermark=args.watermark, lookahead_ms=args.lookahead_ms,
-                       backend=args.backend, device=args.device)
+                       backend=args.backend, device=args.device, face=args.face)
     result = dub(args.video, args.audio, args.output, args.avatar, args.video_speech, args.text,
                  args.coefficients_out, config, progress=not args.quiet)
     if not args.quiet:
         print(f"{result.frames} frames ({result.drawn} redrawn, {result.extended} added), {result.seconds:.2f} s "
               f"-> {result.output}", file=sys.stderr)
+        if result.faces > 1:
+            print(f"dubbed face {result.face} of {result.faces} (counted from the left)", file=sys.stderr)
+        for span in result.passed_through:
+            print(span, file=sys.stderr)
     return 0
 
 
@@ -312,8 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     enroll.add_argument("--audio", type=Path, default=None, help="the video's speech, if it is a separate file")
     enroll.add_argument("--image", type=Path, default=None, help="photo (default without VIDEO: the built-in portrait)")
     enroll.add_argument("-o", "--output", type=Path, required=True, help="output avatar directory")
-    enroll.add_argument("--preset", choices=("quick", "standard"), default="quick",
-                        help="quick: no training (seconds); standard: train a lower-face network (minutes)")
+    enroll.add_argument("--preset", choices=("quick", "standard", "retrieval"), default="quick",
+                        help="quick: no training (seconds); retrieval: the lower face redrawn from the video's own "
+                        "frames at native resolution (seconds); standard: train a lower-face network (minutes)")
     enroll.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the standard preset trains")
     enroll.add_argument("--max-minutes", type=float, default=None, help="enroll on the first N minutes only")
     enroll.add_argument("--finetune-a2m", action="store_true",
@@ -335,14 +340,17 @@ def build_parser() -> argparse.ArgumentParser:
     dub.add_argument("--avatar", type=Path, default=None, help="a video avatar of the same person (skips enrollment)")
     dub.add_argument("--video-speech", type=Path, default=None,
                      help="the person's own speech in VIDEO as a separate file, when VIDEO has no audio track")
-    dub.add_argument("--preset", choices=("quick", "standard"), default="quick",
-                     help="enrollment on VIDEO: quick (seconds) or standard (trains a network, minutes)")
+    dub.add_argument("--preset", choices=("quick", "standard", "retrieval"), default="quick",
+                     help="enrollment on VIDEO: quick or retrieval (seconds), standard (trains a network, minutes)")
     dub.add_argument("--text", default=None, help="transcript of AUDIO: text-assisted mouth (English)")
     dub.add_argument("--tail", choices=("rest", "original"), default="rest",
                      help="AUDIO shorter than VIDEO: the rest rests closed and silent, or keeps its own mouth and sound")
     dub.add_argument("--coefficients-out", type=Path, default=None, help="also save the driving coefficients")
     dub.add_argument("--watermark", action="store_true", help="draw a visible 'AI-generated' label")
     dub.add_argument("--lookahead-ms", type=int, default=100, help="model look-ahead, 0..200 in steps of 20")
+    dub.add_argument("--face", default="speaking", metavar="speaking|largest|left|right|N",
+                     help="several faces in VIDEO: the one whose lips follow VIDEO's own speech (default; the largest "
+                     "without speech), the largest, the leftmost, the rightmost, or the N-th from the left")
     _add_network_options(dub)
     dub.add_argument("-q", "--quiet", action="store_true")
     dub.set_defaults(run=_dub)

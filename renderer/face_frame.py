@@ -104,6 +104,12 @@ class FaceFrame:
                interior: Callable[[raster.Raster], torch.Tensor] | None = None) -> tuple[np.ndarray, Warped, torch.Tensor]:
         """:meth:`render`, with the warp's rasters and the target vertices (for callers that draw more)."""
         target = self.targets(blendshapes, pose)
+        frames, warped = self.redraw_at(target, interior)
+        return frames, warped, target
+
+    def redraw_at(self, target: torch.Tensor, interior: Callable[[raster.Raster], torch.Tensor] | None = None
+                  ) -> tuple[np.ndarray, Warped]:
+        """The image with its face moved to ``target`` (B,478,3) screen vertices (e.g. :meth:`targets`, adjusted)."""
         warped = self.warp(target)
         y0, y1, x0, x1 = warped.window
         mask = warped.mouth
@@ -121,7 +127,7 @@ class FaceFrame:
             window = window * (1 - alpha) + alpha * colours
         frames = np.repeat(self.image[None], len(target), 0)  # outside the window: the image itself
         frames[:, y0:y1, x0:x1] = window.round().clamp(0, 255).to(torch.uint8).numpy()
-        return frames, warped, target
+        return frames, warped
 
 
 def close_lips(landmarks: np.ndarray) -> np.ndarray:

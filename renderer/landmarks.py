@@ -42,7 +42,8 @@ def _quiet_native_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def _box(points: np.ndarray) -> np.ndarray:
+def face_box(points: np.ndarray) -> np.ndarray:
+    """``(x0, y0, x1, y1)`` pixels around a face's landmarks."""
     return np.concatenate([points[:, :2].min(0), points[:, :2].max(0)])
 
 
@@ -62,6 +63,75 @@ class DetectorConfig:
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     follow_iou: float = 0.3  # a face overlapping the last one this much is the same person
+    together_fraction: float = 0.1  # faces are told apart as people when this share of frames shows several
+
+
+def follow_faces(boxes: list[list[np.ndarray]], config: DetectorConfig = DetectorConfig()) -> np.ndarray:
+    """Group the faces found in each frame into people: ``(T, P)`` index of person ``p``'s face in frame
+    ``t``'s list, -1 where that person was not found.
+
+    When fewer than ``config.together_fraction`` of the frames show several faces (one person; a face in
+    the background now and then; the old and the new face for a frame at a shot cut), there is one
+    person, followed as :class:`FaceMeshDetector` does. Otherwise a face continues the person whose last
+    box it overlaps most (at least ``config.follow_iou``; one face per person and frame), and any other
+    face is a new person.
+    """
+    if np.mean([len(frame) > 1 for frame in boxes]) < config.together_fraction:
+        return _follow_one(boxes, config.follow_iou)[:, None]
+    return _follow_people(boxes, config.follow_iou)
+
+
+def _follow_people(boxes: list[list[np.ndarray]], follow_iou: float) -> np.ndarray:
+    """The ``(T, P)`` table of :func:`follow_faces`, each face continuing the person it overlaps most."""
+    last: list[np.ndarray] = []
+    rows = []
+    for frame in boxes:
+        row = _match(last, frame, follow_iou)
+        for i in sorted(set(range(len(frame))) - set(row)):
+            last.append(frame[i])
+            row.append(i)
+        for person, i in enumerate(row):
+            if i >= 0:
+                last[person] = frame[i]
+        rows.append(row)
+    table = np.full((len(rows), len(last)), -1, int)
+    for t, row in enumerate(rows):
+        table[t, : len(row)] = row
+    return table
+
+
+def _follow_one(boxes: list[list[np.ndarray]], follow_iou: float) -> np.ndarray:
+    """Per frame, the index of the one followed face (-1: none), as :class:`FaceMeshDetector` picks it."""
+    picks = []
+    last = None
+    for frame in boxes:
+        picks.append(_pick(last, frame, follow_iou))
+        last = frame[picks[-1]] if frame else None
+    return np.array(picks, int)
+
+
+def _pick(last: np.ndarray | None, boxes: list[np.ndarray], follow_iou: float) -> int:
+    """The face overlapping the last followed box, else the largest (-1: no face)."""
+    if not boxes:
+        return -1
+    if last is not None:
+        overlaps = [_iou(last, box) for box in boxes]
+        if max(overlaps) >= follow_iou:
+            return int(np.argmax(overlaps))
+    return max(range(len(boxes)), key=lambda i: _area(boxes[i]))
+
+
+def _match(people: list[np.ndarray], faces: list[np.ndarray], follow_iou: float) -> list[int]:
+    """Per person (by last box), the index of the face that continues it (-1: none), best overlaps first."""
+    row = [-1] * len(people)
+    overlaps = sorted(((_iou(box, face), p, i) for p, box in enumerate(people) for i, face in enumerate(faces)),
+                      reverse=True)
+    for overlap, person, i in overlaps:
+        if overlap < follow_iou:
+            break
+        if row[person] < 0 and i not in row:
+            row[person] = i
+    return row
 
 
 class FaceMeshDetector:
@@ -117,15 +187,7 @@ class FaceMeshDetector:
     def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
         """Landmarks ``(478, 3)`` in pixels of the followed face, or None."""
         faces = self.faces(rgb)
-        if not faces:
-            self._last_box = None
-            return None
-        boxes = [_box(face) for face in faces]
-        pick = max(range(len(faces)), key=lambda i: _area(boxes[i]))
-        if self._last_box is not None:
-            overlaps = [_iou(self._last_box, box) for box in boxes]
-            best = int(np.argmax(overlaps))
-            if overlaps[best] >= self.config.follow_iou:
-                pick = best
-        self._last_box = boxes[pick]
-        return faces[pick]
+        boxes = [face_box(face) for face in faces]
+        pick = _pick(self._last_box, boxes, self.config.follow_iou)
+        self._last_box = boxes[pick] if faces else None
+        return faces[pick] if faces else None

@@ -5,9 +5,11 @@ is moved to the driving mouth and jaw channels, every other channel keeps
 the frame's own (blinks, brows, gaze), and so does the head pose. ``quick``
 warps a box around the face (an exact, unresampled cut of the frame, so a
 4K frame costs what its face costs) and fills the opened mouth from the
-mouth bank (real teeth); with a lower-face network, its region of the
-stabilised face crop is redrawn and pasted back (:mod:`.composite`). Either
-way the result says which pixels may differ from the frame; all others are
+mouth bank (real teeth); ``retrieval`` warps the same box to the target
+jaw and then redraws the lower face from the person's own frames at native
+resolution (:mod:`.retrieval`); with a lower-face network, its region of
+the stabilised face crop is redrawn and pasted back (:mod:`.composite`).
+Either way the result says which pixels may differ from the frame; all others are
 the frame's, bit for bit.
 """
 
@@ -27,8 +29,10 @@ from talkinghead.renderer.crops import CropView, cut_crops
 from talkinghead.renderer.face_frame import FaceFrame
 from talkinghead.renderer.mouth import MouthStyle
 from talkinghead.renderer.mouth_bank import MouthBank
+from talkinghead.renderer.retrieval import PickTrack, Retrieval
 from talkinghead.renderer.standard import BaseRegion, LowerFaceModel
-from talkinghead.renderer.warp import ring
+from talkinghead.renderer import raster
+from talkinghead.renderer.warp import Warped, ring
 
 BOX_MARGIN = 4  # pixels around the warp's anchor ring
 
@@ -48,8 +52,9 @@ class MouthRedrawer:
     """Draws driving mouths (in the person's tracked scale) on tracked frames of one person."""
 
     def __init__(self, face: FaceModel, mouths: MouthBank, lower_face: LowerFaceModel | None = None,
-                 style: MouthStyle = MouthStyle()) -> None:
+                 style: MouthStyle = MouthStyle(), retrieval: Retrieval | None = None) -> None:
         self.face, self.mouths, self.lower_face, self.style = face, mouths, lower_face, style
+        self.retrieval = retrieval
 
     def prepare(self, frame: TrackedFrame) -> FaceFrame | BaseRegion:
         """What drawing on ``frame`` needs (worth keeping for a frame drawn on again and again)."""
@@ -64,9 +69,15 @@ class MouthRedrawer:
                           self.lower_face.region)
 
     def draw(self, frames: Sequence[TrackedFrame], driving: np.ndarray,
-             prepared: Sequence[FaceFrame | BaseRegion] | None = None) -> list[Patched]:
-        """Each frame with its row of ``driving`` (B,52); the network, if any, runs once for the batch."""
+             prepared: Sequence[FaceFrame | BaseRegion] | None = None, track: PickTrack | None = None) -> list[Patched]:
+        """Each frame with its row of ``driving`` (B,52); the network, if any, runs once for the batch.
+
+        ``track``: the frames are the next of one sequence, drawn in order
+        (retrieval continues from the picks it holds, and leaves its own).
+        """
         prepared = prepared or [self.prepare(frame) for frame in frames]
+        if self.retrieval is not None:
+            return [self._retrieve(frame, box, row, track) for frame, box, row in zip(frames, prepared, driving)]
         if self.lower_face is None:
             return [self._warp(frame, box, row) for frame, box, row in zip(frames, prepared, driving)]
         drawn = [region.draw(row, self.mouths, self.lower_face.references.nearest(row))
@@ -79,13 +90,46 @@ class MouthRedrawer:
         weights = driven_by(frame.blendshapes, driving)
         teeth = functools.partial(self.mouths.interior, weights)
         drawn, warped, _ = box.redraw(weights[None], interior=teeth)
-        x0, y0 = (int(v) for v in box.view.transform[:, 2])
-        wy0, wy1, wx0, wx1 = warped.window
-        image = frame.image.copy()
-        height, width = box.size
-        image[y0:y0 + height, x0:x0 + width] = drawn[0]
-        moved = (warped.surface.covered | warped.mouth)[0].numpy()
-        return Patched(image, (y0 + wy0, x0 + wx0), moved)
+        return _placed(frame, box, drawn[0], _moved(warped, box.size))
+
+    def _retrieve(self, frame: TrackedFrame, box: FaceFrame, driving: np.ndarray, track: PickTrack | None) -> Patched:
+        """The box warped to the target jaw, then its lower face redrawn from the person's own frames."""
+        retrieval = self.retrieval
+        target = box.targets(driven_by(frame.blendshapes, driving)[None])[0]
+        picks = retrieval.pick(target.numpy(), None if track is None else track.last)
+        if track is not None:
+            track.last = picks
+        target = retrieval.shaped(target, picks)
+        drawn, warped = box.redraw_at(target[None], interior=_unfilled)
+        window, (y, x), changed = retrieval.draw(drawn[0], target, picks)
+        image = drawn[0]
+        height, width = changed.shape
+        image[y:y + height, x:x + width] = window
+        moved = _moved(warped, box.size)
+        moved[y:y + height, x:x + width] |= changed
+        return _placed(frame, box, image, moved)
+
+
+def _unfilled(hole: raster.Raster) -> torch.Tensor:
+    """No interior for the warp's mouth hole: the retrieved lower face covers it."""
+    return torch.zeros(*hole.triangle.shape, 3)
+
+
+def _moved(warped: Warped, size: tuple[int, int]) -> np.ndarray:
+    """Where the warp may have moved pixels, in the whole box (h,w) bool."""
+    moved = np.zeros(size, bool)
+    y0, y1, x0, x1 = warped.window
+    moved[y0:y1, x0:x1] = (warped.surface.covered | warped.mouth)[0].numpy()
+    return moved
+
+
+def _placed(frame: TrackedFrame, box: FaceFrame, drawn: np.ndarray, moved: np.ndarray) -> Patched:
+    """A redrawn face box put back in its frame; it may differ from the frame only where ``moved`` (box pixels)."""
+    x0, y0 = (int(v) for v in box.view.transform[:, 2])
+    image = frame.image.copy()
+    height, width = box.size
+    image[y0:y0 + height, x0:x0 + width] = drawn
+    return Patched(image, (y0, x0), moved)
 
 
 def _face_box(frame: TrackedFrame, face: FaceModel, style: MouthStyle) -> FaceFrame:

@@ -16,9 +16,11 @@ affected by it. Landmarks are fitted by weak perspective.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from tqdm import tqdm
@@ -33,7 +35,14 @@ from talkinghead.contracts.face_model import (
     normalise,
     rotation_matrix_np,
 )
-from talkinghead.renderer.landmarks import NUM_LANDMARKS, DetectorConfig, FaceMeshDetector
+from talkinghead.renderer.faces import People, choose_face
+from talkinghead.renderer.landmarks import (
+    NUM_LANDMARKS,
+    DetectorConfig,
+    FaceMeshDetector,
+    face_box,
+    follow_faces,
+)
 from talkinghead.renderer.solve import (
     ExpressionSolver,
     SolveConfig,
@@ -45,6 +54,7 @@ from talkinghead.renderer.solve import (
 from talkinghead.renderer.video import VideoInfo, iter_frames, probe_video
 
 TRACK_FORMAT_VERSION = 1
+Measured = TypeVar("Measured")
 
 
 @dataclass(frozen=True)
@@ -225,29 +235,51 @@ def fit_landmarks(
     return neutral.astype(np.float32), blendshapes.astype(np.float32), poses.astype(np.float32)
 
 
-def detect_landmarks(
-    path: str | Path, config: TrackerConfig = TrackerConfig(), progress: bool = True
-) -> tuple[np.ndarray, np.ndarray, VideoInfo]:
-    """MediaPipe landmarks (T,478,3) in pixels and the valid mask; missing frames interpolated."""
+def detect_faces(
+    path: str | Path, config: TrackerConfig = TrackerConfig(), progress: bool = True,
+    measure: Callable[[np.ndarray, list[np.ndarray]], Measured] | None = None,
+) -> tuple[People, VideoInfo, list[Measured]]:
+    """Every face in every frame (one decode pass), grouped by person; and what ``measure(frame, faces)``
+    returned for each frame (empty without ``measure``), so a caller reads the pictures in the same pass."""
     info = probe_video(path)
-    rows: list[np.ndarray | None] = []
+    faces: list[list[np.ndarray]] = []
+    measured: list[Measured] = []
     with FaceMeshDetector(DetectorConfig(max_faces=config.max_faces)) as detector:
         bar = tqdm(total=info.num_frames or None, unit="frame", desc=f"track {info.path.name}", disable=not progress)
         with bar:
             for frame in iter_frames(path):
-                rows.append(detector(frame))
+                faces.append(detector.faces(frame))
+                if measure is not None:
+                    measured.append(measure(frame, faces[-1]))
                 bar.update()
-    if not rows:
+    if not faces:
         raise ValueError(f"{path}: the video has no frames")
-    valid = np.array([row is not None for row in rows])
+    table = follow_faces([[face_box(face) for face in frame] for frame in faces], detector.config)
+    return People(faces, table), info, measured
+
+
+def follow_person(
+    people: People, person: int, path: str | Path, config: TrackerConfig = TrackerConfig()
+) -> tuple[np.ndarray, np.ndarray]:
+    """A person's landmarks (T,478,3) in pixels, missing frames interpolated, and the frames they were found in;
+    refuses a person found in too few frames."""
+    landmarks, valid = people.landmarks(person)
     if valid.mean() < config.min_valid_fraction:
         raise ValueError(
-            f"{path}: a face was found in only {valid.mean():.0%} of {len(rows)} frames "
+            f"{path}: a face was found in only {valid.mean():.0%} of {len(valid)} frames "
             f"(need at least {config.min_valid_fraction:.0%}); use a video where the face is visible"
         )
-    landmarks = np.zeros((len(rows), NUM_LANDMARKS, 3), np.float32)
-    landmarks[valid] = np.stack([row for row in rows if row is not None])
-    return _interpolate_missing(landmarks, valid), valid, info
+    return _interpolate_missing(landmarks, valid), valid
+
+
+def detect_landmarks(
+    path: str | Path, config: TrackerConfig = TrackerConfig(), progress: bool = True
+) -> tuple[np.ndarray, np.ndarray, VideoInfo]:
+    """MediaPipe landmarks (T,478,3) in pixels of the largest face and the valid mask; missing frames interpolated."""
+    people, info, _ = detect_faces(path, config, progress)
+    person = choose_face(people, "largest", min_fraction=config.min_valid_fraction)
+    landmarks, valid = follow_person(people, person, path, config)
+    return landmarks, valid, info
 
 
 def track_landmarks(
@@ -259,6 +291,6 @@ def track_landmarks(
 
 
 def track_video(path: str | Path, config: TrackerConfig = TrackerConfig(), progress: bool = True) -> Track:
-    """Track the largest face of a video; refuses videos with too few faces."""
+    """Track the largest face of a video (see :mod:`.faces` to choose another); refuses videos with too few faces."""
     landmarks, valid, info = detect_landmarks(path, config, progress)
     return track_landmarks(landmarks, valid, info, config)

@@ -41,11 +41,12 @@ from talkinghead.renderer.lower_face import RegionConfig
 from talkinghead.renderer.mouth import MouthStyle
 from talkinghead.renderer.mouth_bank import MouthBank
 from talkinghead.renderer.redraw import MouthRedrawer, TrackedFrame
+from talkinghead.renderer.retrieval import NativeBank, PickTrack, Retrieval
 from talkinghead.renderer.standard import LowerFaceModel
 from talkinghead.renderer.tracking import Track
 from talkinghead.renderer.video import write_image
 
-PRESETS = ("quick", "standard")
+PRESETS = ("quick", "standard", "retrieval")
 
 
 @dataclass(frozen=True)
@@ -66,10 +67,14 @@ class VideoAvatar:
     region_views: np.ndarray  # (L,2,3): each base frame's network region in its frame (smoothed crops)
     lower_face: LowerFaceModel | None = None  # the standard preset's network; None: quick
     motion_weights: dict | None = None  # audio2motion's checkpoint fine-tuned on this video; None: the shipped one
+    bank: NativeBank | None = None  # the retrieval preset's lower faces at native resolution
+    coverage: dict | None = None  # what the enrollment video showed of the mouth (renderer.coverage.Coverage)
 
     @property
     def preset(self) -> str:
-        return "quick" if self.lower_face is None else "standard"
+        if self.lower_face is not None:
+            return "standard"
+        return "quick" if self.bank is None else "retrieval"
 
     def save(self, directory: str | Path, track: Track | None = None) -> None:
         """Write the bundle, with the enrollment ``track`` as ``track.npz``.
@@ -95,11 +100,14 @@ class VideoAvatar:
         if self.motion_weights is not None:
             torch.save(self.motion_weights, directory / "a2m.pt")
             files["audio2motion"] = "a2m.pt"
+        if self.bank is not None:
+            np.savez_compressed(directory / "bank.npz", **self.bank.to_arrays())
+            files["bank"] = "bank.npz"
         write_meta(directory, "video", {
             "preset": self.preset, "fps": [self.fps.numerator, self.fps.denominator],
             "image_size": [int(self.frames.shape[2]), int(self.frames.shape[1])],
             "av_offset_frames": self.av_offset, "av_offset_trusted": self.av_offset_trusted,
-            "files": files,
+            "files": files, "coverage": self.coverage,
         })
 
     @classmethod
@@ -121,10 +129,14 @@ class VideoAvatar:
             if "audio2motion" in meta["files"]:
                 motion_weights = torch.load(directory / meta["files"]["audio2motion"], map_location="cpu",
                                             weights_only=True)
+            bank = None
+            if "bank" in meta["files"]:
+                with np.load(directory / meta["files"]["bank"]) as stored:
+                    bank = NativeBank.from_arrays({k: stored[k] for k in stored.files})
             return cls(frames, arrays["landmarks"], arrays["blendshapes"], arrays["pose"], arrays["neutral"],
                        arrays["loop"].astype(int), fps, calibration, int(meta["av_offset_frames"]),
                        bool(meta["av_offset_trusted"]), MouthBank.from_arrays(arrays), arrays["region_views"],
-                       lower_face, motion_weights)
+                       lower_face, motion_weights, bank, meta.get("coverage"))
         except (OSError, KeyError, ValueError, TypeError, RuntimeError, pickle.UnpicklingError) as error:
             raise ValueError(f"{directory}: broken avatar bundle ({error})") from None
 
@@ -141,7 +153,8 @@ class VideoRenderer:
 
     def __init__(self, avatar: VideoAvatar, style: MouthStyle = MouthStyle()) -> None:
         self.avatar = avatar
-        self.redrawer = MouthRedrawer(FaceModel(avatar.neutral), avatar.mouths, avatar.lower_face, style)
+        retrieval = None if avatar.bank is None else Retrieval(avatar.bank, avatar.neutral)
+        self.redrawer = MouthRedrawer(FaceModel(avatar.neutral), avatar.mouths, avatar.lower_face, style, retrieval)
         self._prepared: dict[int, object] = {}
 
     @property
@@ -170,13 +183,14 @@ class VideoRenderer:
         scale (e.g. tracked from its own video), not audio2motion's.
         """
         indices = range(coefficients.start_frame, coefficients.end_frame)
-        return self._draw(coefficients.blendshapes, indices, calibrate)
+        return self._draw(coefficients.blendshapes, indices, calibrate, PickTrack())
 
     def draw_frames(self, frames: Sequence[Frame]) -> np.ndarray:
         """One picture per frame, each at its own timeline index: frames of several live sessions in one batch."""
         return self._draw(np.stack([f.blendshapes for f in frames]), [f.index for f in frames], True)
 
-    def _draw(self, blendshapes: np.ndarray, indices: Sequence[int], calibrate: bool) -> np.ndarray:
+    def _draw(self, blendshapes: np.ndarray, indices: Sequence[int], calibrate: bool,
+              track: PickTrack | None = None) -> np.ndarray:
         a = self.avatar
         driven = a.calibration.apply(blendshapes) if calibrate else np.asarray(blendshapes, np.float32)
         bases = [int(a.loop[index % len(a.loop)]) for index in indices]
@@ -184,5 +198,5 @@ class VideoRenderer:
         for base, frame in zip(bases, frames):
             if base not in self._prepared:
                 self._prepared[base] = self.redrawer.prepare(frame)
-        drawn = self.redrawer.draw(frames, driven, [self._prepared[base] for base in bases])
+        drawn = self.redrawer.draw(frames, driven, [self._prepared[base] for base in bases], track)
         return np.stack([patched.image for patched in drawn])

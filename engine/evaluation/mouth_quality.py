@@ -26,7 +26,8 @@ of a Laplacian pyramid (band 0: the finest, about 2-4 px wavelengths):
   the lips), rendered against real;
 - seam profile: rendered minus base across the edge of the renderer's paste;
 - PSNR, PSNR after a Gaussian blur (sigma 2 px: insensitive to detail, so it
-  reads shape and colour), SSIM, frame by frame at the same place.
+  reads shape and colour), SSIM, frame by frame, each video's box cut by its
+  own landmarks.
 """
 
 from __future__ import annotations
@@ -517,9 +518,9 @@ class MouthQuality:
         out["flicker pairs"] = float(self.pairs)
         out["rim max |diff|"] = self.rim_difference
         out["seam max |diff|"] = self.seam_max
-        out["psnr dB"] = float(np.mean(self.psnr))
-        out["psnr blurred dB"] = float(np.mean(self.psnr_blurred))
-        out["ssim"] = float(np.mean(self.ssim))
+        out["psnr dB"] = float(np.median(self.psnr))
+        out["psnr blurred dB"] = float(np.median(self.psnr_blurred))
+        out["ssim"] = float(np.median(self.ssim))
         return out
 
 
@@ -534,14 +535,20 @@ def markdown_table(results: Mapping[str, MouthQuality]) -> str:
 
 
 def compare(rendered: np.ndarray, rendered_landmarks: np.ndarray, real: np.ndarray, real_landmarks: np.ndarray,
-            base: np.ndarray | None = None, masks: np.ndarray | None = None) -> MouthQuality:
+            base: np.ndarray | None = None, masks: np.ndarray | None = None,
+            rendered_repeats: np.ndarray | None = None) -> MouthQuality:
     """All the measures of a rendered video (T,H,W,3) uint8 against the real one, frame for frame.
 
     Each video is boxed, split into regions and warped by its own landmarks
     (T,478,3) px; the box side comes from the real's. PSNR and SSIM compare
-    both videos inside the real's boxes (the same pixels). With ``base``
+    the two videos' boxes, each cut by its own landmarks (rendered frames
+    keep their base frames' head pose, so the same pixels would hold
+    different parts of the face). With ``base``
     (T,H,W,3), the frames the renderer drew on, and ``masks`` (T,H,W) bool,
     where it may have changed them, the seam profile is measured too.
+    Flicker skips the pairs where the real video repeats a frame, and in the
+    rendered one those given as ``rendered_repeats`` (T-1,) bool (where the
+    frames it was drawn on repeat; default: the real's).
     """
     rendered, real = np.asarray(rendered), np.asarray(real)
     if rendered.shape != real.shape or rendered.ndim != 4 or len(real) < 2:
@@ -561,9 +568,10 @@ def compare(rendered: np.ndarray, rendered_landmarks: np.ndarray, real: np.ndarr
     rendered_energy, rendered_overall = band_energy(gray(rendered_cut), rendered_masks)
 
     keep = ~repeated_pairs(real, real_boxes)
+    rendered_keep = keep if rendered_repeats is None else ~np.asarray(rendered_repeats, bool)
     real_flicker, real_flicker_all = flicker_energies(real, real_landmarks, real_boxes, real_masks, keep)
     rendered_flicker, rendered_flicker_all = flicker_energies(rendered, rendered_landmarks, rendered_boxes,
-                                                              rendered_masks, keep)
+                                                              rendered_masks, rendered_keep)
 
     def p99(x: np.ndarray) -> np.ndarray:
         return _nan_stat(x, lambda v: np.nanpercentile(v, 99, axis=0))
@@ -574,7 +582,7 @@ def compare(rendered: np.ndarray, rendered_landmarks: np.ndarray, real: np.ndarr
     def median(x: np.ndarray) -> np.ndarray:
         return _nan_stat(x, lambda v: np.nanmedian(v, axis=0))
 
-    real_grey, same_place = gray(real_cut), gray(real_boxes.cut(rendered))
+    real_grey, aligned = gray(real_cut), gray(rendered_cut)
     return MouthQuality(
         box_side=side,
         sharpness=_ratio(median(rendered_energy), median(real_energy)),
@@ -586,9 +594,9 @@ def compare(rendered: np.ndarray, rendered_landmarks: np.ndarray, real: np.ndarr
         pairs=int(keep.sum()),
         rim_rendered=rim_profile(rendered, rendered_landmarks),
         rim_real=rim_profile(real, real_landmarks),
-        psnr=psnr(same_place, real_grey),
-        psnr_blurred=blurred_psnr(same_place, real_grey),
-        ssim=ssim(same_place, real_grey),
+        psnr=psnr(aligned, real_grey),
+        psnr_blurred=blurred_psnr(aligned, real_grey),
+        ssim=ssim(aligned, real_grey),
         seam=None if base is None else seam_profile(rendered, np.asarray(base), np.asarray(masks)),
     )
 
@@ -605,7 +613,7 @@ def contact_sheet(named_boxes: Mapping[str, np.ndarray], picks: Sequence[int], r
     columns = list(picks) + list(range(run_start, run_start + run_length))
     tile = boxes[0].shape[1] * zoom
     gaps = [separator] * max(len(columns) - 1, 0)
-    if picks and run_length:
+    if len(picks) and run_length:
         gaps[len(picks) - 1] = 3 * separator
     lefts = np.concatenate([[0], np.cumsum(np.array(gaps, int) + tile)]).astype(int)
     height = len(boxes) * tile + (len(boxes) - 1) * separator

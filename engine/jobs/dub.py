@@ -1,11 +1,17 @@
 """Dubbing: make the person in a video say new speech, at the video's own resolution, rate and style.
 
-Stages: track the video; enroll on it (or take a given avatar of the same
-person); drive the mouth from the new speech at the video's frame times
-(:mod:`.dub_plan`); stream the frames once more, redraw the mouth of every
-frame with a face (:mod:`talkinghead.renderer.redraw`: only the face region
-changes) and encode as they come, so memory does not grow with the video's
-length or resolution. The output keeps the input's size, timestamps, pixel
+Stages: track the video (every face; the one to dub is chosen as
+:mod:`talkinghead.renderer.faces` says, the speaking one by default) and
+measure its pictures in the same pass; decide which frames cannot be redrawn
+believably (:mod:`.passthrough`: face lost, shot cut, face too small,
+profile view, mouth covered); enroll on it (or take a given avatar of the
+same person); drive the mouth from the new speech at the video's frame
+times (:mod:`.dub_plan`: fading out before and in after each frame passed
+through); stream the frames once more, redraw the mouth of every other
+frame (:mod:`talkinghead.renderer.redraw`: only the face region changes)
+and encode as they come, so memory does not grow with the video's length or
+resolution. Frames passed through are bit-identical to the input before
+encoding and reported as spans. The output keeps the input's size, timestamps, pixel
 format, colour tags and rotation, carries a tag saying it is synthetic,
 and is written to a temporary file renamed at the very end: a failed or
 interrupted run leaves nothing at the output path.
@@ -20,7 +26,7 @@ import os
 import secrets
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -32,8 +38,11 @@ from talkinghead.contracts.coefficients import Coefficients
 from talkinghead.contracts.frame import Frame
 from talkinghead.jobs.dub_plan import TAILS, PlanConfig, plan_dub
 from talkinghead.jobs.enroll import avatar_mouth_fit, fit_mouth
+from talkinghead.jobs.passthrough import NONE, PassConfig, Span, spans, survey
 from talkinghead.renderer.composite import Patched
+from talkinghead.renderer.faces import parse_face
 from talkinghead.renderer.standard import StandardConfig
+from talkinghead.renderer.tracking import TrackerConfig
 
 SYNTHETIC_TAG = ("synthetic: the mouth in this video was redrawn by talkinghead to say speech the person "
                  "may never have said")
@@ -41,7 +50,7 @@ SYNTHETIC_TAG = ("synthetic: the mouth in this video was redrawn by talkinghead 
 
 @dataclass(frozen=True)
 class DubConfig:
-    preset: str = "quick"  # enrollment on the video: quick (seconds) or standard (trains a network, minutes)
+    preset: str = "quick"  # enrollment on the video: quick or retrieval (seconds), standard (trains a network, minutes)
     tail: str = "rest"  # speech shorter than the video: the rest rests closed, or keeps its own mouth and sound
     watermark: bool = False  # a visible "AI-generated" label
     lookahead_ms: int = 100
@@ -50,23 +59,30 @@ class DubConfig:
     batch: int = 8  # frames drawn at once
     crf: int = 18
     stretch_memory_mb: int = 256  # frames held to loop when the speech is longer (4K: 10 frames)
+    face: str = "speaking"  # several faces: speaking, largest, left, right, or N from the left (renderer.faces)
     plan: PlanConfig = PlanConfig()
+    checks: PassConfig = field(default_factory=PassConfig)  # which frames pass through untouched
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
     standard: StandardConfig = StandardConfig()  # the standard preset's training
 
     def __post_init__(self) -> None:
-        if self.preset not in ("quick", "standard"):
-            raise ValueError(f"preset must be quick or standard, got {self.preset!r}")
+        if self.preset not in ("quick", "standard", "retrieval"):
+            raise ValueError(f"preset must be quick, standard or retrieval, got {self.preset!r}")
         if self.tail not in TAILS:
             raise ValueError(f"tail must be one of {', '.join(TAILS)}, got {self.tail!r}")
+        parse_face(self.face)
 
 
 @dataclass(frozen=True)
 class DubResult:
     output: Path
     frames: int
-    drawn: int  # frames with a redrawn mouth (the rest passed through: no face, or the original tail)
+    drawn: int  # frames with a redrawn mouth (the rest passed through: see passed_through, or the original tail)
     extended: int  # frames added to cover longer speech
     seconds: float  # duration of the output
+    passed_through: tuple[Span, ...] = ()  # output frames that could not be redrawn believably, and why
+    face: int = 1  # the face dubbed, counted from the left
+    faces: int = 1  # faces in the video (found in at least the tracker's min_valid_fraction of frames)
 
 
 class Dubbing:
@@ -88,9 +104,9 @@ class Dubbing:
             raise ValueError(f"{video}: has no audio track, and enrolling the person needs their own speech; give "
                              "--video-speech FILE (their speech, starting with the video) or --avatar DIR")
         self._stage(1, f"tracking {self.video.name}")
-        from talkinghead.renderer.tracking import track_video
-
-        self.track = track_video(video, progress=progress)
+        own_speech = video_speech or (self.video if self.info.has_audio else None)  # to find who speaks
+        found = survey(video, config.face, own_speech, config.tracker, config.checks, progress)
+        self.track, self.face, self.faces = found.track, found.face, found.faces
         self._stage(2, f"enrollment ({loaded.preset + ', given' if loaded else config.preset})")
         if loaded is not None:
             self.fit = avatar_mouth_fit(loaded)
@@ -101,7 +117,8 @@ class Dubbing:
         speech_seconds = Fraction(len(self.samples), self.rate)
         held = max(2, config.stretch_memory_mb * 2**20 // (self.info.width * self.info.height * 3))
         self.plan = plan_dub(self.times, self.durations, self.track.landmarks, self.track.valid, speech_seconds,
-                             self.info.fps, config.tail, held, config.plan)
+                             self.info.fps, config.tail, held, config.plan, untouched=found.reasons != NONE)
+        self.passed_through = tuple(spans(found.reasons[self.plan.source], self.plan.times, self.plan.durations))
         self.coefficients = self._drive(text)
 
     def _stage(self, number: int, what: str) -> None:
@@ -135,10 +152,13 @@ class Dubbing:
         """The output frames in order, drawn as the input streams past (the loop stretch is held, bounded)."""
         from talkinghead.contracts.face_model import FaceModel
         from talkinghead.renderer.redraw import MouthRedrawer
+        from talkinghead.renderer.retrieval import PickTrack, Retrieval
         from talkinghead.renderer.video import iter_frames
 
         plan, track, fit = self.plan, self.track, self.fit
-        redrawer = MouthRedrawer(FaceModel(track.neutral), fit.mouths, fit.lower_face)
+        retrieval = None if fit.bank is None else Retrieval(fit.bank, track.neutral)
+        picks = PickTrack()  # the dub is one sequence: retrieval continues from frame to frame
+        redrawer = MouthRedrawer(FaceModel(track.neutral), fit.mouths, fit.lower_face, retrieval=retrieval)
         views = self._region_views()
         driving = self.driving()
         own = track.blendshapes
@@ -159,21 +179,21 @@ class Dubbing:
         for index, image in enumerate(inputs()):
             batch.append((index, image))
             if len(batch) == self.config.batch or index == len(plan) - 1:
-                yield from self._draw(batch, redrawer, views, driving, own)
+                yield from self._draw(batch, redrawer, views, driving, own, picks)
                 batch = []
 
-    def _draw(self, batch, redrawer, views, driving, own) -> Iterator[tuple[Frame, np.ndarray, Patched | None]]:
+    def _draw(self, batch, redrawer, views, driving, own, picks) -> Iterator[tuple[Frame, np.ndarray, Patched | None]]:
         from talkinghead.renderer.redraw import TrackedFrame
 
         plan, track = self.plan, self.track
-        todo = [(i, image) for i, image in batch if plan.speech[i] > 0 and track.valid[plan.source[i]]]
+        todo = [(i, image) for i, image in batch if plan.speech[i] > 0]
         frames, rows = [], []
         for i, image in todo:
             k = int(plan.source[i])
             frames.append(TrackedFrame(image, track.landmarks[k], own[k], track.pose[k],
                                        None if views is None else views[k]))
             rows.append(plan.speech[i] * driving[i] + (1 - plan.speech[i]) * own[k])
-        drawn = dict(zip([i for i, _ in todo], redrawer.draw(frames, np.array(rows)) if todo else []))
+        drawn = dict(zip([i for i, _ in todo], redrawer.draw(frames, np.array(rows), track=picks) if todo else []))
         weights = dict(zip([i for i, _ in todo], rows))
         for i, image in batch:
             patched = drawn.get(i)
@@ -241,7 +261,8 @@ class Dubbing:
                     drawn += patched is not None
                     bar.update()
             self._stage(4, "encoding finished, audio muxed")
-        return DubResult(output, len(plan), drawn, len(plan) - len(self.times), float(plan.duration))
+        return DubResult(output, len(plan), drawn, len(plan) - len(self.times), float(plan.duration),
+                         self.passed_through, self.face, self.faces)
 
 
 def dub(video: str | Path, audio: str | Path, output: str | Path, avatar: str | Path | None = None,

@@ -7,7 +7,10 @@ the stretch that ends the video is taken when it is nearly as quiet as the
 quietest, so there is no cut at all). Shorter speech leaves a tail: with
 ``rest`` the new, silent speech keeps driving (the mouth rests closed);
 with ``original`` the drive fades to the frame's own mouth over a few
-frames and the rest passes through untouched.
+frames and the rest passes through untouched. Input frames that must not be
+redrawn (:mod:`.passthrough`) pass through untouched wherever they are shown,
+with the same fade before and after them, so the mouth never pops; the
+stretch looped for longer speech avoids them.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ TAILS = ("rest", "original")
 class PlanConfig:
     stretch_seconds: float = 2.0  # longest stretch looped to extend the video
     seamless_slack: float = 1.5  # the stretch ending the video is taken if its motion is within this factor
-    fade_frames: int = 4  # ``original`` tail: frames from the new mouth back to the frame's own
+    fade_frames: int = 4  # frames from the new mouth to the frame's own: the ``original`` tail, untouched frames
 
 
 @dataclass(frozen=True)
@@ -72,12 +75,27 @@ def ping_pong(stretch: np.ndarray, count: int, from_end: bool) -> np.ndarray:
     return np.resize(cycle, count)
 
 
+def fade_around(untouched: np.ndarray, fade_frames: int) -> np.ndarray:
+    """Per frame, the drive's weight: 0 on untouched frames, rising linearly over ``fade_frames`` away from them."""
+    marked = np.flatnonzero(untouched)
+    if not len(marked):
+        return np.ones(len(untouched))
+    frames = np.arange(len(untouched))
+    after = np.clip(np.searchsorted(marked, frames), 0, len(marked) - 1)
+    before = np.clip(after - 1, 0, len(marked) - 1)
+    distance = np.minimum(np.abs(frames - marked[after]), np.abs(frames - marked[before]))
+    return np.clip(distance / (fade_frames + 1), 0, 1)
+
+
 def plan_dub(times: list[Fraction], durations: list[Fraction], landmarks: np.ndarray, valid: np.ndarray,
              speech_seconds: Fraction, fps: Fraction, tail: str = "rest", max_stretch: int | None = None,
-             config: PlanConfig = PlanConfig()) -> DubPlan:
-    """Plan a dub of a video (its frames' times, durations and track) to speech lasting ``speech_seconds``."""
+             config: PlanConfig = PlanConfig(), untouched: np.ndarray | None = None) -> DubPlan:
+    """Plan a dub of a video (its frames' times, durations and track) to speech lasting ``speech_seconds``.
+
+    Input frames without a face (not ``valid``) and ``untouched`` ones (T,) bool pass through."""
     if tail not in TAILS:
         raise ValueError(f"tail must be one of {', '.join(TAILS)}, got {tail!r}")
+    untouched = ~np.asarray(valid, bool) | (False if untouched is None else np.asarray(untouched, bool))
     n = len(times)
     video_end = times[-1] + durations[-1]
     source = np.arange(n)
@@ -89,7 +107,7 @@ def plan_dub(times: list[Fraction], durations: list[Fraction], landmarks: np.nda
         length = int(round(config.stretch_seconds * float(fps)))
         if max_stretch is not None:
             length = min(length, max_stretch)
-        stretch = quiet_stretch(frame_motion(landmarks, valid), length, config.seamless_slack)
+        stretch = quiet_stretch(frame_motion(landmarks, ~untouched), length, config.seamless_slack)
         source = np.concatenate([source, ping_pong(stretch, extra, from_end=stretch[-1] == n - 1)])
         out_times += [video_end + Fraction(j) / fps for j in range(extra)]
         out_durations += [1 / fps] * extra
@@ -100,4 +118,5 @@ def plan_dub(times: list[Fraction], durations: list[Fraction], landmarks: np.nda
             first = int(np.argmax(after))
             fade = np.clip(1 - (np.arange(n) - first + 1) / (config.fade_frames + 1), 0, 1)
             speech = np.where(after, fade, 1.0)
+    speech = np.minimum(speech, fade_around(untouched, config.fade_frames)[source])
     return DubPlan(source, out_times, out_durations, speech, stretch)

@@ -16,6 +16,8 @@ trainers are imported here and nowhere else at run time.
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,8 +34,10 @@ from talkinghead.jobs.av_offset import estimate_av_offset
 from talkinghead.jobs.calibration import align, fit_calibration
 from talkinghead.renderer.base_loop import base_loop
 from talkinghead.renderer.calibration import DRIVEN, Calibration
+from talkinghead.renderer.coverage import mouth_coverage
 from talkinghead.renderer.crops import cut_crops
 from talkinghead.renderer.mouth_bank import MouthBank, build_bank
+from talkinghead.renderer.retrieval import BankCutter, NativeBank
 from talkinghead.renderer.standard import LowerFaceModel, References, StandardConfig, require_device
 from talkinghead.renderer.tracking import Track, track_video
 from talkinghead.renderer.training.standard import (
@@ -58,6 +62,7 @@ class MouthFit:
     lower_face: LowerFaceModel | None
     motion_model: Audio2Motion | None
     frames: int  # enrollment frames (from the track's first)
+    bank: NativeBank | None = None  # the retrieval preset's lower faces at native resolution
 
 
 def fit_mouth(path: str | Path, track: Track, audio: str | Path | None = None, frames: int | None = None,
@@ -96,12 +101,15 @@ def fit_mouth(path: str | Path, track: Track, audio: str | Path | None = None, f
     region = config.region
     views = region_views(track.landmarks[:n], size, region)
     regions = []
+    cutter = BankCutter(track.landmarks[:n], track.valid[:n], track.neutral) if preset == "retrieval" else None
 
     def frames_cutting_regions():
         frames = tqdm(zip(range(n), iter_frames(path)), total=n, unit="frame", desc="enroll", disable=not progress)
         for k, frame in frames:
             if preset == "standard":
                 regions.append(cut_crops(frame[None], views[k].transform[None], region.size)[0])
+            if cutter is not None:
+                cutter.cut(k, frame)
             yield frame
 
     mouths = build_bank(frames_cutting_regions(), track.landmarks[:n], tracked)
@@ -119,7 +127,8 @@ def fit_mouth(path: str | Path, track: Track, audio: str | Path | None = None, f
             raise ValueError(f"standard preset: the trained network ({network_error:.1f}) does not beat the quick "
                              f"drawing ({quick_error:.1f}) on its own examples; use --preset quick")
         lower_face = LowerFaceModel(net, region, references)
-    return MouthFit(calibration, estimate.lag, estimate.confident, mouths, lower_face, motion_model, n)
+    return MouthFit(calibration, estimate.lag, estimate.confident, mouths, lower_face, motion_model, n,
+                    None if cutter is None else cutter.bank())
 
 
 def track_for_enrollment(path: str | Path, work_dir: str | Path | None = None, progress: bool = True) -> Track:
@@ -171,6 +180,11 @@ def enroll_video(path: str | Path, audio: str | Path | None = None, frames: int 
     limit = track.num_frames if frames is None else frames
     if max_minutes is not None:
         limit = min(limit, int(max_minutes * 60 * track.fps))
+    coverage = mouth_coverage(track, iter_frames(path), limit)  # before the fit: thin spots show at once
+    if progress:
+        print(coverage.summary(), file=sys.stderr)
+    for line in coverage.warnings():
+        print(f"talkinghead: warning: {path}: {line}", file=sys.stderr)
     fit = fit_mouth(path, track, audio, limit, preset, device, work_dir, config, finetune_audio2motion, progress)
     n = fit.frames
     loop = base_loop(track.landmarks[:n], track.fps)
@@ -183,7 +197,8 @@ def enroll_video(path: str | Path, audio: str | Path | None = None, frames: int 
         np.stack([kept[k] for k in window]), track.landmarks[window], track.blendshapes[window],
         track.pose[window], track.neutral, np.searchsorted(window, loop), track.fps, fit.calibration,
         fit.av_offset, fit.av_offset_trusted, fit.mouths, np.stack([views[k].transform for k in window]),
-        fit.lower_face, None if fit.motion_model is None else to_checkpoint(fit.motion_model),
+        fit.lower_face, None if fit.motion_model is None else to_checkpoint(fit.motion_model), fit.bank,
+        dataclasses.asdict(coverage),
     )
 
 
@@ -191,6 +206,6 @@ def avatar_mouth_fit(avatar: VideoAvatar) -> MouthFit:
     """The person's mouth as enrollment fitted it, to redraw other frames of them (a dub)."""
     motion_model = None if avatar.motion_weights is None else from_checkpoint(avatar.motion_weights, "avatar")
     return MouthFit(avatar.calibration, avatar.av_offset, avatar.av_offset_trusted, avatar.mouths,
-                    avatar.lower_face, motion_model, len(avatar.mouths.keys))
+                    avatar.lower_face, motion_model, len(avatar.mouths.keys), avatar.bank)
 
 

@@ -1,0 +1,134 @@
+"""The retrieval preset: mouths made of the person's own pixels, never painted."""
+
+import numpy as np
+import pytest
+import torch
+
+from talkinghead.contracts.arkit import ARKIT_INDEX
+from talkinghead.contracts.coefficients import Coefficients
+from talkinghead.renderer.retrieval import (
+    NativeBank,
+    PickTrack,
+    Retrieval,
+    RetrievalConfig,
+    build_native_bank,
+    candidate_weights,
+    pyramid_blend,
+    soft_median,
+    with_centre,
+)
+
+
+def _highpass(image: np.ndarray) -> np.ndarray:
+    """Grey minus its 3x3 box blur: the detail a painting network would have to invent."""
+    grey = image.astype(np.float64).mean(-1)
+    padded = np.pad(grey, 1, mode="edge")
+    blur = sum(padded[dy:dy + grey.shape[0], dx:dx + grey.shape[1]] for dy in range(3) for dx in range(3)) / 9
+    return grey - blur
+
+
+def test_pyramid_blend_takes_all_where_the_mask_is_one_and_nothing_where_it_is_zero():
+    difference = torch.randn(1, 3, 40, 52) * 20
+    assert torch.allclose(pyramid_blend(difference, torch.ones(1, 1, 40, 52), 4), difference, atol=1e-3)
+    assert torch.count_nonzero(pyramid_blend(difference, torch.zeros(1, 1, 40, 52), 4)) == 0
+
+
+def test_soft_median_keeps_shared_detail_and_moves_continuously_with_the_weights():
+    texture = torch.rand(1, 3, 16, 16) * 255
+    same = texture.expand(5, -1, -1, -1)
+    assert torch.allclose(soft_median(same, torch.full((5,), 0.2), 0.3), texture[0], atol=1e-3)
+    values = torch.rand(5, 3, 16, 16) * 255
+    weights = torch.tensor([0.3, 0.25, 0.2, 0.15, 0.1])
+    nudged = weights + torch.tensor([1e-3, -1e-3, 0, 0, 0])
+    step = (soft_median(values, weights, 0.3) - soft_median(values, nudged, 0.3)).abs().max()
+    assert step < 2.0  # a tiny change of weights is a tiny change of picture, not a switch to another frame
+
+
+def test_a_candidate_enters_the_set_with_no_weight():
+    picks = candidate_weights(np.array([0.0, 1.0, 2.0, 3.0, 4.0]), 3)
+    assert picks.rows.tolist() == [0, 1, 2] and abs(picks.weights.sum() - 1) < 1e-6
+    assert picks.weights[0] > picks.weights[1] > picks.weights[2] > 0
+    at_the_edge = candidate_weights(np.array([0.0, 1.0, 2.999, 3.0, 4.0]), 3)
+    assert at_the_edge.weights[2] < 1e-4  # about to be swapped for the next one out: it cannot pop
+
+
+@pytest.fixture(scope="module")
+def tracked(talking_video):
+    pytest.importorskip("mediapipe")
+    from talkinghead.renderer.tracking import track_video
+    from talkinghead.renderer.video import iter_frames
+
+    track = track_video(talking_video, progress=False)
+    return track, np.stack(list(iter_frames(talking_video)))
+
+
+def test_a_one_frame_bank_gives_back_its_own_texture(tracked):
+    """With one candidate and no detail gain, the redrawn mouth's fine detail is the bank frame's, exactly."""
+    track, frames = tracked
+    k = int(np.argmax(track.blendshapes[:, ARKIT_INDEX["jawOpen"]]))  # an open mouth: teeth and lips
+    rng = np.random.default_rng(0)
+    source = np.clip(frames[k].astype(int) + rng.integers(-40, 41, frames[k].shape), 0, 255).astype(np.uint8)
+    bank = build_native_bank([source if i == k else frames[i] for i in range(k + 1)], track.landmarks[: k + 1],
+                             np.arange(k + 1) == k, track.neutral)
+    assert len(bank.frames) == 1 and bank.frames[0] == k
+    retrieval = Retrieval(bank, track.neutral, RetrievalConfig(candidates=1, lip_detail_gain=1.0, coherence=0.0))
+    target = torch.from_numpy(track.landmarks[k]).float()
+    picks = retrieval.pick(target.numpy())
+    window, (y, x), changed = retrieval.draw(frames[k], target, picks)  # drawn on the clean frame
+    assert changed.sum() > 500
+    deep = changed.copy()
+    for _ in range(2 ** retrieval.config.levels + 4):  # well inside the blend: every band is the candidate's
+        deep[1:-1, 1:-1] = deep[1:-1, 1:-1] & deep[:-2, 1:-1] & deep[2:, 1:-1] & deep[1:-1, :-2] & deep[1:-1, 2:]
+    assert deep.sum() > 100
+    mine = _highpass(window)[deep]
+    theirs = _highpass(source[y:y + window.shape[0], x:x + window.shape[1]])[deep]
+    assert np.abs(mine - theirs).mean() < 1.0  # the noise added to the bank frame comes through, unpainted
+    assert np.abs(theirs).mean() > 10
+
+
+def test_retrieval_avatar_round_trips_and_changes_only_the_face(talking_video, tmp_path):
+    pytest.importorskip("mediapipe")
+    from talkinghead.jobs.enroll import enroll_video
+    from talkinghead.renderer.avatar import avatar_renderer, load_avatar
+
+    enroll_video(talking_video, preset="retrieval", progress=False).save(tmp_path)
+    avatar = load_avatar(tmp_path)
+    assert avatar.preset == "retrieval" and isinstance(avatar.bank, NativeBank)
+    assert avatar.bank.boxes.shape[1] == avatar.bank.boxes.shape[2] > 40  # native pixels, not a 64² thumbnail
+    assert np.allclose(with_centre(avatar.bank.vertices[:, :478])[:, -1], avatar.bank.vertices[:, -1], atol=1e-4)
+    assert avatar.coverage is not None and avatar.coverage["frames"] > 0
+    renderer = avatar_renderer(avatar)
+    weights = np.zeros((6, 52), np.float32)
+    weights[1::2, ARKIT_INDEX["jawOpen"]] = 0.6
+    frames = renderer.draw(Coefficients(weights, np.zeros((6, 6), np.float32), 30))
+    for k, frame in enumerate(frames):
+        base = avatar.frames[avatar.loop[k]]
+        face = avatar.landmarks[avatar.loop[k], :, :2]
+        margin = 0.25 * (face.max(0) - face.min(0))
+        x0, y0 = np.floor(face.min(0) - margin).astype(int).clip(0)
+        x1, y1 = np.ceil(face.max(0) + margin).astype(int)
+        outside = np.ones(base.shape[:2], bool)
+        outside[y0:y1, x0:x1] = False
+        assert np.array_equal(frame[outside], base[outside])
+    opened = np.abs(frames[1].astype(int) - frames[0]).sum(-1) > 30
+    assert opened.sum() > 200  # the jaw opens: the mouth region really changes
+
+
+def test_picks_continue_along_the_source_video(tracked):
+    """Coherence: the next frame's heaviest pick follows the previous frame's picks in the source video."""
+    track, frames = tracked
+    even = np.arange(len(frames)) % 2 == 0
+    bank = build_native_bank(frames, track.landmarks, track.valid & even, track.neutral)
+    followed = {}
+    for coherence in (0.0, 0.8):
+        retrieval = Retrieval(bank, track.neutral, RetrievalConfig(coherence=coherence))
+        history = PickTrack()
+        hits = 0
+        for landmarks in track.landmarks[1::2][:80]:  # frames the bank does not hold
+            previous = history.last
+            history.last = retrieval.pick(landmarks, previous)
+            if previous is not None:
+                best = bank.frames[history.last.rows[np.argmax(history.last.weights)]]
+                hits += int(best - 2 in set(bank.frames[previous.rows].tolist()))
+        followed[coherence] = hits
+    assert followed[0.8] > followed[0.0] + 5
