@@ -23,6 +23,7 @@ consecutive ones, rows real, then each system.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import time
 from pathlib import Path
@@ -31,7 +32,15 @@ import numpy as np
 
 from talkinghead.contracts.audio_io import load_audio
 from talkinghead.contracts.coefficients import Coefficients
-from talkinghead.evaluation.mouth_quality import BANDS, REGIONS, MouthBoxes, box_side, compare, contact_sheet, retrack
+from talkinghead.evaluation.mouth_quality import (
+    BANDS,
+    REGIONS,
+    MouthBoxes,
+    box_side,
+    compare,
+    contact_sheet,
+    retrack,
+)
 from talkinghead.jobs.enroll import enroll_video
 from talkinghead.jobs.render import RenderConfig, drive
 from talkinghead.renderer.tracking import Track, track_video
@@ -46,7 +55,7 @@ LAG = 2  # the yardstick: the real frame this many frames earlier
 
 def repeats(frames: np.ndarray) -> np.ndarray:
     """(T-1,) bool: the pairs where a video repeats a frame (the talking clips do, every fifth frame)."""
-    return np.array([np.abs(a.astype(np.int16) - b).mean() < 0.5 for a, b in zip(frames[:-1], frames[1:])])
+    return np.array([np.abs(a.astype(np.int16) - b).mean() < 0.5 for a, b in itertools.pairwise(frames)])
 
 
 def condensed(summary: dict[str, float]) -> dict[str, str]:

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from talkinghead.contracts.face_model import FaceModel
+from talkinghead.renderer import raster
 from talkinghead.renderer.calibration import at_rest, driven_by
 from talkinghead.renderer.composite import Patched, paste
 from talkinghead.renderer.crops import CropView, cut_crops
@@ -31,7 +32,6 @@ from talkinghead.renderer.mouth import MouthStyle
 from talkinghead.renderer.mouth_bank import MouthBank
 from talkinghead.renderer.retrieval import PickTrack, Retrieval
 from talkinghead.renderer.standard import BaseRegion, LowerFaceModel
-from talkinghead.renderer import raster
 from talkinghead.renderer.warp import Warped, ring
 
 BOX_MARGIN = 4  # pixels around the warp's anchor ring
@@ -95,8 +95,9 @@ class MouthRedrawer:
     def _retrieve(self, frame: TrackedFrame, box: FaceFrame, driving: np.ndarray, track: PickTrack | None) -> Patched:
         """The box warped to the target jaw, then its lower face redrawn from the person's own frames."""
         retrieval = self.retrieval
-        target = box.targets(driven_by(frame.blendshapes, driving)[None])[0]
-        picks = retrieval.pick(target.numpy(), None if track is None else track.last)
+        weights = driven_by(frame.blendshapes, driving)
+        target = box.targets(weights[None])[0]
+        picks = retrieval.pick(weights, None if track is None else track.last)
         if track is not None:
             track.last = picks
         target = retrieval.shaped(target, picks)

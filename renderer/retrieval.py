@@ -7,12 +7,16 @@ No network paints anything here (after "Video Rewrite", Bregler et al.
    exact integer box of the video frame (no resampling: a 4K mouth keeps its
    pixels), with the frame's face-mesh vertices in that box and its tracked
    mouth channels as the key.
-2. **Retrieval**: the ``candidates`` bank frames whose lips are nearest the
-   target's in shape (:func:`mouth_shape`: the lip contours in a face
-   frame set by the eyes, which the mouth does not move), weighted so that a frame entering or leaving the set has
+2. **Retrieval**: the ``candidates`` bank frames whose mouths are nearest
+   the target's in the face model's lip shape (:func:`model_keys`: what
+   their tracked weights do to the lips, so the model's own approximations
+   cancel), weighted so that a frame entering or leaving the set has
    weight 0 there (the weights, and so the picture, change continuously
    with the drive: no switching pops).
-3. **Alignment**: each candidate is moved onto the target geometry by the
+3. **Alignment**: the target's lips take the candidates' real lip shape
+   (their weighted mean, :func:`mouth_shape`: the contours in a face frame
+   set by the eyes, which the mouth does not move), the skin around
+   following; each candidate is moved onto that geometry by the
    piecewise-affine map of the lower-face mesh (and the inner-lip fan, for
    teeth and tongue), sampled bicubically: the candidates now line up pixel
    for pixel.
@@ -55,7 +59,8 @@ class RetrievalConfig:
     erode: int = 2  # pixels the blend mask shrinks by (the region's own edge is least reliable)
     max_bank: int = 900  # frames kept at most (spread over mouth shapes), bounding memory on long videos
     margin: float = 0.08  # box margin around the region, as a share of its side
-    lip_detail_gain: float = 1.3  # the lips' finest band's gain: resampling the candidates loses some of it
+    real_lips: float = 0.5  # how far the lips move from the face model's shape to the candidates' real one
+    lip_detail_gain: float = 1.45  # the lips' finest band's gain: resampling the candidates loses some of it
     colour_shift: float = 24.0  # grey levels a candidate's mean colour may move to match the frame it is drawn on
 
     def __post_init__(self) -> None:
@@ -116,6 +121,13 @@ def mouth_shape(vertices: np.ndarray) -> np.ndarray:
     return (local / unit[..., None]).reshape(*points.shape[:-2], -1).astype(np.float32)
 
 
+def model_keys(face: FaceModel, blendshapes: np.ndarray) -> np.ndarray:
+    """Weights (T,52) -> (T, 2L): the lip contours the face model makes of them (model frame, no pose)."""
+    with torch.no_grad():
+        vertices = face.expression(torch.as_tensor(np.asarray(blendshapes, np.float32)))
+    return vertices[:, list(LIPS), :2].reshape(len(vertices), -1).numpy().astype(np.float32)
+
+
 def place_shape(key: np.ndarray, vertices: np.ndarray) -> np.ndarray:
     """A shape key (2L,) -> its lip contours (L,2) in the pixels of a face whose vertices (478,2+) set the eyes."""
     origin, x_axis, unit = _eye_frame(np.asarray(vertices, np.float64)[:, :2])
@@ -136,16 +148,18 @@ class NativeBank:
 
     boxes: np.ndarray  # (T,S,S,3) uint8
     vertices: np.ndarray  # (T,479,2) float32: face mesh plus the fan centre, box pixels
-    keys: np.ndarray  # (T, 2L) float32: mouth_shape of each box's frame
+    keys: np.ndarray  # (T, 2L) float32: model_keys of each box's frame's tracked weights
+    shapes: np.ndarray  # (T, 2L) float32: mouth_shape of each box's frame's landmarks (its real lips)
     frames: np.ndarray  # (T,) int: the enrollment frame each box was cut from
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {"bank_boxes": self.boxes, "bank_vertices": self.vertices, "bank_keys": self.keys,
-                "bank_frames": self.frames}
+                "bank_shapes": self.shapes, "bank_frames": self.frames}
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> NativeBank:
-        return cls(arrays["bank_boxes"], arrays["bank_vertices"], arrays["bank_keys"], arrays["bank_frames"])
+        return cls(arrays["bank_boxes"], arrays["bank_vertices"], arrays["bank_keys"], arrays["bank_shapes"],
+                   arrays["bank_frames"])
 
 
 def bank_side(landmarks: np.ndarray, region: tuple[int, ...], margin: float) -> int:
@@ -171,11 +185,12 @@ def spread_picks(keys: np.ndarray, count: int) -> np.ndarray:
 class BankCutter:
     """Cuts a :class:`NativeBank` from frames streamed past once (enrollment decodes its video one time)."""
 
-    def __init__(self, landmarks: np.ndarray, valid: np.ndarray, neutral: np.ndarray,
+    def __init__(self, landmarks: np.ndarray, blendshapes: np.ndarray, valid: np.ndarray, neutral: np.ndarray,
                  config: RetrievalConfig = RetrievalConfig()) -> None:
         self.region, _ = mouth_region(neutral)
         self.landmarks = np.asarray(landmarks, np.float64)
-        self.keys = mouth_shape(self.landmarks)
+        self.keys = model_keys(FaceModel(neutral), blendshapes[: len(self.landmarks)])
+        self.shapes = mouth_shape(self.landmarks)
         usable = np.nonzero(np.asarray(valid, bool)[: len(self.landmarks)])[0]
         if not len(usable):
             raise ValueError("no tracked face to build the mouth bank from")
@@ -205,13 +220,13 @@ class BankCutter:
         if not self._kept:
             raise ValueError("no frame of the mouth bank was cut (the video ended early?)")
         kept = np.array(self._kept, int)
-        return NativeBank(np.stack(self._boxes), np.stack(self._vertices), self.keys[kept], kept)
+        return NativeBank(np.stack(self._boxes), np.stack(self._vertices), self.keys[kept], self.shapes[kept], kept)
 
 
-def build_native_bank(frames: Iterable[np.ndarray], landmarks: np.ndarray, valid: np.ndarray, neutral: np.ndarray,
-                      config: RetrievalConfig = RetrievalConfig()) -> NativeBank:
+def build_native_bank(frames: Iterable[np.ndarray], landmarks: np.ndarray, blendshapes: np.ndarray,
+                      valid: np.ndarray, neutral: np.ndarray, config: RetrievalConfig = RetrievalConfig()) -> NativeBank:
     """Cut each picked frame's lower face (``frames``: one RGB array per landmarks row, in order, streamed)."""
-    cutter = BankCutter(landmarks, valid, neutral, config)
+    cutter = BankCutter(landmarks, blendshapes, valid, neutral, config)
     for index, frame in zip(range(len(cutter.landmarks)), frames):
         cutter.cut(index, frame)
     return cutter.bank()
@@ -336,6 +351,7 @@ class Retrieval:
         self._boxes = torch.from_numpy(bank.boxes).permute(0, 3, 1, 2).float()
         self._vertices = torch.from_numpy(bank.vertices)
         self._successors = successors(bank.frames)
+        self.face = FaceModel(neutral)
 
     def _lips(self, screen: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """(1,1,h,w) 1 on the lips (inside the outer loop, outside the inner one), from window vertices (1,479,3)."""
@@ -343,13 +359,13 @@ class Retrieval:
         inner = raster.rasterize(screen, raster.mouth_triangles(), size).covered
         return (outer & ~inner)[:, None].float()
 
-    def pick(self, target: np.ndarray, previous: Picks | None = None) -> Picks:
-        """Bank rows and weights for a target face (478,2+) pixels, continuing from the ``previous`` frame's.
+    def pick(self, weights: np.ndarray, previous: Picks | None = None) -> Picks:
+        """Bank rows and weights for a target's weights (52,), continuing from the ``previous`` frame's picks.
 
         A row that follows one of the previous picks in the source video (or
         repeats it, less so) counts as nearer, by up to ``coherence``.
         """
-        distance = ((self.bank.keys - mouth_shape(target)) ** 2).sum(1)
+        distance = ((self.bank.keys - model_keys(self.face, np.asarray(weights)[None])[0]) ** 2).sum(1)
         if previous is not None and self.config.coherence > 0:
             follows = np.zeros(len(distance))
             np.maximum.at(follows, previous.rows, 0.5 * previous.weights)
@@ -362,8 +378,9 @@ class Retrieval:
         """``target`` (478,3) with its lips where the candidates' own lips are (their weighted mean shape), the
         lower face following them (the model's lips are an approximation; the candidates' are real)."""
         points = target.numpy().astype(np.float64)
-        lips = place_shape(picks.weights @ self.bank.keys[picks.rows], points)
-        moved = lips - points[list(LIPS), :2]
+        lips = place_shape(picks.weights @ self.bank.shapes[picks.rows], points)
+        moved = self.config.real_lips * (lips - points[list(LIPS), :2])
+        lips = points[list(LIPS), :2] + moved
         others = np.array([v for v in self.region if v not in set(LIPS)])
         width = np.linalg.norm(points[topology.MOUTH_CORNERS[1], :2] - points[topology.MOUTH_CORNERS[0], :2])
         distance = np.linalg.norm(points[others, None, :2] - points[None, list(LIPS), :2], axis=-1)

@@ -69,11 +69,11 @@ def test_a_one_frame_bank_gives_back_its_own_texture(tracked):
     rng = np.random.default_rng(0)
     source = np.clip(frames[k].astype(int) + rng.integers(-40, 41, frames[k].shape), 0, 255).astype(np.uint8)
     bank = build_native_bank([source if i == k else frames[i] for i in range(k + 1)], track.landmarks[: k + 1],
-                             np.arange(k + 1) == k, track.neutral)
+                             track.blendshapes[: k + 1], np.arange(k + 1) == k, track.neutral)
     assert len(bank.frames) == 1 and bank.frames[0] == k
     retrieval = Retrieval(bank, track.neutral, RetrievalConfig(candidates=1, lip_detail_gain=1.0, coherence=0.0))
     target = torch.from_numpy(track.landmarks[k]).float()
-    picks = retrieval.pick(target.numpy())
+    picks = retrieval.pick(track.blendshapes[k])
     window, (y, x), changed = retrieval.draw(frames[k], target, picks)  # drawn on the clean frame
     assert changed.sum() > 500
     deep = changed.copy()
@@ -118,15 +118,15 @@ def test_picks_continue_along_the_source_video(tracked):
     """Coherence: the next frame's heaviest pick follows the previous frame's picks in the source video."""
     track, frames = tracked
     even = np.arange(len(frames)) % 2 == 0
-    bank = build_native_bank(frames, track.landmarks, track.valid & even, track.neutral)
+    bank = build_native_bank(frames, track.landmarks, track.blendshapes, track.valid & even, track.neutral)
     followed = {}
     for coherence in (0.0, 0.8):
         retrieval = Retrieval(bank, track.neutral, RetrievalConfig(coherence=coherence))
         history = PickTrack()
         hits = 0
-        for landmarks in track.landmarks[1::2][:80]:  # frames the bank does not hold
+        for weights in track.blendshapes[1::2][:80]:  # frames the bank does not hold
             previous = history.last
-            history.last = retrieval.pick(landmarks, previous)
+            history.last = retrieval.pick(weights, previous)
             if previous is not None:
                 best = bank.frames[history.last.rows[np.argmax(history.last.weights)]]
                 hits += int(best - 2 in set(bank.frames[previous.rows].tolist()))

@@ -101,7 +101,7 @@ def fit_mouth(path: str | Path, track: Track, audio: str | Path | None = None, f
     region = config.region
     views = region_views(track.landmarks[:n], size, region)
     regions = []
-    cutter = BankCutter(track.landmarks[:n], track.valid[:n], track.neutral) if preset == "retrieval" else None
+    cutter = BankCutter(track.landmarks[:n], tracked, track.valid[:n], track.neutral) if preset == "retrieval" else None
 
     def frames_cutting_regions():
         frames = tqdm(zip(range(n), iter_frames(path)), total=n, unit="frame", desc="enroll", disable=not progress)
