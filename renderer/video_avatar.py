@@ -41,7 +41,7 @@ from talkinghead.renderer.lower_face import RegionConfig
 from talkinghead.renderer.mouth import MouthStyle
 from talkinghead.renderer.mouth_bank import MouthBank
 from talkinghead.renderer.redraw import MouthRedrawer, TrackedFrame
-from talkinghead.renderer.retrieval import NativeBank, PickTrack, Retrieval
+from talkinghead.renderer.retrieval import NativeBank, Retrieval
 from talkinghead.renderer.standard import LowerFaceModel
 from talkinghead.renderer.tracking import Track
 from talkinghead.renderer.video import write_image
@@ -183,14 +183,13 @@ class VideoRenderer:
         scale (e.g. tracked from its own video), not audio2motion's.
         """
         indices = range(coefficients.start_frame, coefficients.end_frame)
-        return self._draw(coefficients.blendshapes, indices, calibrate, PickTrack())
+        return self._draw(coefficients.blendshapes, indices, calibrate)
 
     def draw_frames(self, frames: Sequence[Frame]) -> np.ndarray:
         """One picture per frame, each at its own timeline index: frames of several live sessions in one batch."""
         return self._draw(np.stack([f.blendshapes for f in frames]), [f.index for f in frames], True)
 
-    def _draw(self, blendshapes: np.ndarray, indices: Sequence[int], calibrate: bool,
-              track: PickTrack | None = None) -> np.ndarray:
+    def _draw(self, blendshapes: np.ndarray, indices: Sequence[int], calibrate: bool) -> np.ndarray:
         a = self.avatar
         driven = a.calibration.apply(blendshapes) if calibrate else np.asarray(blendshapes, np.float32)
         bases = [int(a.loop[index % len(a.loop)]) for index in indices]
@@ -198,5 +197,7 @@ class VideoRenderer:
         for base, frame in zip(bases, frames):
             if base not in self._prepared:
                 self._prepared[base] = self.redrawer.prepare(frame)
-        drawn = self.redrawer.draw(frames, driven, [self._prepared[base] for base in bases], track)
+        # Frame by frame, no picks carried over (retrieval's PickTrack): a live session draws its frames
+        # among other sessions' and must get the same pictures as drawing its whole sequence offline.
+        drawn = self.redrawer.draw(frames, driven, [self._prepared[base] for base in bases])
         return np.stack([patched.image for patched in drawn])

@@ -1,11 +1,14 @@
 """The retrieval preset: mouths made of the person's own pixels, never painted."""
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import torch
 
 from talkinghead.contracts.arkit import ARKIT_INDEX
 from talkinghead.contracts.coefficients import Coefficients
+from talkinghead.contracts.frame import Frame
 from talkinghead.renderer.retrieval import (
     NativeBank,
     PickTrack,
@@ -112,6 +115,9 @@ def test_retrieval_avatar_round_trips_and_changes_only_the_face(talking_video, t
         assert np.array_equal(frame[outside], base[outside])
     opened = np.abs(frames[1].astype(int) - frames[0]).sum(-1) > 30
     assert opened.sum() > 200  # the jaw opens: the mouth region really changes
+    live = [Frame(k, Fraction(k, 30), weights[k], np.zeros(6, np.float32), None) for k in (4, 1, 3)]
+    for frame, image in zip(live, renderer.draw_frames(live)):  # a live batch, out of order, equals offline
+        assert np.array_equal(image, frames[frame.index])
 
 
 def test_picks_continue_along_the_source_video(tracked):
