@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from clips import clip_track
 
 from talkinghead.contracts.audio_io import load_audio
 from talkinghead.contracts.coefficients import Coefficients
@@ -43,7 +44,7 @@ from talkinghead.evaluation.mouth_quality import (
 )
 from talkinghead.jobs.enroll import enroll_video
 from talkinghead.jobs.render import RenderConfig, drive
-from talkinghead.renderer.tracking import Track, track_video
+from talkinghead.renderer.tracking import Track
 from talkinghead.renderer.video import iter_frames, write_image
 from talkinghead.renderer.video_avatar import VideoAvatar, VideoRenderer
 
@@ -112,10 +113,7 @@ def main() -> None:
         if not video.is_file():
             print(f"{name}: missing, skipped")
             continue
-        cached = args.tracks / f"{Path(name).name}.track.npz" if args.tracks else None
-        track = Track.load(cached) if cached and cached.is_file() else track_video(video, progress=False)
-        if cached and not cached.is_file():
-            track.save(cached)
+        track = clip_track(video, args.tracks)
         n = track.num_frames
         split = int(0.8 * n)
         stretch = np.stack([f for k, f in zip(range(n), iter_frames(video)) if k >= split - LAG])

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from clips import clip_track
 
 from talkinghead.contracts.audio_io import load_audio
 from talkinghead.contracts.coefficients import Coefficients
@@ -47,7 +48,6 @@ from talkinghead.renderer.crops import CropConfig, crop_transforms, cut_crops
 from talkinghead.renderer.landmarks import FaceMeshDetector
 from talkinghead.renderer.lower_face import ssim_map
 from talkinghead.renderer.standard import StandardConfig
-from talkinghead.renderer.tracking import Track, track_video
 from talkinghead.renderer.video import iter_frames, write_image
 from talkinghead.renderer.video_avatar import VideoRenderer
 
@@ -123,8 +123,7 @@ def main() -> None:
         if not video.is_file():
             print(f"| {name} | missing | | | | |")
             continue
-        cached = args.tracks / f"{Path(name).name}.track.npz" if args.tracks else None
-        track = Track.load(cached) if cached and cached.is_file() else track_video(video, progress=False)
+        track = clip_track(video, args.tracks)
         n = track.num_frames
         split = int(0.8 * n)
         config = StandardConfig(steps=args.steps, adversarial_weight=args.adversarial_weight)
