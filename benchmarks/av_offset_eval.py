@@ -26,20 +26,8 @@ from talkinghead.evaluation import lipsync
 from talkinghead.evaluation.baselines import mouth_signals
 from talkinghead.evaluation.labels import ALL_CLIPS, available_clips
 from talkinghead.jobs.av_offset import estimate_av_offset
-from talkinghead.renderer.tracking import Track, track_video
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def tracked(video: Path, cache: Path | None) -> Track:
-    path = None if cache is None else cache / f"{video.parent.name}.track.npz"
-    if path is not None and path.is_file():
-        return Track.load(path)
-    track = track_video(video, progress=False)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        track.save(path)
-    return track
 
 
 def main() -> None:
@@ -55,7 +43,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     agree = 0
     for clip in clips:
-        track = tracked(clip.video, args.cache)
+        track = clip_track(clip.video, args.cache)
         samples, rate = load_audio(clip.audio)
         predicted = mouth_signals(animate(model, samples, rate, track.fps, 100).blendshapes)["aperture"]
         real = lip_gap(track.landmarks) / interocular(track.landmarks)
