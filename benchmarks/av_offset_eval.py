@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from clips import clip_track
+
 from talkinghead.audio2motion.animate import animate
 from talkinghead.audio2motion.model import load_model
 from talkinghead.contracts.audio_io import load_audio
