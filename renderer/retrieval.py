@@ -5,26 +5,28 @@ No network paints anything here (after "Video Rewrite", Bregler et al.
 
 1. **Bank** (enrollment): every enrollment frame's lower face, cut as an
    exact integer box of the video frame (no resampling: a 4K mouth keeps its
-   pixels), with the frame's face-mesh vertices in that box and its tracked
-   mouth channels as the key.
+   pixels), with the frame's face-mesh vertices in that box, its real lip
+   shape and, as its key, the face model's lip shape of its tracked weights.
 2. **Retrieval**: the ``candidates`` bank frames whose mouths are nearest
    the target's in the face model's lip shape (:func:`model_keys`: what
    their tracked weights do to the lips, so the model's own approximations
    cancel), weighted so that a frame entering or leaving the set has
    weight 0 there (the weights, and so the picture, change continuously
    with the drive: no switching pops).
-3. **Alignment**: the target's lips take the candidates' real lip shape
-   (their weighted mean, :func:`mouth_shape`: the contours in a face frame
-   set by the eyes, which the mouth does not move), the skin around
-   following; each candidate is moved onto that geometry by the
+3. **Alignment**: the target's lips move toward the candidates' real lip
+   shape (their weighted mean, :func:`mouth_shape`: the contours in a face
+   frame set by the eyes, which the mouth does not move; ``real_lips`` of
+   the way), the skin around following; each candidate is moved onto that geometry by the
    piecewise-affine map of the lower-face mesh (and the inner-lip fan, for
    teeth and tongue), sampled bicubically: the candidates now line up pixel
    for pixel.
 4. **Combination**: each candidate's mean colour is shifted to the frame's
-   over the region outside the mouth hole (lighting drifts over a video), then a soft weighted median per pixel (the mean of the
-   central ``median_band`` of the candidates' weighted distribution, ordered
-   by brightness): detail every candidate shares survives, as it would not
-   in a mean, and it stays continuous in the weights.
+   over the region outside the mouth hole (lighting drifts over a video);
+   their weighted mean gives every band but the finest, which comes from
+   the heaviest candidate alone (a mean of candidates a pixel apart would
+   soften it; on the lips it is raised by ``lip_detail_gain``, what the
+   bicubic resampling took). A weighted median was tried: softer, and more
+   flicker, as its per-pixel choice changes with the weights.
 5. **Blending** into the frame the mouth is drawn on (already warped to the
    target jaw): a Laplacian-pyramid blend of the difference, so low
    frequencies (shade, colour) cross over a wide band and fine detail over a
@@ -54,7 +56,6 @@ FOLLOW = 0.3  # how far (in mouth widths) the skin around the lips follows them 
 class RetrievalConfig:
     candidates: int = 12  # bank frames combined per output frame
     coherence: float = 0.5  # how much nearer a frame counts when it follows the previous output frame's picks
-    median_band: float = 0.3  # share of the weight distribution around its median that is averaged
     levels: int = 4  # Laplacian-pyramid levels of the blend
     erode: int = 2  # pixels the blend mask shrinks by (the region's own edge is least reliable)
     max_bank: int = 900  # frames kept at most (spread over mouth shapes), bounding memory on long videos
@@ -64,8 +65,8 @@ class RetrievalConfig:
     colour_shift: float = 24.0  # grey levels a candidate's mean colour may move to match the frame it is drawn on
 
     def __post_init__(self) -> None:
-        if self.candidates < 1 or not 0 < self.median_band <= 1 or self.levels < 1 or self.max_bank < 1:
-            raise ValueError("candidates, levels and max_bank must be positive; median_band in (0, 1]")
+        if self.candidates < 1 or self.levels < 1 or self.max_bank < 1:
+            raise ValueError("candidates, levels and max_bank must be positive")
 
 
 @functools.cache
@@ -273,22 +274,6 @@ def successors(frames: np.ndarray, reach: int = 2) -> np.ndarray:
     return out
 
 
-def soft_median(values: torch.Tensor, weights: torch.Tensor, band: float) -> torch.Tensor:
-    """Values (K,3,H,W) and weights (K,) -> (3,H,W): the mean of the central ``band`` of each pixel's
-    weighted distribution, candidates ordered by brightness (colours stay whole)."""
-    if len(values) == 1:
-        return values[0]
-    luma = values[:, 0] * 0.299 + values[:, 1] * 0.587 + values[:, 2] * 0.114
-    order = luma.argsort(0)
-    ranked_w = weights[order]  # (K,H,W)
-    upper = ranked_w.cumsum(0)
-    lower = upper - ranked_w
-    share = (torch.minimum(upper, torch.tensor(0.5 + band / 2)) - torch.maximum(lower, torch.tensor(0.5 - band / 2)))
-    share = share.clamp(min=0) / band
-    ranked = torch.gather(values, 0, order[:, None].expand(-1, 3, -1, -1))
-    return (ranked * share[:, None]).sum(0)
-
-
 def _blur(x: torch.Tensor) -> torch.Tensor:
     """Separable binomial (1 4 6 4 1)/16 blur of (N,C,H,W), edges replicated (shifted sums: small images
     blur faster this way than through a convolution)."""
@@ -416,7 +401,7 @@ class Retrieval:
         covered = drawn.covered[:, None].float()
         skin = (drawn.triangle >= 0) & (drawn.triangle < len(self.triangles) - len(topology.LIPS_INNER))
         candidates = _matched(candidates, window, skin[:, None].float(), self.config.colour_shift)
-        mouth = soft_median(candidates, torch.from_numpy(weights), self.config.median_band)[None]
+        mouth = torch.einsum("k,kchw->chw", torch.from_numpy(weights), candidates)[None]
         best = candidates[int(np.argmax(weights))][None]
         gain = 1 + (self.config.lip_detail_gain - 1) * _blur(self._lips(screen, drawn.covered.shape[1:]))
         mouth = mouth - _finest(mouth) + gain * _finest(best)

@@ -17,7 +17,6 @@ from talkinghead.renderer.retrieval import (
     build_native_bank,
     candidate_weights,
     pyramid_blend,
-    soft_median,
     with_centre,
 )
 
@@ -34,17 +33,6 @@ def test_pyramid_blend_takes_all_where_the_mask_is_one_and_nothing_where_it_is_z
     difference = torch.randn(1, 3, 40, 52) * 20
     assert torch.allclose(pyramid_blend(difference, torch.ones(1, 1, 40, 52), 4), difference, atol=1e-3)
     assert torch.count_nonzero(pyramid_blend(difference, torch.zeros(1, 1, 40, 52), 4)) == 0
-
-
-def test_soft_median_keeps_shared_detail_and_moves_continuously_with_the_weights():
-    texture = torch.rand(1, 3, 16, 16) * 255
-    same = texture.expand(5, -1, -1, -1)
-    assert torch.allclose(soft_median(same, torch.full((5,), 0.2), 0.3), texture[0], atol=1e-3)
-    values = torch.rand(5, 3, 16, 16) * 255
-    weights = torch.tensor([0.3, 0.25, 0.2, 0.15, 0.1])
-    nudged = weights + torch.tensor([1e-3, -1e-3, 0, 0, 0])
-    step = (soft_median(values, weights, 0.3) - soft_median(values, nudged, 0.3)).abs().max()
-    assert step < 2.0  # a tiny change of weights is a tiny change of picture, not a switch to another frame
 
 
 def test_a_candidate_enters_the_set_with_no_weight():
