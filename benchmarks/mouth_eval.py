@@ -135,9 +135,10 @@ def main() -> None:
             per_frame = (time.perf_counter() - started) / held * 1000
             print(f"<!-- {name}: {preset} drew {held} frames at {per_frame:.1f} ms each -->", flush=True)
             systems[f"{preset} tracked"] = (drawn, bases)
-            if speech is not None and len(speech) >= split + held:
-                spoken = Coefficients(speech.blendshapes[split:split + held], zeros, speech.fps)
-                systems[f"{preset} audio"] = (renderer.draw(spoken), bases)
+            if speech is not None and len(speech) > split:
+                rows = speech.blendshapes[split:split + held]  # speech that ends early: its last (silent) row holds
+                rows = np.concatenate([rows, np.repeat(rows[-1:], held - len(rows), 0)])
+                systems[f"{preset} audio"] = (renderer.draw(Coefficients(rows, zeros, speech.fps)), bases)
         results, boxes = {}, {"real": None}
         side = box_side(real_landmarks)
         boxes["real"] = MouthBoxes.fit(real_landmarks, side).cut(real)
