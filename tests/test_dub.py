@@ -115,11 +115,12 @@ def test_box_redraw_matches_the_whole_frame_warp(tracked_clip):
     np.testing.assert_array_equal(patched.image[~changed], frames[k][~changed])
 
 
-def test_dub_keeps_the_video_and_changes_only_the_face(tracked_clip, speech, tmp_path):
+@pytest.mark.parametrize("preset", ["quick", "retrieval"])
+def test_dub_keeps_the_video_and_changes_only_the_face(tracked_clip, speech, tmp_path, preset):
     from talkinghead.jobs.dub import SYNTHETIC_TAG, Dubbing, DubConfig
 
     path, _ = tracked_clip
-    dubbing = Dubbing(path, speech, DubConfig(), progress=False)
+    dubbing = Dubbing(path, speech, DubConfig(preset=preset), progress=False)
     outside, drawn = [], []
 
     def check(frame, original, patched):

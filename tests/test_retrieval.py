@@ -126,3 +126,15 @@ def test_picks_continue_along_the_source_video(tracked):
                 hits += int(best - 2 in set(bank.frames[previous.rows].tolist()))
         followed[coherence] = hits
     assert followed[0.8] > followed[0.0] + 5
+
+
+def test_a_dub_bank_leaves_out_the_frames_it_passes_through(tracked, talking_video):
+    """Frames a dub passes through (a hand over the mouth, a cut) never lend their mouths to others."""
+    from talkinghead.jobs.enroll import fit_mouth
+
+    track, _ = tracked
+    usable = np.ones(track.num_frames, bool)
+    usable[40:90] = False
+    fit = fit_mouth(talking_video, track, preset="retrieval", usable=usable, progress=False)
+    kept = set(fit.bank.frames.tolist())
+    assert kept and not kept & set(range(40, 90))

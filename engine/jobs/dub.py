@@ -112,7 +112,7 @@ class Dubbing:
             self.fit = avatar_mouth_fit(loaded)
         else:
             self.fit = fit_mouth(video, self.track, video_speech, preset=config.preset, device=config.device,
-                                 config=config.standard, progress=progress)
+                                 config=config.standard, progress=progress, usable=found.reasons == NONE)
         self.times, self.durations, self.time_base = _frame_times(video, self.track.num_frames, self.info.fps)
         speech_seconds = Fraction(len(self.samples), self.rate)
         held = max(2, config.stretch_memory_mb * 2**20 // (self.info.width * self.info.height * 3))

@@ -68,10 +68,13 @@ class MouthFit:
 def fit_mouth(path: str | Path, track: Track, audio: str | Path | None = None, frames: int | None = None,
               preset: str = "quick", device: str = "cpu", work_dir: str | Path | None = None,
               config: StandardConfig = StandardConfig(), finetune_audio2motion: bool = False,
-              progress: bool = True) -> MouthFit:
+              progress: bool = True, usable: np.ndarray | None = None) -> MouthFit:
     """Fit the calibration, mouth bank and (``standard``) the lower-face network on ``track``'s first ``frames``.
 
     The video's frames are streamed (one decode pass), never all held.
+    ``usable`` (T,) bool: frames the retrieval bank may take mouths from (a
+    dub leaves out the frames it passes through: a hand over the mouth, a
+    cut, a profile).
     """
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
@@ -101,7 +104,8 @@ def fit_mouth(path: str | Path, track: Track, audio: str | Path | None = None, f
     region = config.region
     views = region_views(track.landmarks[:n], size, region)
     regions = []
-    cutter = BankCutter(track.landmarks[:n], tracked, track.valid[:n], track.neutral) if preset == "retrieval" else None
+    bankable = track.valid[:n] if usable is None else track.valid[:n] & np.asarray(usable, bool)[:n]
+    cutter = BankCutter(track.landmarks[:n], tracked, bankable, track.neutral) if preset == "retrieval" else None
 
     def frames_cutting_regions():
         frames = tqdm(zip(range(n), iter_frames(path)), total=n, unit="frame", desc="enroll", disable=not progress)
