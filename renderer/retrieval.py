@@ -61,7 +61,8 @@ class RetrievalConfig:
     max_bank: int = 900  # frames kept at most (spread over mouth shapes), bounding memory on long videos
     margin: float = 0.08  # box margin around the region, as a share of its side
     real_lips: float = 0.5  # how far the lips move from the face model's shape to the candidates' real one
-    lip_detail_gain: float = 1.45  # the lips' finest band's gain: resampling the candidates loses some of it
+    detail_candidates: int = 2  # the heaviest candidates whose finest band is kept (1 flickers as it changes)
+    lip_detail_gain: float = 1.65  # the lips' finest band's gain: resampling and mixing the candidates lose some
     colour_shift: float = 24.0  # grey levels a candidate's mean colour may move to match the frame it is drawn on
 
     def __post_init__(self) -> None:
@@ -402,7 +403,9 @@ class Retrieval:
         skin = (drawn.triangle >= 0) & (drawn.triangle < len(self.triangles) - len(topology.LIPS_INNER))
         candidates = _matched(candidates, window, skin[:, None].float(), self.config.colour_shift)
         mouth = torch.einsum("k,kchw->chw", torch.from_numpy(weights), candidates)[None]
-        best = candidates[int(np.argmax(weights))][None]
+        top = np.argsort(-weights, kind="stable")[: self.config.detail_candidates]
+        share = torch.from_numpy(weights[top] / weights[top].sum())
+        best = torch.einsum("k,kchw->chw", share, candidates[top])[None]
         gain = 1 + (self.config.lip_detail_gain - 1) * _blur(self._lips(screen, drawn.covered.shape[1:]))
         mouth = mouth - _finest(mouth) + gain * _finest(best)
         erode = self.config.erode
