@@ -334,16 +334,16 @@ class Retrieval:
     def __init__(self, bank: NativeBank, neutral: np.ndarray, config: RetrievalConfig = RetrievalConfig()) -> None:
         self.bank, self.config = bank, config
         self.region, self.triangles = mouth_region(neutral)
-        self._boxes = torch.from_numpy(bank.boxes).permute(0, 3, 1, 2).float()
+        self._boxes = torch.from_numpy(bank.boxes).permute(0, 3, 1, 2)  # uint8: only a frame's picks become float
         self._vertices = torch.from_numpy(bank.vertices)
         self._successors = successors(bank.frames)
         self.face = FaceModel(neutral)
 
-    def _lips(self, screen: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        """(1,1,h,w) 1 on the lips (inside the outer loop, outside the inner one), from window vertices (1,479,3)."""
-        outer = raster.rasterize(screen, _LIP_FAN, size).covered
-        inner = raster.rasterize(screen, raster.mouth_triangles(), size).covered
-        return (outer & ~inner)[:, None].float()
+    @staticmethod
+    def _lips(screen: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+        """(1,1,h,w) 1 on the lips: inside the outer loop of window vertices (1,479,3), outside the ``hole``."""
+        outer = raster.rasterize(screen, _LIP_FAN, hole.shape[1:]).covered
+        return (outer & ~hole)[:, None].float()
 
     def pick(self, weights: np.ndarray, previous: Picks | None = None) -> Picks:
         """Bank rows and weights for a target's weights (52,), continuing from the ``previous`` frame's picks.
@@ -397,16 +397,17 @@ class Retrieval:
         sources = self._vertices[rows].permute(1, 0, 2).reshape(len(points), -1)  # (479, 2K)
         where = drawn.interpolate(sources.contiguous(), self.triangles)[0]  # (h,w,2K)
         grid = (where.view(y1 - y0, x1 - x0, len(rows), 2).permute(2, 0, 1, 3) / side) * 2 - 1
-        candidates = F.grid_sample(self._boxes[rows], grid, mode="bicubic", padding_mode="border",
+        candidates = F.grid_sample(self._boxes[rows].float(), grid, mode="bicubic", padding_mode="border",
                                    align_corners=False).clamp(0, 255)
         covered = drawn.covered[:, None].float()
-        skin = (drawn.triangle >= 0) & (drawn.triangle < len(self.triangles) - len(topology.LIPS_INNER))
+        hole = drawn.triangle >= len(self.triangles) - len(topology.LIPS_INNER)  # the fan ends the triangles
+        skin = drawn.covered & ~hole
         candidates = _matched(candidates, window, skin[:, None].float(), self.config.colour_shift)
         mouth = torch.einsum("k,kchw->chw", torch.from_numpy(weights), candidates)[None]
         top = np.argsort(-weights, kind="stable")[: self.config.detail_candidates]
         share = torch.from_numpy(weights[top] / weights[top].sum())
         best = torch.einsum("k,kchw->chw", share, candidates[top])[None]
-        gain = 1 + (self.config.lip_detail_gain - 1) * _blur(self._lips(screen, drawn.covered.shape[1:]))
+        gain = 1 + (self.config.lip_detail_gain - 1) * _blur(self._lips(screen, hole))
         mouth = mouth - _finest(mouth) + gain * _finest(best)
         erode = self.config.erode
         inside = -F.max_pool2d(-covered, 2 * erode + 1, 1, erode) if erode else covered

@@ -43,6 +43,7 @@ from talkinghead.renderer.composite import Patched
 from talkinghead.renderer.faces import parse_face
 from talkinghead.renderer.standard import StandardConfig
 from talkinghead.renderer.tracking import TrackerConfig
+from talkinghead.renderer.video_avatar import PRESETS
 
 SYNTHETIC_TAG = ("synthetic: the mouth in this video was redrawn by talkinghead to say speech the person "
                  "may never have said")
@@ -66,8 +67,8 @@ class DubConfig:
     standard: StandardConfig = StandardConfig()  # the standard preset's training
 
     def __post_init__(self) -> None:
-        if self.preset not in ("quick", "standard", "retrieval"):
-            raise ValueError(f"preset must be quick, standard or retrieval, got {self.preset!r}")
+        if self.preset not in PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
         if self.tail not in TAILS:
             raise ValueError(f"tail must be one of {', '.join(TAILS)}, got {self.tail!r}")
         parse_face(self.face)
