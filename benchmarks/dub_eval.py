@@ -1,9 +1,10 @@
 """Dubbing real videos: probes, lip sync against exact phones, untouched pixels, contact sheets, speed.
 
     python benchmarks/dub_eval.py [--data ../shared/data] [--out /tmp/dubs] [--clips NAME ...] [--speed-runs 3]
+        [--preset quick|retrieval|standard]
 
 Every ``video_with_audio/retalk_*.mp4`` and ``sun`` (its own speech is a
-separate file, given as ``video_speech``) is dubbed, quick preset, with
+separate file, given as ``video_speech``) is dubbed (``--preset``, default quick) with
 (a) a real speech file from ``speech/`` and (b) a festival sentence (voice
 kal) whose phone timings come from festival itself. Per dub:
 - the output's probe against the input's (size, frame rate, duration,
@@ -20,7 +21,7 @@ kal) whose phone timings come from festival itself. Per dub:
   input video itself (its own mouth) scored against the same phones;
 - a contact sheet (``benchmarks/figures/dub_<clip>.png``): input above,
   dub (b) below, six frames across the sentence, cropped to the face.
-Speed: ``retalk_3`` (5 s) dubbed with ``retalk_a1`` (quick, enrollment
+Speed: ``retalk_3`` (5 s) dubbed with ``retalk_a1`` (the preset, enrollment
 included), ``--speed-runs`` times, as a real-time factor; the baseline in
 the same run is a plain decode and re-encode of the video.
 """
@@ -101,11 +102,12 @@ def yardstick(signal: np.ndarray, labels: list[str]) -> str:
     return f"{near[lag]:.3f} ({lag:+d}) | {best.best.auc:.3f} ({best.best_lag:+d})"
 
 
-def run_dub(video: Path, speech: Path, output: Path, video_speech: Path | None, sheet: Path | None = None):
+def run_dub(video: Path, speech: Path, output: Path, video_speech: Path | None, sheet: Path | None = None,
+            preset: str = "quick"):
     """Dub and check untouched pixels on every frame; returns (result, seconds, mask share, violations)."""
     shares, violations, picks = [], [0], {}
     started = time.perf_counter()
-    dubbing = Dubbing(video, speech, DubConfig(), video_speech=video_speech, progress=False)
+    dubbing = Dubbing(video, speech, DubConfig(preset=preset), video_speech=video_speech, progress=False)
     wanted = set(np.linspace(0, max(0, min(len(dubbing.plan), int(len(dubbing.samples) / dubbing.rate
                                                                     * float(dubbing.info.fps))) - 1), 6).astype(int))
 
@@ -160,6 +162,7 @@ def main() -> None:
     parser.add_argument("--clips", nargs="*", default=None)
     parser.add_argument("--speed-runs", type=int, default=3)
     parser.add_argument("--figures", type=Path, default=ROOT / "benchmarks" / "figures")
+    parser.add_argument("--preset", default="quick", help="enrollment preset of every dub (quick, retrieval, standard)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     index = load_phoneme_index(args.data / "talking" / "phoneme_index.json")
@@ -174,9 +177,10 @@ def main() -> None:
         write_wav(sentence, festival.audio, festival.sample_rate)
         real = args.data / "speech" / REAL_SPEECH[name]
         for kind, speech in (("real " + real.stem, real), ("festival", sentence)):
-            output = args.out / f"{name}_{kind.split()[0]}.mp4"
-            sheet = args.figures / f"dub_{name}.png" if kind == "festival" else None
-            dubbing, result, seconds, share, bad = run_dub(video, speech, output, own_speech, sheet)
+            output = args.out / f"{name}_{kind.split()[0]}_{args.preset}.mp4"
+            suffix = "" if args.preset == "quick" else f"_{args.preset}"
+            sheet = args.figures / f"dub_{name}{suffix}.png" if kind == "festival" else None
+            dubbing, result, seconds, share, bad = run_dub(video, speech, output, own_speech, sheet, args.preset)
             out = probe_video(output)
             speech_seconds = len(dubbing.samples) / dubbing.rate
             video_seconds = float(dubbing.times[-1] + dubbing.durations[-1])
@@ -200,10 +204,10 @@ def main() -> None:
         for _ in range(args.speed_runs):
             bases.append(transcode_seconds(video, args.out / "transcode.mp4"))
             started = time.perf_counter()
-            result = dub(video, speech, args.out / "speed.mp4", progress=False)
+            result = dub(video, speech, args.out / "speed.mp4", config=DubConfig(preset=args.preset), progress=False)
             walls.append(time.perf_counter() - started)
         wall, base = statistics.median(walls), statistics.median(bases)
-        print(f"\nspeed: retalk_3 + retalk_a1, quick, {result.seconds:.2f} s out: dub {wall:.1f} s (runs "
+        print(f"\nspeed: retalk_3 + retalk_a1, {args.preset}, {result.seconds:.2f} s out: dub {wall:.1f} s (runs "
               f"{', '.join(f'{w:.1f}' for w in walls)}), real-time factor {wall / result.seconds:.2f}; "
               f"decode + re-encode alone {base:.2f} s, dub / transcode {wall / base:.1f}x")
 

@@ -1,9 +1,9 @@
 """How many simultaneous 25 fps live sessions this machine sustains with under 1% dropped frames.
 
     python benchmarks/live_concurrency.py [--sessions 1 2 4 8 12 16] [--seconds 20] [--outputs coefficients]
-                                          [--no-step-batching]
+                                          [--no-step-batching] [--avatar DIR]
 
-``talkinghead serve`` runs as its own process (default avatar, realtime
+``talkinghead serve`` runs as its own process (default avatar or ``--avatar``, realtime
 pacing); N clients in one other process each stream real speech at the
 wall clock's pace (as in ``live_latency.py``) at the same time. Per N: the
 share of frames dropped (from the server's ``end`` messages), the median
@@ -36,7 +36,7 @@ async def main_async(args) -> None:
     outputs = args.outputs.split("+")
     most = str(max(args.sessions))
     options = ["--max-sessions", most, "--max-sessions-per-token", most] + (
-        ["--no-step-batching"] if args.no_step_batching else [])
+        ["--no-step-batching"] if args.no_step_batching else []) + (["--avatar", str(args.avatar)] if args.avatar else [])
     async with served(args.port, *options) as (url, _):
         print(f"outputs: {' + '.join(outputs)}; audio2motion {'not ' * args.no_step_batching}batched per tick\n")
         print("| sessions | frames | dropped | dropped % | median p99 latency ms | worst p99 ms |")
@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("--outputs", default="coefficients", help="coefficients, or video+coefficients")
     parser.add_argument("--lookahead", type=int, default=100)
     parser.add_argument("--port", type=int, default=8797)
+    parser.add_argument("--avatar", type=Path, default=None, help="an avatar bundle to serve (default: the built-in one)")
     parser.add_argument("--no-step-batching", action="store_true", help="the server runs each session's network alone")
     asyncio.run(main_async(parser.parse_args()))
 

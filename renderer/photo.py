@@ -145,7 +145,11 @@ class PhotoRenderer(FaceFrame):
     def motion_weights(self) -> None:
         return self.avatar.motion_weights
 
-    def draw(self, coefficients: Coefficients) -> np.ndarray:
+    def sequence(self) -> None:
+        """No state along a sequence: each frame depends on its own row only."""
+        return None
+
+    def draw(self, coefficients: Coefficients, sequence: object | None = None) -> np.ndarray:
         """Frames of a sequence (:class:`~talkinghead.contracts.renderer.Renderer`; the photo has no timeline)."""
         return self.render(coefficients.blendshapes, coefficients.pose)
 

@@ -69,15 +69,18 @@ class MouthRedrawer:
                           self.lower_face.region)
 
     def draw(self, frames: Sequence[TrackedFrame], driving: np.ndarray,
-             prepared: Sequence[FaceFrame | BaseRegion] | None = None, track: PickTrack | None = None) -> list[Patched]:
+             prepared: Sequence[FaceFrame | BaseRegion] | None = None,
+             tracks: Sequence[PickTrack | None] | None = None) -> list[Patched]:
         """Each frame with its row of ``driving`` (B,52); the network, if any, runs once for the batch.
 
-        ``track``: the frames are the next of one sequence, drawn in order
-        (retrieval continues from the picks it holds, and leaves its own).
+        ``tracks``: per frame, the sequence it is the next frame of (drawn in
+        list order; retrieval smooths its picks along it), or None.
         """
         prepared = prepared or [self.prepare(frame) for frame in frames]
         if self.retrieval is not None:
-            return [self._retrieve(frame, box, row, track) for frame, box, row in zip(frames, prepared, driving)]
+            tracks = tracks or [None] * len(frames)
+            return [self._retrieve(frame, box, row, track)
+                    for frame, box, row, track in zip(frames, prepared, driving, tracks)]
         if self.lower_face is None:
             return [self._warp(frame, box, row) for frame, box, row in zip(frames, prepared, driving)]
         drawn = [region.draw(row, self.mouths, self.lower_face.references.nearest(row))
@@ -97,9 +100,7 @@ class MouthRedrawer:
         retrieval = self.retrieval
         weights = driven_by(frame.blendshapes, driving)
         target = box.targets(weights[None])[0]
-        picks = retrieval.pick(weights, None if track is None else track.last)
-        if track is not None:
-            track.last = picks
+        picks = retrieval.pick(weights, track)
         target = retrieval.shaped(target, picks)
         drawn, warped = box.redraw_at(target[None], interior=_unfilled)
         window, (y, x), changed = retrieval.draw(drawn[0], target, picks)

@@ -12,7 +12,10 @@ No network paints anything here (after "Video Rewrite", Bregler et al.
    their tracked weights do to the lips, so the model's own approximations
    cancel), weighted so that a frame entering or leaving the set has
    weight 0 there (the weights, and so the picture, change continuously
-   with the drive: no switching pops).
+   with the drive: no switching pops). Along a sequence drawn in order (a
+   session, a render, a dub: :class:`PickTrack`), each bank frame's weight
+   is an exponential mean over the frames drawn so far, so the mix drifts
+   rather than following every frame's ranking.
 3. **Alignment**: the target's lips move toward the candidates' real lip
    shape (their weighted mean, :func:`mouth_shape`: the contours in a face
    frame set by the eyes, which the mouth does not move; ``real_lips`` of
@@ -22,11 +25,12 @@ No network paints anything here (after "Video Rewrite", Bregler et al.
    for pixel.
 4. **Combination**: each candidate's mean colour is shifted to the frame's
    over the region outside the mouth hole (lighting drifts over a video);
-   their weighted mean gives every band but the finest, which comes from
-   the heaviest candidate alone (a mean of candidates a pixel apart would
-   soften it; on the lips it is raised by ``lip_detail_gain``, what the
-   bicubic resampling took). A weighted median was tried: softer, and more
-   flicker, as its per-pixel choice changes with the weights.
+   their weighted mean gives every band but the finest, which comes from a
+   mix weighted by the weights to the power ``detail_power`` (the heaviest
+   candidates, changing continuously; a mean of candidates a pixel apart
+   would soften it; on the lips it is raised by ``lip_detail_gain``, what
+   resampling and mixing took). A weighted median was tried: softer, and
+   more flicker, as its per-pixel choice changes with the weights.
 5. **Blending** into the frame the mouth is drawn on (already warped to the
    target jaw): a Laplacian-pyramid blend of the difference, so low
    frequencies (shade, colour) cross over a wide band and fine detail over a
@@ -55,19 +59,21 @@ FOLLOW = 0.3  # how far (in mouth widths) the skin around the lips follows them 
 @dataclass(frozen=True)
 class RetrievalConfig:
     candidates: int = 12  # bank frames combined per output frame
-    coherence: float = 0.5  # how much nearer a frame counts when it follows the previous output frame's picks
+    smoothing: float = 0.5  # along a sequence, the share of each row's weight carried from the previous frame
     levels: int = 4  # Laplacian-pyramid levels of the blend
     erode: int = 2  # pixels the blend mask shrinks by (the region's own edge is least reliable)
     max_bank: int = 900  # frames kept at most (spread over mouth shapes), bounding memory on long videos
     margin: float = 0.08  # box margin around the region, as a share of its side
-    real_lips: float = 0.5  # how far the lips move from the face model's shape to the candidates' real one
-    detail_candidates: int = 2  # the heaviest candidates whose finest band is kept (1 flickers as it changes)
+    real_lips: float = 1.0  # how far the lips move from the face model's shape to the candidates' real one
+    detail_power: float = 4.0  # the finest band mixes the candidates by weight to this power (continuous in time)
     lip_detail_gain: float = 1.65  # the lips' finest band's gain: resampling and mixing the candidates lose some
     colour_shift: float = 24.0  # grey levels a candidate's mean colour may move to match the frame it is drawn on
 
     def __post_init__(self) -> None:
         if self.candidates < 1 or self.levels < 1 or self.max_bank < 1:
             raise ValueError("candidates, levels and max_bank must be positive")
+        if not 0 <= self.smoothing < 1:
+            raise ValueError("smoothing must be in [0, 1)")
 
 
 @functools.cache
@@ -243,11 +249,11 @@ class Picks:
 
 
 class PickTrack:
-    """The picks of the frame drawn last in one sequence (a video, a dub, a session): the next frame prefers
-    their successors in the source video, so runs of real consecutive frames play instead of a shuffle."""
+    """Retrieval's state along one sequence drawn in order (a session, a render, a dub): every bank row's
+    weight, smoothed over the frames drawn so far."""
 
     def __init__(self) -> None:
-        self.last: Picks | None = None
+        self.weights: np.ndarray | None = None  # (bank rows,)
 
 
 def candidate_weights(distance: np.ndarray, count: int) -> Picks:
@@ -262,17 +268,6 @@ def candidate_weights(distance: np.ndarray, count: int) -> Picks:
     cutoff = distance[order[count]] if count < len(distance) else distance[picks].max() * 2 + 1e-6
     weights = np.maximum(1 - distance[picks] / max(cutoff, 1e-9), 0) ** 2 + 1e-6
     return Picks(picks, (weights / weights.sum()).astype(np.float32))
-
-
-def successors(frames: np.ndarray, reach: int = 2) -> np.ndarray:
-    """For each bank row, the row holding the next kept frame of the source video, at most ``reach`` frames on
-    (-1: none)."""
-    where = {int(frame): row for row, frame in enumerate(frames)}
-    out = np.full(len(frames), -1)
-    for row, frame in enumerate(frames):
-        after = [where[int(frame) + step] for step in range(1, reach + 1) if int(frame) + step in where]
-        out[row] = after[0] if after else -1
-    return out
 
 
 def _blur(x: torch.Tensor) -> torch.Tensor:
@@ -336,7 +331,6 @@ class Retrieval:
         self.region, self.triangles = mouth_region(neutral)
         self._boxes = torch.from_numpy(bank.boxes).permute(0, 3, 1, 2)  # uint8: only a frame's picks become float
         self._vertices = torch.from_numpy(bank.vertices)
-        self._successors = successors(bank.frames)
         self.face = FaceModel(neutral)
 
     @staticmethod
@@ -345,20 +339,27 @@ class Retrieval:
         outer = raster.rasterize(screen, _LIP_FAN, hole.shape[1:]).covered
         return (outer & ~hole)[:, None].float()
 
-    def pick(self, weights: np.ndarray, previous: Picks | None = None) -> Picks:
-        """Bank rows and weights for a target's weights (52,), continuing from the ``previous`` frame's picks.
+    def pick(self, weights: np.ndarray, track: PickTrack | None = None) -> Picks:
+        """Bank rows and weights for a target's weights (52,); with ``track``, the next frame of its sequence.
 
-        A row that follows one of the previous picks in the source video (or
-        repeats it, less so) counts as nearer, by up to ``coherence``.
+        Along a sequence, every row's weight is smoothed over time (an
+        exponential mean, ``smoothing`` of it the previous frame's), so the
+        mix of candidates drifts instead of following each frame's ranking
+        (after "Synthesizing Obama"'s smoothed retrieval). It looks only
+        back: a live session draws what drawing its whole sequence offline
+        draws.
         """
         distance = ((self.bank.keys - model_keys(self.face, np.asarray(weights)[None])[0]) ** 2).sum(1)
-        if previous is not None and self.config.coherence > 0:
-            follows = np.zeros(len(distance))
-            np.maximum.at(follows, previous.rows, 0.5 * previous.weights)
-            after = self._successors[previous.rows]
-            np.maximum.at(follows, after[after >= 0], previous.weights[after >= 0])
-            distance = distance * (1 - self.config.coherence * follows / max(follows.max(), 1e-9))
-        return candidate_weights(distance, self.config.candidates)
+        picks = candidate_weights(distance, self.config.candidates)
+        if track is None or self.config.smoothing <= 0:
+            return picks
+        fresh = np.zeros(len(distance))
+        fresh[picks.rows] = picks.weights
+        smoothed = fresh if track.weights is None else self.config.smoothing * track.weights + (
+            1 - self.config.smoothing) * fresh
+        track.weights = smoothed
+        rows = np.argsort(-smoothed, kind="stable")[: self.config.candidates]
+        return Picks(rows, (smoothed[rows] / smoothed[rows].sum()).astype(np.float32))
 
     def shaped(self, target: torch.Tensor, picks: Picks) -> torch.Tensor:
         """``target`` (478,3) with its lips where the candidates' own lips are (their weighted mean shape), the
@@ -404,11 +405,11 @@ class Retrieval:
         skin = drawn.covered & ~hole
         candidates = _matched(candidates, window, skin[:, None].float(), self.config.colour_shift)
         mouth = torch.einsum("k,kchw->chw", torch.from_numpy(weights), candidates)[None]
-        top = np.argsort(-weights, kind="stable")[: self.config.detail_candidates]
-        share = torch.from_numpy(weights[top] / weights[top].sum())
-        best = torch.einsum("k,kchw->chw", share, candidates[top])[None]
+        share = weights.astype(np.float64) ** self.config.detail_power
+        share = torch.from_numpy(share / share.sum()).float()
+        best = _finest(torch.einsum("k,kchw->chw", share, candidates)[None])
         gain = 1 + (self.config.lip_detail_gain - 1) * _blur(self._lips(screen, hole))
-        mouth = mouth - _finest(mouth) + gain * _finest(best)
+        mouth = mouth - _finest(mouth) + gain * best
         erode = self.config.erode
         inside = -F.max_pool2d(-covered, 2 * erode + 1, 1, erode) if erode else covered
         change = pyramid_blend((mouth - window) * inside, inside, self.config.levels)

@@ -41,7 +41,7 @@ from talkinghead.renderer.lower_face import RegionConfig
 from talkinghead.renderer.mouth import MouthStyle
 from talkinghead.renderer.mouth_bank import MouthBank
 from talkinghead.renderer.redraw import MouthRedrawer, TrackedFrame
-from talkinghead.renderer.retrieval import NativeBank, Retrieval
+from talkinghead.renderer.retrieval import NativeBank, PickTrack, Retrieval
 from talkinghead.renderer.standard import LowerFaceModel
 from talkinghead.renderer.tracking import Track
 from talkinghead.renderer.video import write_image
@@ -176,20 +176,29 @@ class VideoRenderer:
     def motion_weights(self) -> dict | None:
         return self.avatar.motion_weights
 
-    def draw(self, coefficients: Coefficients, calibrate: bool = True) -> np.ndarray:
+    def sequence(self) -> PickTrack | None:
+        """Retrieval's picks along a sequence (smoothed in time); the other presets draw each frame alone."""
+        return None if self.redrawer.retrieval is None else PickTrack()
+
+    def draw(self, coefficients: Coefficients, sequence: PickTrack | None = None, calibrate: bool = True) -> np.ndarray:
         """Frames ``start_frame ..`` of a sequence; the pose is ignored (the base frames' own).
 
+        ``sequence``: continue one drawn in earlier calls (None: a new one).
         ``calibrate=False``: the weights are already in this avatar's tracked
         scale (e.g. tracked from its own video), not audio2motion's.
         """
         indices = range(coefficients.start_frame, coefficients.end_frame)
-        return self._draw(coefficients.blendshapes, indices, calibrate)
+        track = self.sequence() if sequence is None else sequence
+        return self._draw(coefficients.blendshapes, indices, [track] * len(indices), calibrate)
 
     def draw_frames(self, frames: Sequence[Frame]) -> np.ndarray:
-        """One picture per frame, each at its own timeline index: frames of several live sessions in one batch."""
-        return self._draw(np.stack([f.blendshapes for f in frames]), [f.index for f in frames], True)
+        """One picture per frame, each at its own timeline index and continuing its own sequence: frames of
+        several live sessions in one batch (a session's frames come in its order)."""
+        return self._draw(np.stack([f.blendshapes for f in frames]), [f.index for f in frames],
+                          [f.sequence for f in frames], True)
 
-    def _draw(self, blendshapes: np.ndarray, indices: Sequence[int], calibrate: bool) -> np.ndarray:
+    def _draw(self, blendshapes: np.ndarray, indices: Sequence[int], tracks: Sequence[PickTrack | None],
+              calibrate: bool) -> np.ndarray:
         a = self.avatar
         driven = a.calibration.apply(blendshapes) if calibrate else np.asarray(blendshapes, np.float32)
         bases = [int(a.loop[index % len(a.loop)]) for index in indices]
@@ -197,7 +206,5 @@ class VideoRenderer:
         for base, frame in zip(bases, frames):
             if base not in self._prepared:
                 self._prepared[base] = self.redrawer.prepare(frame)
-        # Frame by frame, no picks carried over (retrieval's PickTrack): a live session draws its frames
-        # among other sessions' and must get the same pictures as drawing its whole sequence offline.
-        drawn = self.redrawer.draw(frames, driven, [self._prepared[base] for base in bases])
+        drawn = self.redrawer.draw(frames, driven, [self._prepared[base] for base in bases], tracks)
         return np.stack([patched.image for patched in drawn])

@@ -297,6 +297,7 @@ class Session:
     def __init__(self, engine: Engine, renderer: Renderer, sample_rate: int, config: LiveConfig,
                  codec: Codec | None = None) -> None:
         self.engine, self.renderer, self.config, self.codec = engine, renderer, config, codec
+        self._sequence = renderer.sequence() if config.video else None  # the renderer's state along this session
         motion = MotionConfig.from_knobs(config.lookahead_ms, renderer.idle_motion)
         model = engine.motion_network(engine.motion_model(renderer))
         self.core = SessionCore(model, sample_rate, SessionConfig(config.fps, config.lookahead_ms, motion, config.seed,
@@ -536,7 +537,8 @@ class Session:
             image, encoded = None, None
             if self.config.video:
                 started = loop.time()
-                image, encoded = await self.engine.render(self.renderer, row, self.codec, self._live)
+                drawn = dataclasses.replace(row, sequence=self._sequence)
+                image, encoded = await self.engine.render(self.renderer, drawn, self.codec, self._live)
                 self._draw_seconds = 0.8 * self._draw_seconds + 0.2 * (loop.time() - started)
             if on_time and self._epoch == epoch:
                 await asyncio.sleep(max(0.0, self.release(row.index) - loop.time()))

@@ -1,5 +1,7 @@
 """The retrieval preset: mouths made of the person's own pixels, never painted."""
 
+import dataclasses
+import itertools
 from fractions import Fraction
 
 import numpy as np
@@ -62,7 +64,7 @@ def test_a_one_frame_bank_gives_back_its_own_texture(tracked):
     bank = build_native_bank([source if i == k else frames[i] for i in range(k + 1)], track.landmarks[: k + 1],
                              track.blendshapes[: k + 1], np.arange(k + 1) == k, track.neutral)
     assert len(bank.frames) == 1 and bank.frames[0] == k
-    retrieval = Retrieval(bank, track.neutral, RetrievalConfig(candidates=1, lip_detail_gain=1.0, coherence=0.0))
+    retrieval = Retrieval(bank, track.neutral, RetrievalConfig(candidates=1, lip_detail_gain=1.0))
     target = torch.from_numpy(track.landmarks[k]).float()
     picks = retrieval.pick(track.blendshapes[k])
     window, (y, x), changed = retrieval.draw(frames[k], target, picks)  # drawn on the clean frame
@@ -103,29 +105,51 @@ def test_retrieval_avatar_round_trips_and_changes_only_the_face(talking_video, t
         assert np.array_equal(frame[outside], base[outside])
     opened = np.abs(frames[1].astype(int) - frames[0]).sum(-1) > 30
     assert opened.sum() > 200  # the jaw opens: the mouth region really changes
-    live = [Frame(k, Fraction(k, 30), weights[k], np.zeros(6, np.float32), None) for k in (4, 1, 3)]
-    for frame, image in zip(live, renderer.draw_frames(live)):  # a live batch, out of order, equals offline
+    # two live sessions drawn in interleaved batches: each gets what drawing its whole sequence offline gets
+    sessions = [renderer.sequence(), renderer.sequence()]
+    live = [Frame(k, Fraction(k, 30), weights[k], np.zeros(6, np.float32), None, sequence=sequence)
+            for k in range(6) for sequence in sessions]
+    drawn = np.concatenate([renderer.draw_frames(live[first:first + 5]) for first in range(0, len(live), 5)])
+    for frame, image in zip(live, drawn):
         assert np.array_equal(image, frames[frame.index])
+    alone = renderer.draw_frames([dataclasses.replace(live[2], sequence=None)])[0]
+    assert not np.array_equal(alone, frames[1])  # the open mouth after a shut one: the picks were smoothed
 
 
-def test_picks_continue_along_the_source_video(tracked):
-    """Coherence: the next frame's heaviest pick follows the previous frame's picks in the source video."""
+def test_picks_drift_along_a_sequence(tracked):
+    """Smoothing: along a sequence the bank rows' weights change less from frame to frame than each frame's
+    own picks would have them, and a sudden change of mouth is reached over a few frames."""
     track, frames = tracked
     even = np.arange(len(frames)) % 2 == 0
     bank = build_native_bank(frames, track.landmarks, track.blendshapes, track.valid & even, track.neutral)
-    followed = {}
-    for coherence in (0.0, 0.8):
-        retrieval = Retrieval(bank, track.neutral, RetrievalConfig(coherence=coherence))
-        history = PickTrack()
-        hits = 0
-        for weights in track.blendshapes[1::2][:80]:  # frames the bank does not hold
-            previous = history.last
-            history.last = retrieval.pick(weights, previous)
-            if previous is not None:
-                best = bank.frames[history.last.rows[np.argmax(history.last.weights)]]
-                hits += int(best - 2 in set(bank.frames[previous.rows].tolist()))
-        followed[coherence] = hits
-    assert followed[0.8] > followed[0.0] + 5
+    retrieval = Retrieval(bank, track.neutral, RetrievalConfig(smoothing=0.5))
+
+    def dense(picks) -> np.ndarray:
+        out = np.zeros(len(bank.frames))
+        out[picks.rows] = picks.weights
+        return out
+
+    def change(weights: list[np.ndarray]) -> float:
+        return float(np.mean([np.abs(a - b).sum() for a, b in itertools.pairwise(weights)]))
+
+    drive = track.blendshapes[1::2][:80]  # frames the bank does not hold
+    sequence = PickTrack()
+    smoothed = [dense(retrieval.pick(weights, sequence)) for weights in drive]
+    alone = [dense(retrieval.pick(weights)) for weights in drive]
+    assert change(smoothed) < 0.7 * change(alone)
+
+    jaw = track.blendshapes[:, ARKIT_INDEX["jawOpen"]]
+    shut, wide = track.blendshapes[np.argmin(jaw)], track.blendshapes[np.argmax(jaw)]
+    sequence = PickTrack()
+    for _ in range(5):
+        before = dense(retrieval.pick(shut, sequence))
+    after = dense(retrieval.pick(wide, sequence))
+    fresh = dense(retrieval.pick(wide))
+    carried = after[before > 0].sum()
+    assert fresh[before > 0].sum() < 0.05 and 0.25 < carried < 0.75  # half the way there in one frame
+    for _ in range(8):
+        after = dense(retrieval.pick(wide, sequence))
+    assert after[before > 0].sum() < 0.05
 
 
 def test_a_dub_bank_leaves_out_the_frames_it_passes_through(tracked, talking_video):

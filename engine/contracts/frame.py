@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
@@ -17,7 +17,9 @@ class Frame:
     of the caller's audio samples the frame covers (``None``: inserted
     silence, an idle frame, or a dub frame past the new speech). ``image`` is
     ``None`` until drawn (and for coefficient-only sessions); ``encoded`` is
-    the picture in the codec the transport chose.
+    the picture in the codec the transport chose. ``sequence`` is the
+    renderer's state for the sequence the frame belongs to (a session, a
+    render: :meth:`Renderer.sequence`), whose frames are drawn in order.
     """
 
     index: int
@@ -28,3 +30,4 @@ class Frame:
     audio: np.ndarray | None = None  # the frame's span of the audio (caller rate), when asked for
     image: np.ndarray | None = None  # (H, W, 3) uint8 RGB
     encoded: bytes | None = None
+    sequence: object | None = field(default=None, compare=False, repr=False)  # None: drawn on its own

@@ -32,8 +32,14 @@ class Renderer(Protocol):
     def motion_weights(self) -> dict | None:
         """Its avatar's own audio2motion checkpoint (fine-tuned at enrollment); None: the shipped weights."""
 
-    def draw(self, coefficients: Coefficients) -> np.ndarray:
-        """Frames ``coefficients.start_frame ..`` of a sequence, ``(T, H, W, 3)`` uint8 RGB."""
+    def sequence(self) -> object | None:
+        """A new sequence's drawing state (None: the renderer keeps none): what a session or a render passes
+        back with each of its frames, in order, so a frame may depend on the ones drawn before it."""
+
+    def draw(self, coefficients: Coefficients, sequence: object | None = None) -> np.ndarray:
+        """Frames ``coefficients.start_frame ..`` of a sequence, ``(T, H, W, 3)`` uint8 RGB; ``sequence``
+        (from :meth:`sequence`) continues one drawn in several calls, None starts a new one."""
 
     def draw_frames(self, frames: Sequence[Frame]) -> np.ndarray:
-        """One picture per frame, each at its own index on its own timeline (several sessions in one batch)."""
+        """One picture per frame, each at its own index on its own timeline, continuing its ``Frame.sequence``
+        (several sessions in one batch)."""

@@ -158,7 +158,7 @@ class Dubbing:
 
         plan, track, fit = self.plan, self.track, self.fit
         retrieval = None if fit.bank is None else Retrieval(fit.bank, track.neutral)
-        picks = PickTrack()  # the dub is one sequence: retrieval continues from frame to frame
+        picks = PickTrack()  # the dub is one sequence: retrieval smooths its picks from frame to frame
         redrawer = MouthRedrawer(FaceModel(track.neutral), fit.mouths, fit.lower_face, retrieval=retrieval)
         views = self._region_views()
         driving = self.driving()
@@ -194,7 +194,8 @@ class Dubbing:
             frames.append(TrackedFrame(image, track.landmarks[k], own[k], track.pose[k],
                                        None if views is None else views[k]))
             rows.append(plan.speech[i] * driving[i] + (1 - plan.speech[i]) * own[k])
-        drawn = dict(zip([i for i, _ in todo], redrawer.draw(frames, np.array(rows), track=picks) if todo else []))
+        redrawn = redrawer.draw(frames, np.array(rows), tracks=[picks] * len(frames)) if todo else []
+        drawn = dict(zip([i for i, _ in todo], redrawn))
         weights = dict(zip([i for i, _ in todo], rows))
         for i, image in batch:
             patched = drawn.get(i)

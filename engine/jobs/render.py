@@ -112,11 +112,12 @@ def render_file(audio: str | Path, output: str | Path, avatar: str | Path | None
 def drawn_frames(renderer: Renderer, driving: Coefficients, clock: FrameClock, samples: int,
                  batch: int) -> Iterator[list[Frame]]:
     """``driving``'s frames drawn by ``renderer``, ``batch`` at a time, each with its span of the
-    audio's ``samples`` samples."""
+    audio's ``samples`` samples (one sequence: a batch continues the one before)."""
+    sequence = renderer.sequence()
     for first in range(0, len(driving), batch):
         rows = driving[first:first + batch]
         frames = []
-        for i, image in enumerate(renderer.draw(rows)):
+        for i, image in enumerate(renderer.draw(rows, sequence)):
             k = rows.start_frame + i
             span = clock.span(k)
             frames.append(Frame(k, k / driving.fps, rows.blendshapes[i], rows.pose[i],
