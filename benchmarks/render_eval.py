@@ -21,9 +21,10 @@ the issue: PSNR ≥ 28 dB, sharpness ≥ 0.8. On clips with phoneme labels
 with the lip-sync yardstick (aperture AUC at its own best lag in -8..+8, on
 the held-out labels) beside the real frames' (target: within 0.03). The
 held-out stretches are short (3-6 s), so the same AUC is also taken over
-the whole clip driven by its own tracked weights (``whole clip``: the mouth
-appearance may come from frames the avatar was enrolled on; the aperture
-the tracker reads back is what is scored). Contact sheets: eight held-out
+the whole clip driven by its own tracked weights and by audio2motion on its
+own speech (``whole clip``: the mouth appearance may come from frames the
+avatar was enrolled on; the aperture the tracker reads back is what is
+scored). Contact sheets: eight held-out
 frames' lower face in crop space, rows real, then each row of the table.
 """
 
@@ -170,10 +171,16 @@ def main() -> None:
             print(f"| {name} | whole clip {len(whole)} | real frames | | | | "
                   f"{aperture_auc(retracked_aperture(np.stack(everything)), whole)} |", flush=True)
             del everything
+            zeros = np.zeros((len(whole), 6), np.float32)
+            spoken = speech.blendshapes[:len(whole)]  # speech that ends early: its last (silent) row holds
+            spoken = np.concatenate([spoken, np.repeat(spoken[-1:], len(whole) - len(spoken), 0)])
             for preset, enrolled in avatars.items():
-                tracked = Coefficients(track.blendshapes[:len(whole)], np.zeros((len(whole), 6), np.float32), track.fps)
+                tracked = Coefficients(track.blendshapes[:len(whole)], zeros, track.fps)
                 drawn = VideoRenderer(enrolled).draw(tracked, calibrate=False)
                 print(f"| {name} | whole clip {len(whole)} | {preset} tracked | | | | "
+                      f"{aperture_auc(retracked_aperture(drawn), whole)} |", flush=True)
+                drawn = VideoRenderer(enrolled).draw(Coefficients(spoken, zeros, speech.fps))
+                print(f"| {name} | whole clip {len(whole)} | {preset} audio | | | | "
                       f"{aperture_auc(retracked_aperture(drawn), whole)} |", flush=True)
         if args.figures is not None:
             picks = np.linspace(0, len(real) - 1, 8).astype(int)

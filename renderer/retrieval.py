@@ -296,27 +296,30 @@ def _finest(x: torch.Tensor) -> torch.Tensor:
 def pyramid_blend(difference: torch.Tensor, mask: torch.Tensor, levels: int) -> torch.Tensor:
     """The change (1,C,H,W) to add to a base so that it takes ``difference`` where ``mask`` (1,1,H,W) is 1,
     band by band: each Laplacian band of the difference weighted by the mask blurred to that band's scale."""
+    channels = difference.shape[1]
     bands, masks = [], []
-    current, weight = difference, mask
+    current = torch.cat([difference, mask], 1)  # the mask's Gaussian pyramid comes with the difference's
     for _ in range(levels):
         if min(current.shape[-2:]) < 4:
             break
         smaller = _down(current)
-        bands.append(current - _up(smaller, current.shape[-2:]))
-        masks.append(weight)
-        current, weight = smaller, _down(weight)
-    out = current * weight
+        bands.append(current[:, :channels] - _up(smaller[:, :channels], current.shape[-2:]))
+        masks.append(current[:, channels:])
+        current = smaller
+    out = current[:, :channels] * current[:, channels:]
     for band, weight in zip(reversed(bands), reversed(masks)):
         out = _up(out, band.shape[-2:]) + band * weight
     return out
 
 
-def _matched(candidates: torch.Tensor, base: torch.Tensor, where: torch.Tensor, limit: float) -> torch.Tensor:
-    """Candidates (K,3,h,w) shifted to the base's (1,3,h,w) mean colour over ``where`` (1,1,h,w), at most
-    ``limit`` grey levels: frames lit a little differently agree, and switching between them does not flicker."""
+def _colour_shifts(candidates: torch.Tensor, base: torch.Tensor, where: torch.Tensor, limit: float) -> torch.Tensor:
+    """(K,3) shifts taking candidates (K,3,h,w) to the base's (1,3,h,w) mean colour over ``where`` (h,w), at
+    most ``limit`` grey levels: frames lit a little differently agree, and switching between them does not
+    flicker. A constant: it moves no band but the coarsest, so it is added after the candidates are mixed."""
     area = where.sum().clamp(min=1.0)
-    shift = ((base - candidates) * where).sum((2, 3), keepdim=True) / area
-    return candidates + shift.clamp(-limit, limit)
+    theirs = torch.einsum("kchw,hw->kc", candidates, where) / area
+    ours = torch.einsum("chw,hw->c", base[0], where) / area
+    return (ours - theirs).clamp(-limit, limit)
 
 
 _OUTER = torch.tensor(topology.LIPS_OUTER, dtype=torch.int64)
@@ -403,13 +406,13 @@ class Retrieval:
         covered = drawn.covered[:, None].float()
         hole = drawn.triangle >= len(self.triangles) - len(topology.LIPS_INNER)  # the fan ends the triangles
         skin = drawn.covered & ~hole
-        candidates = _matched(candidates, window, skin[:, None].float(), self.config.colour_shift)
-        mouth = torch.einsum("k,kchw->chw", torch.from_numpy(weights), candidates)[None]
+        shifts = _colour_shifts(candidates, window, skin[0].float(), self.config.colour_shift)
         share = weights.astype(np.float64) ** self.config.detail_power
-        share = torch.from_numpy(share / share.sum()).float()
-        best = _finest(torch.einsum("k,kchw->chw", share, candidates)[None])
+        mixes = torch.einsum("nk,kchw->nchw", torch.from_numpy(np.stack([weights, share / share.sum()])).float(),
+                             candidates)
+        fine = _finest(mixes)  # the mean's finest band, and the detail mix's
         gain = 1 + (self.config.lip_detail_gain - 1) * _blur(self._lips(screen, hole))
-        mouth = mouth - _finest(mouth) + gain * best
+        mouth = mixes[:1] - fine[:1] + gain * fine[1:] + (torch.from_numpy(weights) @ shifts)[None, :, None, None]
         erode = self.config.erode
         inside = -F.max_pool2d(-covered, 2 * erode + 1, 1, erode) if erode else covered
         change = pyramid_blend((mouth - window) * inside, inside, self.config.levels)

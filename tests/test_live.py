@@ -193,6 +193,37 @@ def test_frames_due_across_sessions_are_drawn_in_one_batch(engine):
         assert np.array_equal(image, alone) and jpeg[:2] == b"\xff\xd8"
 
 
+def test_each_session_draws_its_frames_along_a_sequence_of_its_own(engine, speech):
+    """A renderer's per-sequence state (retrieval's smoothed picks) reaches it with every frame of the session
+    it belongs to, in the session's order, never another session's."""
+    samples, rate = speech
+    renderer = engine.renderer()
+    made, seen = [], []
+    draw_frames = renderer.draw_frames
+    renderer.sequence = lambda: made.append(object()) or made[-1]
+    renderer.draw_frames = lambda frames: seen.extend((f.sequence, f.index) for f in frames) or draw_frames(frames)
+
+    async def one():
+        async with engine.session(sample_rate=rate, config=LiveConfig(pacing="fast")) as session:
+            async def feed():
+                await session.push_audio(samples[: rate // 2])
+                await session.end()
+            return await _collect(session, feed)
+
+    async def run():
+        return await asyncio.gather(one(), one())
+
+    try:
+        outputs = asyncio.run(run())
+    finally:
+        del renderer.sequence, renderer.draw_frames
+    assert len(made) == 2 and all(len(frames) > 5 for frames in outputs)
+    for sequence in made:
+        indices = [index for owner, index in seen if owner is sequence]
+        assert indices == list(range(len(indices))) and len(indices) == len(outputs[0])
+    assert all(frame.sequence is None for frames in outputs for frame in frames)  # the state stays inside
+
+
 def test_sync_session_and_limits(engine, speech):
     samples, rate = speech
     session = SyncSession(engine, sample_rate=rate, config=LiveConfig(pacing="fast", video=False))
