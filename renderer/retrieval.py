@@ -28,9 +28,10 @@ No network paints anything here (after "Video Rewrite", Bregler et al.
    their weighted mean gives every band but the finest, which comes from a
    mix weighted by the weights to the power ``detail_power`` (the heaviest
    candidates, changing continuously; a mean of candidates a pixel apart
-   would soften it; on the lips it is raised by ``lip_detail_gain``, what
-   resampling and mixing took). A weighted median was tried: softer, and
-   more flicker, as its per-pixel choice changes with the weights.
+   would soften it). Nothing is sharpened: a gain on the lips' finest band
+   (undoing what resampling and mixing take) drew a hard, stair-stepped lip
+   outline in dubs. A weighted median was tried: softer, and more flicker,
+   as its per-pixel choice changes with the weights.
 5. **Blending** into the frame the mouth is drawn on (already warped to the
    target jaw): a Laplacian-pyramid blend of the difference, so low
    frequencies (shade, colour) cross over a wide band and fine detail over a
@@ -66,7 +67,6 @@ class RetrievalConfig:
     margin: float = 0.08  # box margin around the region, as a share of its side
     real_lips: float = 1.0  # how far the lips move from the face model's shape to the candidates' real one
     detail_power: float = 4.0  # the finest band mixes the candidates by weight to this power (continuous in time)
-    lip_detail_gain: float = 1.65  # the lips' finest band's gain: resampling and mixing the candidates lose some
     colour_shift: float = 24.0  # grey levels a candidate's mean colour may move to match the frame it is drawn on
 
     def __post_init__(self) -> None:
@@ -322,10 +322,6 @@ def _colour_shifts(candidates: torch.Tensor, base: torch.Tensor, where: torch.Te
     return (ours - theirs).clamp(-limit, limit)
 
 
-_OUTER = torch.tensor(topology.LIPS_OUTER, dtype=torch.int64)
-_LIP_FAN = torch.stack([torch.full_like(_OUTER, CENTRE), _OUTER, _OUTER.roll(-1)], -1)  # the outer loop about CENTRE
-
-
 class Retrieval:
     """Draws the lower face of a person from their :class:`NativeBank` onto frames warped to a target."""
 
@@ -335,12 +331,6 @@ class Retrieval:
         self._boxes = torch.from_numpy(bank.boxes).permute(0, 3, 1, 2)  # uint8: only a frame's picks become float
         self._vertices = torch.from_numpy(bank.vertices)
         self.face = FaceModel(neutral)
-
-    @staticmethod
-    def _lips(screen: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
-        """(1,1,h,w) 1 on the lips: inside the outer loop of window vertices (1,479,3), outside the ``hole``."""
-        outer = raster.rasterize(screen, _LIP_FAN, hole.shape[1:]).covered
-        return (outer & ~hole)[:, None].float()
 
     def pick(self, weights: np.ndarray, track: PickTrack | None = None) -> Picks:
         """Bank rows and weights for a target's weights (52,); with ``track``, the next frame of its sequence.
@@ -411,8 +401,7 @@ class Retrieval:
         mixes = torch.einsum("nk,kchw->nchw", torch.from_numpy(np.stack([weights, share / share.sum()])).float(),
                              candidates)
         fine = _finest(mixes)  # the mean's finest band, and the detail mix's
-        gain = 1 + (self.config.lip_detail_gain - 1) * _blur(self._lips(screen, hole))
-        mouth = mixes[:1] - fine[:1] + gain * fine[1:] + (torch.from_numpy(weights) @ shifts)[None, :, None, None]
+        mouth = mixes[:1] - fine[:1] + fine[1:] + (torch.from_numpy(weights) @ shifts)[None, :, None, None]
         erode = self.config.erode
         inside = -F.max_pool2d(-covered, 2 * erode + 1, 1, erode) if erode else covered
         change = pyramid_blend((mouth - window) * inside, inside, self.config.levels)

@@ -56,7 +56,7 @@ def tracked(talking_video):
 
 
 def test_a_one_frame_bank_gives_back_its_own_texture(tracked):
-    """With one candidate and no detail gain, the redrawn mouth's fine detail is the bank frame's, exactly."""
+    """With one candidate, the redrawn mouth's fine detail is the bank frame's, exactly."""
     track, frames = tracked
     k = int(np.argmax(track.blendshapes[:, ARKIT_INDEX["jawOpen"]]))  # an open mouth: teeth and lips
     rng = np.random.default_rng(0)
@@ -64,7 +64,7 @@ def test_a_one_frame_bank_gives_back_its_own_texture(tracked):
     bank = build_native_bank([source if i == k else frames[i] for i in range(k + 1)], track.landmarks[: k + 1],
                              track.blendshapes[: k + 1], np.arange(k + 1) == k, track.neutral)
     assert len(bank.frames) == 1 and bank.frames[0] == k
-    retrieval = Retrieval(bank, track.neutral, RetrievalConfig(candidates=1, lip_detail_gain=1.0))
+    retrieval = Retrieval(bank, track.neutral, RetrievalConfig(candidates=1))
     target = torch.from_numpy(track.landmarks[k]).float()
     picks = retrieval.pick(track.blendshapes[k])
     window, (y, x), changed = retrieval.draw(frames[k], target, picks)  # drawn on the clean frame
