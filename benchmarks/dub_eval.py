@@ -165,6 +165,7 @@ def main() -> None:
     parser.add_argument("--preset", default="quick", help="enrollment preset of every dub (quick, retrieval, standard)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    args.figures.mkdir(parents=True, exist_ok=True)
     index = load_phoneme_index(args.data / "talking" / "phoneme_index.json")
     print("| clip | speech | input WxH, fps, rotation | output WxH, fps, rotation | streams (s) | expected (s) "
           "| redrawn / frames | mask share | pixels outside mask differ | AUC at -1/0/+1 | AUC best lag "
