@@ -16,10 +16,14 @@ No network paints anything here (after "Video Rewrite", Bregler et al.
    session, a render, a dub: :class:`PickTrack`), each bank frame's weight
    is an exponential mean over the frames drawn so far, so the mix drifts
    rather than following every frame's ranking.
-3. **Alignment**: the target's lips move toward the candidates' real lip
-   shape (their weighted mean, :func:`mouth_shape`: the contours in a face
-   frame set by the eyes, which the mouth does not move; ``real_lips`` of
-   the way), the skin around following; each candidate is moved onto that geometry by the
+3. **Alignment**: the target's lips move toward a real lip shape
+   (:func:`mouth_shape`: the contours in a face frame set by the eyes, which
+   the mouth does not move; ``real_lips`` of the way), the skin around
+   following: the candidates' weighted mean shape, corrected by how far the
+   target's key is from theirs through a linear map from keys to real
+   shapes fitted on the bank (:func:`fit_lip_map`; a mean of neighbours
+   alone regresses toward the bank's average mouth and cannot close as far
+   as the drive asks); each candidate is moved onto that geometry by the
    piecewise-affine map of the lower-face mesh (and the inner-lip fan, for
    teeth and tongue), sampled bicubically: the candidates now line up pixel
    for pixel.
@@ -59,7 +63,7 @@ FOLLOW = 0.3  # how far (in mouth widths) the skin around the lips follows them 
 
 @dataclass(frozen=True)
 class RetrievalConfig:
-    candidates: int = 12  # bank frames combined per output frame
+    candidates: int = 8  # bank frames combined per output frame
     smoothing: float = 0.5  # along a sequence, the share of each row's weight carried from the previous frame
     levels: int = 4  # Laplacian-pyramid levels of the blend
     erode: int = 2  # pixels the blend mask shrinks by (the region's own edge is least reliable)
@@ -242,10 +246,12 @@ def build_native_bank(frames: Iterable[np.ndarray], landmarks: np.ndarray, blend
 
 @dataclass(frozen=True)
 class Picks:
-    """The bank rows one frame is drawn from, and their weights (summing to 1)."""
+    """The bank rows one frame is drawn from, their weights (summing to 1), and the real lip shape key
+    (2L,) the frame is drawn with."""
 
     rows: np.ndarray
     weights: np.ndarray
+    shape: np.ndarray
 
 
 class PickTrack:
@@ -256,8 +262,8 @@ class PickTrack:
         self.weights: np.ndarray | None = None  # (bank rows,)
 
 
-def candidate_weights(distance: np.ndarray, count: int) -> Picks:
-    """The ``count`` rows nearest by ``distance`` (T,), with weights summing to 1.
+def candidate_weights(distance: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``count`` rows nearest by ``distance`` (T,), and their weights (float32, summing to 1).
 
     A candidate's weight falls to 0 at the distance of the first one left
     out, so the set can change without the picture jumping.
@@ -267,25 +273,46 @@ def candidate_weights(distance: np.ndarray, count: int) -> Picks:
     picks = order[:count]
     cutoff = distance[order[count]] if count < len(distance) else distance[picks].max() * 2 + 1e-6
     weights = np.maximum(1 - distance[picks] / max(cutoff, 1e-9), 0) ** 2 + 1e-6
-    return Picks(picks, (weights / weights.sum()).astype(np.float32))
+    return picks, (weights / weights.sum()).astype(np.float32)
 
 
-def _blur(x: torch.Tensor) -> torch.Tensor:
-    """Separable binomial (1 4 6 4 1)/16 blur of (N,C,H,W), edges replicated (shifted sums: small images
-    blur faster this way than through a convolution)."""
-    x = F.pad(x, (2, 2, 2, 2), mode="replicate")
-    x = (x[..., :-4] + x[..., 4:] + 4 * (x[..., 1:-3] + x[..., 3:-1]) + 6 * x[..., 2:-2]) / 16
-    return (x[..., :-4, :] + x[..., 4:, :] + 4 * (x[..., 1:-3, :] + x[..., 3:-1, :]) + 6 * x[..., 2:-2, :]) / 16
+def fit_lip_map(keys: np.ndarray, shapes: np.ndarray, ridge: float = 1e-2) -> np.ndarray:
+    """(2L,2L): the least-squares linear map from the bank's keys (T,2L) to its real shapes (T,2L), both
+    centred, ridge-regularised (``ridge`` of the keys' mean variance): how a change of the model's lips
+    changes this person's real ones. A one-frame bank gets 0 (its shape is all it has)."""
+    keys = np.asarray(keys, np.float64) - np.mean(keys, 0)
+    shapes = np.asarray(shapes, np.float64) - np.mean(shapes, 0)
+    gram = keys.T @ keys
+    scale = max(float(np.trace(gram)) / len(gram), 1e-12)
+    return np.linalg.solve(gram + ridge * scale * np.eye(len(gram)), keys.T @ shapes)
+
+
+def _taps(x: torch.Tensor, dim: int, step: int, count: int) -> tuple[torch.Tensor, ...]:
+    """Five shifted views of ``x`` along ``dim`` (-1 or -2), each ``count`` long, taken every ``step``."""
+    return tuple(x.narrow(dim, k, step * (count - 1) + 1)[(..., slice(None, None, step)) + (slice(None),) * (-1 - dim)]
+                 for k in range(5))
 
 
 def _down(x: torch.Tensor) -> torch.Tensor:
-    return _blur(x)[..., ::2, ::2]
+    """Binomial (1 4 6 4 1)/16 blur of (N,C,H,W), edges replicated, then every second pixel: computed only
+    where it is kept (polyphase)."""
+    height, width = (x.shape[-2] + 1) // 2, (x.shape[-1] + 1) // 2
+    x = F.pad(x, (2, 2, 2, 2), mode="replicate")
+    a, b, c, d, e = _taps(x, -1, 2, width)
+    x = (a + e + 4 * (b + d) + 6 * c) / 16
+    a, b, c, d, e = _taps(x, -2, 2, height)
+    return (a + e + 4 * (b + d) + 6 * c) / 16
 
 
 def _up(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    up = torch.zeros(*x.shape[:2], 2 * x.shape[2], 2 * x.shape[3], dtype=x.dtype)
-    up[..., ::2, ::2] = x * 4
-    return _blur(up)[..., : size[0], : size[1]]
+    """(N,C,H,W) -> (N,C,size): twice the resolution by the same binomial kernel (Burt and Adelson's expand,
+    edges replicated), each output phase computed from its own taps."""
+    x = F.pad(x, (1, 1, 1, 1), mode="replicate")
+    even = (x[..., :-2] + 6 * x[..., 1:-1] + x[..., 2:]) / 8
+    x = torch.stack([even, (x[..., 1:-1] + x[..., 2:]) / 2], -1).flatten(-2)
+    even = (x[..., :-2, :] + 6 * x[..., 1:-1, :] + x[..., 2:, :]) / 8
+    x = torch.stack([even, (x[..., 1:-1, :] + x[..., 2:, :]) / 2], -2).flatten(-3, -2)
+    return x[..., : size[0], : size[1]]
 
 
 def _finest(x: torch.Tensor) -> torch.Tensor:
@@ -331,6 +358,7 @@ class Retrieval:
         self._boxes = torch.from_numpy(bank.boxes).permute(0, 3, 1, 2)  # uint8: only a frame's picks become float
         self._vertices = torch.from_numpy(bank.vertices)
         self.face = FaceModel(neutral)
+        self._lip_map = fit_lip_map(bank.keys, bank.shapes)
 
     def pick(self, weights: np.ndarray, track: PickTrack | None = None) -> Picks:
         """Bank rows and weights for a target's weights (52,); with ``track``, the next frame of its sequence.
@@ -340,25 +368,27 @@ class Retrieval:
         mix of candidates drifts instead of following each frame's ranking
         (after "Synthesizing Obama"'s smoothed retrieval). It looks only
         back: a live session draws what drawing its whole sequence offline
-        draws.
+        draws. The lip shape: the candidates' mean real shape plus the lip
+        map (:func:`fit_lip_map`) of the target's key minus their mean key.
         """
-        distance = ((self.bank.keys - model_keys(self.face, np.asarray(weights)[None])[0]) ** 2).sum(1)
-        picks = candidate_weights(distance, self.config.candidates)
-        if track is None or self.config.smoothing <= 0:
-            return picks
-        fresh = np.zeros(len(distance))
-        fresh[picks.rows] = picks.weights
-        smoothed = fresh if track.weights is None else self.config.smoothing * track.weights + (
-            1 - self.config.smoothing) * fresh
-        track.weights = smoothed
-        rows = np.argsort(-smoothed, kind="stable")[: self.config.candidates]
-        return Picks(rows, (smoothed[rows] / smoothed[rows].sum()).astype(np.float32))
+        key = model_keys(self.face, np.asarray(weights)[None])[0]
+        rows, chosen = candidate_weights(((self.bank.keys - key) ** 2).sum(1), self.config.candidates)
+        if track is not None and self.config.smoothing > 0:
+            fresh = np.zeros(len(self.bank.keys))
+            fresh[rows] = chosen
+            smoothed = fresh if track.weights is None else self.config.smoothing * track.weights + (
+                1 - self.config.smoothing) * fresh
+            track.weights = smoothed
+            rows = np.argsort(-smoothed, kind="stable")[: self.config.candidates]
+            chosen = (smoothed[rows] / smoothed[rows].sum()).astype(np.float32)
+        shape = chosen @ self.bank.shapes[rows] + (key - chosen @ self.bank.keys[rows]) @ self._lip_map
+        return Picks(rows, chosen, shape.astype(np.float32))
 
     def shaped(self, target: torch.Tensor, picks: Picks) -> torch.Tensor:
-        """``target`` (478,3) with its lips where the candidates' own lips are (their weighted mean shape), the
-        lower face following them (the model's lips are an approximation; the candidates' are real)."""
+        """``target`` (478,3) with its lips at the picks' real shape, the lower face following them (the
+        model's lips are an approximation; the candidates' are real)."""
         points = target.numpy().astype(np.float64)
-        lips = place_shape(picks.weights @ self.bank.shapes[picks.rows], points)
+        lips = place_shape(picks.shape, points)
         moved = self.config.real_lips * (lips - points[list(LIPS), :2])
         lips = points[list(LIPS), :2] + moved
         others = np.array([v for v in self.region if v not in set(LIPS)])
