@@ -306,8 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
         "enroll",
         help="make an avatar bundle from a talking video or a photo",
         description="Make an avatar from a talking VIDEO with its speech (A/V offset, calibration and "
-        "base loop found from the video; quick preset: the video's own frames warped, with real "
-        "mouth interiors retrieved from it; standard: a small network trained on the video redraws "
+        "base loop found from the video; retrieval preset (default): the lower face redrawn from "
+        "the video's own frames at native resolution; quick: the frames warped, with real mouth interiors "
+        "retrieved from them; standard: a small network trained on the video redraws "
         "the lower face), or from a photo with one clear, frontal face (--image; best with a closed "
         "mouth; the mouth interior is synthesised). Interrupted enrollments resume. Needs the "
         "'track' extra.",
@@ -316,9 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
     enroll.add_argument("--audio", type=Path, default=None, help="the video's speech, if it is a separate file")
     enroll.add_argument("--image", type=Path, default=None, help="photo (default without VIDEO: the built-in portrait)")
     enroll.add_argument("-o", "--output", type=Path, required=True, help="output avatar directory")
-    enroll.add_argument("--preset", choices=("quick", "standard", "retrieval"), default="quick",
-                        help="quick: no training (seconds); retrieval: the lower face redrawn from the video's own "
-                        "frames at native resolution (seconds); standard: train a lower-face network (minutes)")
+    enroll.add_argument("--preset", choices=("quick", "standard", "retrieval"), default="retrieval",
+                        help="retrieval (default): the lower face redrawn from the video's own frames at native "
+                        "resolution (seconds); quick: the frame warped, mouth interiors retrieved (seconds); "
+                        "standard: train a lower-face network (minutes)")
     enroll.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the standard preset trains")
     enroll.add_argument("--max-minutes", type=float, default=None, help="enroll on the first N minutes only")
     enroll.add_argument("--finetune-a2m", action="store_true",
@@ -340,8 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
     dub.add_argument("--avatar", type=Path, default=None, help="a video avatar of the same person (skips enrollment)")
     dub.add_argument("--video-speech", type=Path, default=None,
                      help="the person's own speech in VIDEO as a separate file, when VIDEO has no audio track")
-    dub.add_argument("--preset", choices=("quick", "standard", "retrieval"), default="quick",
-                     help="enrollment on VIDEO: quick or retrieval (seconds), standard (trains a network, minutes)")
+    dub.add_argument("--preset", choices=("quick", "standard", "retrieval"), default="retrieval",
+                     help="enrollment on VIDEO: retrieval (default) or quick (seconds), standard (trains a network, minutes)")
     dub.add_argument("--text", default=None, help="transcript of AUDIO: text-assisted mouth (English)")
     dub.add_argument("--tail", choices=("rest", "original"), default="rest",
                      help="AUDIO shorter than VIDEO: the rest rests closed and silent, or keeps its own mouth and sound")

@@ -376,11 +376,12 @@ class Retrieval:
         if track is not None and self.config.smoothing > 0:
             fresh = np.zeros(len(self.bank.keys))
             fresh[rows] = chosen
-            smoothed = fresh if track.weights is None else self.config.smoothing * track.weights + (
-                1 - self.config.smoothing) * fresh
-            track.weights = smoothed
-            rows = np.argsort(-smoothed, kind="stable")[: self.config.candidates]
-            chosen = (smoothed[rows] / smoothed[rows].sum()).astype(np.float32)
+            if track.weights is not None:  # a sequence's first frame is drawn as a frame alone
+                smoothed = self.config.smoothing * track.weights + (1 - self.config.smoothing) * fresh
+                rows = np.argsort(-smoothed, kind="stable")[: self.config.candidates]
+                chosen = (smoothed[rows] / smoothed[rows].sum()).astype(np.float32)
+                fresh = smoothed
+            track.weights = fresh
         shape = chosen @ self.bank.shapes[rows] + (key - chosen @ self.bank.keys[rows]) @ self._lip_map
         return Picks(rows, chosen, shape.astype(np.float32))
 

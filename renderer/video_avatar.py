@@ -47,6 +47,7 @@ from talkinghead.renderer.tracking import Track
 from talkinghead.renderer.video import write_image
 
 PRESETS = ("quick", "standard", "retrieval")
+DEFAULT_PRESET = "retrieval"  # benchmarks/RESULTS.md, "Mouths of real pixels": it meets the most bars
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from talkinghead.renderer.composite import Patched
 from talkinghead.renderer.faces import parse_face
 from talkinghead.renderer.standard import StandardConfig
 from talkinghead.renderer.tracking import TrackerConfig
-from talkinghead.renderer.video_avatar import PRESETS
+from talkinghead.renderer.video_avatar import DEFAULT_PRESET, PRESETS
 
 SYNTHETIC_TAG = ("synthetic: the mouth in this video was redrawn by talkinghead to say speech the person "
                  "may never have said")
@@ -51,7 +51,7 @@ SYNTHETIC_TAG = ("synthetic: the mouth in this video was redrawn by talkinghead 
 
 @dataclass(frozen=True)
 class DubConfig:
-    preset: str = "quick"  # enrollment on the video: quick or retrieval (seconds), standard (trains a network, minutes)
+    preset: str = DEFAULT_PRESET  # enrollment on the video: retrieval or quick (seconds), standard (trains a network, minutes)
     tail: str = "rest"  # speech shorter than the video: the rest rests closed, or keeps its own mouth and sound
     watermark: bool = False  # a visible "AI-generated" label
     lookahead_ms: int = 100

@@ -48,7 +48,7 @@ from talkinghead.renderer.training.standard import (
     training_errors,
 )
 from talkinghead.renderer.video import iter_frames, probe_video
-from talkinghead.renderer.video_avatar import PRESETS, VideoAvatar, region_views
+from talkinghead.renderer.video_avatar import DEFAULT_PRESET, PRESETS, VideoAvatar, region_views
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class MouthFit:
 
 
 def fit_mouth(path: str | Path, track: Track, audio: str | Path | None = None, frames: int | None = None,
-              preset: str = "quick", device: str = "cpu", work_dir: str | Path | None = None,
+              preset: str = DEFAULT_PRESET, device: str = "cpu", work_dir: str | Path | None = None,
               config: StandardConfig = StandardConfig(), finetune_audio2motion: bool = False,
               progress: bool = True, usable: np.ndarray | None = None) -> MouthFit:
     """Fit the calibration, mouth bank and (``standard``) the lower-face network on ``track``'s first ``frames``.
@@ -151,7 +151,7 @@ def track_for_enrollment(path: str | Path, work_dir: str | Path | None = None, p
 
 
 def enroll_video(path: str | Path, audio: str | Path | None = None, frames: int | None = None,
-                 preset: str = "quick", device: str = "cpu", max_minutes: float | None = None,
+                 preset: str = DEFAULT_PRESET, device: str = "cpu", max_minutes: float | None = None,
                  track: Track | None = None, work_dir: str | Path | None = None,
                  config: StandardConfig = StandardConfig(), finetune_audio2motion: bool = False,
                  progress: bool = True) -> VideoAvatar:
