@@ -1,10 +1,10 @@
 """Dubbing real videos: probes, lip sync against exact phones, untouched pixels, contact sheets, speed.
 
     python benchmarks/dub_eval.py [--data ../shared/data] [--out /tmp/dubs] [--clips NAME ...] [--speed-runs 3]
-        [--preset quick|retrieval|standard]
+        [--preset retrieval|quick|standard]
 
 Every ``video_with_audio/retalk_*.mp4`` and ``sun`` (its own speech is a
-separate file, given as ``video_speech``) is dubbed (``--preset``, default quick) with
+separate file, given as ``video_speech``) is dubbed (``--preset``, default the product's, retrieval) with
 (a) a real speech file from ``speech/`` and (b) a festival sentence (voice
 kal) whose phone timings come from festival itself. Per dub:
 - the output's probe against the input's (size, frame rate, duration,
@@ -19,7 +19,7 @@ kal) whose phone timings come from festival itself. Per dub:
   lip-sync yardstick's aperture AUC at lags -1, 0, +1 (bar: 0.85 at one of
   them) and at its best lag in -8..+8; the baseline beside it is the
   input video itself (its own mouth) scored against the same phones;
-- a contact sheet (``benchmarks/figures/dub_<clip>.png``): input above,
+- a contact sheet (``benchmarks/figures/dub_<clip>.png``, ``dub_<clip>_<preset>.png`` for another preset): input above,
   dub (b) below, six frames across the sentence, cropped to the face.
 Speed: ``retalk_3`` (5 s) dubbed with ``retalk_a1`` (the preset, enrollment
 included), ``--speed-runs`` times, as a real-time factor; the baseline in
@@ -49,6 +49,7 @@ from talkinghead.renderer.video import (
     probe_video,
     write_image,
 )
+from talkinghead.renderer.video_avatar import DEFAULT_PRESET, PRESETS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from render_eval import retracked_aperture  # noqa: E402  (the same re-tracking as the renderer's benchmark)
@@ -103,7 +104,7 @@ def yardstick(signal: np.ndarray, labels: list[str]) -> str:
 
 
 def run_dub(video: Path, speech: Path, output: Path, video_speech: Path | None, sheet: Path | None = None,
-            preset: str = "quick"):
+            preset: str = DEFAULT_PRESET):
     """Dub and check untouched pixels on every frame; returns (result, seconds, mask share, violations)."""
     shares, violations, picks = [], [0], {}
     started = time.perf_counter()
@@ -162,7 +163,7 @@ def main() -> None:
     parser.add_argument("--clips", nargs="*", default=None)
     parser.add_argument("--speed-runs", type=int, default=3)
     parser.add_argument("--figures", type=Path, default=ROOT / "benchmarks" / "figures")
-    parser.add_argument("--preset", default="quick", help="enrollment preset of every dub (quick, retrieval, standard)")
+    parser.add_argument("--preset", default=DEFAULT_PRESET, choices=PRESETS, help="enrollment preset of every dub")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     args.figures.mkdir(parents=True, exist_ok=True)
@@ -179,7 +180,7 @@ def main() -> None:
         real = args.data / "speech" / REAL_SPEECH[name]
         for kind, speech in (("real " + real.stem, real), ("festival", sentence)):
             output = args.out / f"{name}_{kind.split()[0]}_{args.preset}.mp4"
-            suffix = "" if args.preset == "quick" else f"_{args.preset}"
+            suffix = "" if args.preset == DEFAULT_PRESET else f"_{args.preset}"
             sheet = args.figures / f"dub_{name}{suffix}.png" if kind == "festival" else None
             dubbing, result, seconds, share, bad = run_dub(video, speech, output, own_speech, sheet, args.preset)
             out = probe_video(output)

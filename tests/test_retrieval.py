@@ -166,7 +166,9 @@ def test_the_lip_shape_follows_the_drive_past_the_neighbours_mean(tracked):
     picks = [retrieval.pick(track.blendshapes[k]) for k in held]
     shaped = np.stack([p.shape for p in picks])
     neighbours = np.stack([p.weights @ bank.shapes[p.rows] for p in picks])
-    error = lambda shapes: float(np.sqrt(((shapes - real) ** 2).sum(1)).mean())  # noqa: E731
+    def error(shapes: np.ndarray) -> float:
+        return float(np.sqrt(((shapes - real) ** 2).sum(1)).mean())
+
     assert error(shaped) < 0.9 * error(neighbours)
 
 
