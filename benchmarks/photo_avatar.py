@@ -1,4 +1,4 @@
-"""The built-in photo avatar saying "a e i o u m f" and a sentence: contact sheets and mouth closure.
+"""The built-in photo avatar saying "a e i o u m f" and a sentence: contact sheets, mouth closure, aliasing.
 
     python benchmarks/photo_avatar.py [--out benchmarks/figures] [--lookahead-ms 100]
 
@@ -9,6 +9,13 @@ median open mouth hole (pixels of the rendered inner-mouth mask) per phone
 class, and the ratio bilabial (P/B/M) / open vowel: the mouth should shut on
 M, B and P. Contact sheets (needs matplotlib, from the track extra): the
 lower face at each phone's midpoint, titled by the phone.
+
+Aliasing (issue 22): each phone frame's drawn interior (premultiplied by its
+coverage) against the same interior drawn 4x larger and box-filtered (the
+reference), mean absolute difference in grey levels within 2 px of the
+reference's edges (hole rim, teeth outlines and gaps), by opening; and the
+interior's sharpness against the photo's lips (mean squared Laplacian of
+the fully covered interior over that of the lips' box in the photo).
 """
 
 from __future__ import annotations
@@ -18,11 +25,14 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from talkinghead.audio2motion.training.tts import synthesize_festival
 from talkinghead.contracts import topology
 from talkinghead.jobs.render import RenderConfig, drive
 from talkinghead.renderer.avatar import load_avatar
+from talkinghead.renderer.mouth import mouth_interior
 from talkinghead.renderer.photo import PhotoRenderer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +46,47 @@ def lower_face(frame: np.ndarray, landmarks: np.ndarray, size: int = 96) -> np.n
     half = size // 2
     y, x = int(lips[1]), int(lips[0])
     return frame[y - half:y + half, x - half:x + half]
+
+
+def interior(renderer: PhotoRenderer, screen: torch.Tensor, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """The drawn interior premultiplied by its coverage (B,h,w,3) and the coverage, drawn ``scale``x larger
+    and box-filtered to the frame's pixels."""
+    height, width = renderer.size
+    colours, coverage = mouth_interior(screen * torch.tensor([scale, scale, 1.0]), (height * scale, width * scale),
+                                       renderer._mouth_rest, renderer._palette, renderer.style)
+    pooled = F.avg_pool2d(torch.cat([colours * coverage[..., None], coverage[..., None]], -1).permute(0, 3, 1, 2),
+                          scale).permute(0, 2, 3, 1).numpy()
+    return pooled[..., :3], pooled[..., 3]
+
+
+def laplacian_energy(grey: np.ndarray, where: np.ndarray) -> float:
+    """Mean squared 4-neighbour Laplacian of ``grey`` (h,w) over ``where`` (h,w) bool."""
+    lap = -4 * grey[1:-1, 1:-1] + grey[:-2, 1:-1] + grey[2:, 1:-1] + grey[1:-1, :-2] + grey[1:-1, 2:]
+    inside = where[1:-1, 1:-1]
+    return float((lap[inside] ** 2).mean()) if inside.any() else float("nan")
+
+
+def aliasing(renderer: PhotoRenderer, weights: np.ndarray, pose: np.ndarray) -> list[tuple[int, float, float]]:
+    """Per frame: the hole's area (px), the mean |drawn - 4x reference| near the reference's edges (grey)
+    and the interior's sharpness over the photo's lips'."""
+    screen = renderer.targets(weights, pose)
+    drawn, coverage = interior(renderer, screen, 1)
+    reference, _ = interior(renderer, screen, 4)
+    grey = lambda rgb: rgb @ np.array([0.299, 0.587, 0.114])  # noqa: E731
+    lips = renderer.avatar.landmarks[list(topology.LIPS_OUTER), :2]
+    (x0, y0), (x1, y1) = np.floor(lips.min(0)).astype(int), np.ceil(lips.max(0)).astype(int)
+    photo = grey(renderer.avatar.image.astype(np.float64))
+    lips_energy = laplacian_energy(photo[y0:y1, x0:x1], np.ones((y1 - y0, x1 - x0), bool))
+    rows = []
+    for shipped, truth, covered in zip(drawn, reference, coverage):
+        level = grey(truth)
+        contrast = np.maximum(np.abs(np.diff(level, axis=0, prepend=level[:1])),
+                              np.abs(np.diff(level, axis=1, prepend=level[:, :1]))) > 12
+        near = F.max_pool2d(torch.from_numpy(contrast.astype(np.float32))[None], 5, 1, 2)[0].numpy() > 0
+        error = float(np.abs(grey(shipped) - level)[near].mean()) if near.any() else 0.0
+        full = covered > 0.999
+        rows.append((int(round(covered.sum())), error, laplacian_energy(grey(shipped), full) / lips_energy))
+    return rows
 
 
 def contact_sheet(path: Path, tiles: list[np.ndarray], labels: list[str], title: str) -> None:
@@ -66,6 +117,7 @@ def main() -> None:
     fps = Fraction(30)
     print("| utterance | phone class | frames | median mouth hole px |")
     print("|---|---|---|---|")
+    measured = []
     for name, text in TEXTS.items():
         speech = synthesize_festival(text, voice="kal")
         coefficients = drive(speech.audio, speech.sample_rate, RenderConfig(fps=fps, lookahead_ms=args.lookahead_ms))
@@ -73,6 +125,7 @@ def main() -> None:
         frames = [min(len(coefficients) - 1, int((p.start + p.end) / 2 * fps)) for p in phones]
         weights, pose = coefficients.blendshapes[frames], coefficients.pose[frames]
         holes = renderer.warp(renderer.targets(weights, pose)).mouth.sum((1, 2)).numpy()
+        measured += aliasing(renderer, weights, pose)
         images = renderer.render(weights, pose)
         contact_sheet(args.out / f"photo_avatar_{name}.png", [lower_face(im, avatar.landmarks) for im in images],
                       [p.symbol for p in phones], f'"{text}" (festival kal, {args.lookahead_ms} ms look-ahead)')
@@ -85,6 +138,14 @@ def main() -> None:
             ratio = np.median(by_class["P/B/M"]) / max(1.0, np.median(by_class["open vowels"]))
             print(f"| {name} | P/B/M / open | | {ratio:.2f} |")
         print(f"<!-- {name}: " + " ".join(f"{p.symbol}:{h}" for p, h in zip(phones, holes)) + " -->")
+    print("\n| opening (hole px) | frames | edge error vs 4x reference, median / max grey | interior / lips sharpness, median |")
+    print("|---|---|---|---|")
+    for low, high in ((1, 100), (100, 400), (400, 1000), (1000, 10**9)):
+        rows = [r for r in measured if low <= r[0] < high]
+        if rows:
+            errors, sharp = np.array([r[1] for r in rows]), np.array([r[2] for r in rows])
+            print(f"| {low}-{high if high < 10**9 else ''} | {len(rows)} | {np.median(errors):.2f} / {errors.max():.2f} | "
+                  f"{np.nanmedian(sharp):.2f} |")
 
 
 if __name__ == "__main__":

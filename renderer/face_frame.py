@@ -22,7 +22,7 @@ from talkinghead.contracts import topology
 from talkinghead.contracts.face_model import FaceModel, rotation_matrix
 from talkinghead.renderer import raster
 from talkinghead.renderer.crops import CropView, invert_2x2
-from talkinghead.renderer.mouth import MouthStyle, mouth_interior
+from talkinghead.renderer.mouth import MouthStyle, mouth_interior, mouth_rest, palette
 from talkinghead.renderer.tracking import Camera, pose_to_similarity
 from talkinghead.renderer.warp import MeshWarp, Warped
 
@@ -58,7 +58,8 @@ class FaceFrame:
         closed = torch.from_numpy(close_lips(landmarks))
         self._source = torch.cat([closed[:, :2], self._rest[:, 2:]], -1)
         self.warp = MeshWarp(torch.from_numpy(np.ascontiguousarray(image)), self._source, face.triangles)
-        self._brightness = _mouth_surroundings_level(image, landmarks)
+        self._mouth_rest = mouth_rest(self._source.numpy())
+        self._palette = palette(image, landmarks, style)
 
     @property
     def source(self) -> torch.Tensor:
@@ -115,15 +116,16 @@ class FaceFrame:
         mask = warped.mouth
         window = warped.pixels
         if bool(mask.any()):
-            if interior is None:
+            if interior is None:  # drawn, anti-aliased: its own coverage of each pixel
                 local = target - torch.tensor([x0, y0, 0.0])
-                iod = torch.full((len(target),), self._scale / self.view.scale)
-                colours = mouth_interior(local, warped.hole, mask, iod, self._brightness, self.style)
+                colours, coverage = mouth_interior(local, tuple(mask.shape[1:]), self._mouth_rest, self._palette,
+                                                   self.style)
+                alpha = coverage[..., None]
             else:
                 colours = interior(warped.hole)
-            inside = mask[:, None].float()  # the soft lip edge fades inwards: colours exist only in the hole
-            outside_nearby = F.avg_pool2d(1 - inside, 3, stride=1, padding=1, count_include_pad=False)
-            alpha = (inside * (1 - outside_nearby))[:, 0, ..., None]
+                inside = mask[:, None].float()  # the soft lip edge fades inwards: colours exist only in the hole
+                outside_nearby = F.avg_pool2d(1 - inside, 3, stride=1, padding=1, count_include_pad=False)
+                alpha = (inside * (1 - outside_nearby))[:, 0, ..., None]
             window = window * (1 - alpha) + alpha * colours
         frames = np.repeat(self.image[None], len(target), 0)  # outside the window: the image itself
         frames[:, y0:y1, x0:x1] = window.round().clamp(0, 255).to(torch.uint8).numpy()
@@ -142,14 +144,3 @@ def close_lips(landmarks: np.ndarray) -> np.ndarray:
     middle = (landmarks[upper] + landmarks[lower]) / 2
     closed[upper], closed[lower] = middle, middle
     return closed
-
-
-def _mouth_surroundings_level(image: np.ndarray, landmarks: np.ndarray) -> float:
-    """Mean brightness (0-255) of the skin box around the lips: the interior is shaded to it."""
-    lips = landmarks[list(topology.LIPS_OUTER), :2]
-    low, high = lips.min(0), lips.max(0)
-    pad = (high - low) * 0.5
-    x0, y0 = np.maximum(0, (low - pad).astype(int))
-    x1, y1 = (high + pad).astype(int)
-    box = image[y0:y1, x0:x1].reshape(-1, 3).astype(np.float64)
-    return float(box.mean()) if box.size else 128.0
