@@ -158,6 +158,14 @@ def _ramp(distance: torch.Tensor, pixel: torch.Tensor) -> torch.Tensor:
     return (0.5 + distance / pixel).clamp(0, 1)
 
 
+def _line(distance: torch.Tensor, half_width: float, pixel: torch.Tensor) -> torch.Tensor:
+    """Coverage of a pixel centred ``distance`` (IOD) from the middle of a line ``2 half_width`` wide: the
+    overlap of the pixel's span with the line's (a gap thinner than a pixel only tints it)."""
+    low = torch.maximum(distance - pixel / 2, torch.tensor(-half_width))
+    high = torch.minimum(distance + pixel / 2, torch.tensor(half_width))
+    return ((high - low) / pixel).clamp(0, 1)
+
+
 def _row(x: torch.Tensor, widths: tuple[float, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """For |x| along a row of teeth of ``widths`` from the midline: each point's tooth index, its place
     across that tooth (0-1) and its distance to the nearest gap between teeth (IOD)."""
@@ -197,10 +205,11 @@ def _shade(head: torch.Tensor, pixel: torch.Tensor, jaw: torch.Tensor, upper_lip
                      tongue)
 
     index, across, to_gap = _row(lower_x, style.lower_widths)
-    edge = lower_edge + 0.006 * (2 * across - 1) ** 4
+    detail = ((1 / pixel - 30) / 60).clamp(0, 1)  # gaps and notches fade on small faces instead of aliasing
+    edge = lower_edge + 0.006 * detail * (2 * across - 1) ** 4
     inside = (_ramp(y - edge, pixel) * _ramp(edge + style.lower_crown - y, pixel)
               * _ramp(sum(style.lower_widths) - lower_x.abs(), pixel))
-    gaps = 1 - 0.3 * _ramp(style.gap - to_gap, pixel) * (1 - ((y - edge) / 0.05).clamp(0, 1))
+    gaps = 1 - 0.3 * detail * _line(to_gap, style.gap, pixel) * (1 - ((y - edge) / 0.05).clamp(0, 1))
     depth = (1 - 0.5 * (lower_x.abs() / sum(style.lower_widths)) ** 2).clamp(min=0.4)
     fall = 1 - 0.35 * ((y - edge) / style.lower_crown).clamp(0, 1)  # toward the gum, into the lip's shade
     lower = colour(colours.teeth) * (0.8 * depth * gaps * fall * (0.9 + 0.1 * torch.sin(np.pi * across)))[..., None]
@@ -208,13 +217,13 @@ def _shade(head: torch.Tensor, pixel: torch.Tensor, jaw: torch.Tensor, upper_lip
 
     index, across, to_gap = _row(x, style.upper_widths)
     shorter = torch.tensor([0.0, 0.012, 0.0, 0.016, 0.02])[index]
-    corner = torch.where(index == 2, 0.022 * (2 * across - 1).abs(), 0.012 * (2 * across - 1) ** 4)
+    corner = detail * torch.where(index == 2, 0.022 * (2 * across - 1).abs(), 0.008 * (2 * across - 1) ** 4)
     edge = rest.meeting[1] + style.incisal_drop - shorter - corner
     top = edge - style.upper_crown + shorter
     width = sum(style.upper_widths)
     inside = _ramp(edge - y, pixel) * _ramp(width - x.abs(), pixel)
     crown = inside * _ramp(y - top, pixel)
-    gaps = 1 - 0.35 * _ramp(style.gap - to_gap, pixel) * ((y - top) / (edge - top)).clamp(0, 1) ** 2
+    gaps = 1 - 0.35 * detail * _line(to_gap, style.gap, pixel) * ((y - top) / (edge - top)).clamp(0, 1) ** 2
     depth = (1 - 0.45 * (x.abs() / width) ** 2).clamp(min=0.45)
     convex = 0.86 + 0.14 * torch.sin(np.pi * across)
     shadow = 0.55 + 0.45 * ((y - upper_lip) / 0.05).clamp(0, 1)  # under the upper lip
