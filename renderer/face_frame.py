@@ -115,7 +115,7 @@ class FaceFrame:
         y0, y1, x0, x1 = warped.window
         mask = warped.mouth
         window = warped.pixels
-        if bool(mask.any()):
+        if interior is None or bool(mask.any()):  # a drawn mouth may cover parts of pixels without any centre
             if interior is None:  # drawn, anti-aliased: its own coverage of each pixel
                 local = target - torch.tensor([x0, y0, 0.0])
                 colours, coverage = mouth_interior(local, tuple(mask.shape[1:]), self._mouth_rest, self._palette,

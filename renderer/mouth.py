@@ -44,6 +44,7 @@ from talkinghead.contracts import topology
 from talkinghead.contracts.face_model import eye_centres
 from talkinghead.renderer import raster
 
+MIN_AREA = 0.5  # px²: an inner lip loop enclosing less is shut (no interior, not even a sliver)
 WHITE_BALANCE = 0.5  # how far the teeth follow the eye whites' tint (0: not at all, 1: fully)
 
 
@@ -267,7 +268,11 @@ def mouth_interior(screen: torch.Tensor, size: tuple[int, int], rest: MouthRest,
     loops = screen[:, list(topology.LIPS_INNER), :2]
     rest_chin = torch.tensor(rest.chin)
     factor = style.supersample
+    x, y = loops[..., 0], loops[..., 1]
+    areas = 0.5 * (x * y.roll(-1, 1) - x.roll(-1, 1) * y).sum(1).abs()  # shoelace: a shut mouth has none
     for i in range(b):
+        if float(areas[i]) < MIN_AREA:
+            continue
         low = loops[i].amin(0).floor().long() - 1
         high = loops[i].amax(0).ceil().long() + 2
         x0, y0 = max(0, int(low[0])), max(0, int(low[1]))
