@@ -53,7 +53,7 @@ def interior(renderer: PhotoRenderer, screen: torch.Tensor, scale: int) -> tuple
     and box-filtered to the frame's pixels."""
     height, width = renderer.size
     colours, coverage = mouth_interior(screen * torch.tensor([scale, scale, 1.0]), (height * scale, width * scale),
-                                       renderer._mouth_rest, renderer._palette, renderer.style)
+                                       renderer.rest_mouth, renderer.colours, renderer.style)
     pooled = F.avg_pool2d(torch.cat([colours * coverage[..., None], coverage[..., None]], -1).permute(0, 3, 1, 2),
                           scale).permute(0, 2, 3, 1).numpy()
     return pooled[..., :3], pooled[..., 3]
@@ -66,13 +66,17 @@ def laplacian_energy(grey: np.ndarray, where: np.ndarray) -> float:
     return float((lap[inside] ** 2).mean()) if inside.any() else float("nan")
 
 
+def grey(rgb: np.ndarray) -> np.ndarray:
+    """Luma (Rec. 601) of RGB (..., 3)."""
+    return rgb @ np.array([0.299, 0.587, 0.114])
+
+
 def aliasing(renderer: PhotoRenderer, weights: np.ndarray, pose: np.ndarray) -> list[tuple[int, float, float]]:
     """Per frame: the hole's area (px), the mean |drawn - 4x reference| near the reference's edges (grey)
     and the interior's sharpness over the photo's lips'."""
     screen = renderer.targets(weights, pose)
     drawn, coverage = interior(renderer, screen, 1)
     reference, _ = interior(renderer, screen, 4)
-    grey = lambda rgb: rgb @ np.array([0.299, 0.587, 0.114])  # noqa: E731
     lips = renderer.avatar.landmarks[list(topology.LIPS_OUTER), :2]
     (x0, y0), (x1, y1) = np.floor(lips.min(0)).astype(int), np.ceil(lips.max(0)).astype(int)
     photo = grey(renderer.avatar.image.astype(np.float64))

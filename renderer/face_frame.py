@@ -58,8 +58,8 @@ class FaceFrame:
         closed = torch.from_numpy(close_lips(landmarks))
         self._source = torch.cat([closed[:, :2], self._rest[:, 2:]], -1)
         self.warp = MeshWarp(torch.from_numpy(np.ascontiguousarray(image)), self._source, face.triangles)
-        self._mouth_rest = mouth_rest(self._source.numpy())
-        self._palette = palette(image, landmarks, style)
+        self.rest_mouth = mouth_rest(self._source.numpy())  # what a drawn interior's teeth hang from
+        self.colours = palette(image, landmarks, style)  # a drawn interior's colours
 
     @property
     def source(self) -> torch.Tensor:
@@ -118,7 +118,7 @@ class FaceFrame:
         if interior is None or bool(mask.any()):  # a drawn mouth may cover parts of pixels without any centre
             if interior is None:  # drawn, anti-aliased: its own coverage of each pixel
                 local = target - torch.tensor([x0, y0, 0.0])
-                colours, coverage = mouth_interior(local, tuple(mask.shape[1:]), self._mouth_rest, self._palette,
+                colours, coverage = mouth_interior(local, tuple(mask.shape[1:]), self.rest_mouth, self.colours,
                                                    self.style)
                 alpha = coverage[..., None]
             else:

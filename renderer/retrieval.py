@@ -287,21 +287,16 @@ def fit_lip_map(keys: np.ndarray, shapes: np.ndarray, ridge: float = 1e-2) -> np
     return np.linalg.solve(gram + ridge * scale * np.eye(len(gram)), keys.T @ shapes)
 
 
-def _taps(x: torch.Tensor, dim: int, step: int, count: int) -> tuple[torch.Tensor, ...]:
-    """Five shifted views of ``x`` along ``dim`` (-1 or -2), each ``count`` long, taken every ``step``."""
-    return tuple(x.narrow(dim, k, step * (count - 1) + 1)[(..., slice(None, None, step)) + (slice(None),) * (-1 - dim)]
-                 for k in range(5))
+BINOMIAL = (1.0, 4.0, 6.0, 4.0, 1.0)  # /16: the pyramid's blur kernel
 
 
 def _down(x: torch.Tensor) -> torch.Tensor:
-    """Binomial (1 4 6 4 1)/16 blur of (N,C,H,W), edges replicated, then every second pixel: computed only
-    where it is kept (polyphase)."""
+    """Binomial blur of (N,C,H,W), edges replicated, then every second pixel: computed only where it is
+    kept (polyphase)."""
     height, width = (x.shape[-2] + 1) // 2, (x.shape[-1] + 1) // 2
     x = F.pad(x, (2, 2, 2, 2), mode="replicate")
-    a, b, c, d, e = _taps(x, -1, 2, width)
-    x = (a + e + 4 * (b + d) + 6 * c) / 16
-    a, b, c, d, e = _taps(x, -2, 2, height)
-    return (a + e + 4 * (b + d) + 6 * c) / 16
+    x = sum(tap * x[..., k:k + 2 * width - 1:2] for k, tap in enumerate(BINOMIAL)) / 16
+    return sum(tap * x[..., k:k + 2 * height - 1:2, :] for k, tap in enumerate(BINOMIAL)) / 16
 
 
 def _up(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -5,6 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from talkinghead.contracts import topology
 from talkinghead.contracts.arkit import ARKIT_INDEX
 from talkinghead.renderer.avatar import load_avatar
 from talkinghead.renderer.mouth import MouthStyle, mouth_interior, mouth_rest, palette
@@ -29,14 +30,14 @@ def _draw(renderer: PhotoRenderer, screen: torch.Tensor, scale: int = 1,
     box-filtered back (scale 4: the supersampled reference)."""
     height, width = renderer.size
     colours, coverage = mouth_interior(screen * torch.tensor([scale, scale, 1.0]), (height * scale, width * scale),
-                                       renderer._mouth_rest, renderer._palette, style)
+                                       renderer.rest_mouth, renderer.colours, style)
     premultiplied = (colours * coverage[..., None]).permute(0, 3, 1, 2)
     return (F.avg_pool2d(premultiplied, scale)[0].permute(1, 2, 0).numpy(),
             F.avg_pool2d(coverage[:, None], scale)[0, 0].numpy())
 
 
 def _midline_column(renderer: PhotoRenderer, screen: torch.Tensor) -> int:
-    return int(round(float(screen[0, [13, 14], 0].mean())))
+    return int(round(float(screen[0, [topology.UPPER_LIP_INNER_MID, topology.LOWER_LIP_INNER_MID], 0].mean())))
 
 
 def test_the_interior_matches_its_supersampled_reference_at_every_opening(renderer):
@@ -68,7 +69,7 @@ def test_upper_teeth_stay_with_the_head_when_the_upper_lip_lifts(renderer):
 
     resting = _screen(renderer, jawOpen=0.45)
     lifted = _screen(renderer, jawOpen=0.45, mouthUpperUpLeft=0.8, mouthUpperUpRight=0.8)
-    assert float(resting[0, 13, 1] - lifted[0, 13, 1]) > 2  # the upper lip really moved up
+    assert float(resting[0, topology.UPPER_LIP_INNER_MID, 1] - lifted[0, topology.UPPER_LIP_INNER_MID, 1]) > 2  # the upper lip really moved up
     assert abs(edge_row(resting) - edge_row(lifted)) <= 1
 
 
@@ -81,7 +82,7 @@ def test_lower_teeth_follow_the_jaw(renderer):
                      .min())
 
     half, wide = _screen(renderer, jawOpen=0.4), _screen(renderer, jawOpen=0.8)
-    chin_moved = float(wide[0, 152, 1] - half[0, 152, 1])
+    chin_moved = float(wide[0, topology.CHIN, 1] - half[0, topology.CHIN, 1])
     assert chin_moved > 3
     assert abs((lower_teeth_top(wide) - lower_teeth_top(half)) - chin_moved) <= 1.5
 
