@@ -19,13 +19,16 @@ import torch
 import torch.nn.functional as F
 
 from talkinghead.contracts import topology
+from talkinghead.contracts.arkit import ARKIT_INDEX
 from talkinghead.contracts.face_model import FaceModel, rotation_matrix
 from talkinghead.renderer import raster
 from talkinghead.renderer.crops import CropView, invert_2x2
 from talkinghead.renderer.mouth import MouthStyle, mouth_interior, mouth_rest, palette
+from talkinghead.renderer.photo_teeth import find_teeth
 from talkinghead.renderer.tracking import Camera, pose_to_similarity
 from talkinghead.renderer.warp import MeshWarp, Warped
 
+JAW_SHARE = 0.85  # of a photo's open lips' gap, the share closed by raising the jaw (the rest: the lower lip)
 PIVOT = (0.0, -1.3, -1.5)  # head-turn pivot in the model frame (IOD): behind the jaw, below the eyes
 
 
@@ -39,10 +42,16 @@ class FaceFrame:
     ``view``: ``image`` is a crop of a video frame (landmarks and pose stay
     the frame's; everything is drawn in the crop), so a face is redrawn at a
     fixed crop size whatever the video's resolution.
+
+    ``own_teeth``: keep the teeth the image shows between its lips (a
+    photo's open smile, :mod:`.photo_teeth`) and draw the lips shut at rest
+    from their own pixels (each lip stretched half the gap); otherwise the
+    image's lip gap is drawn as lip and every tooth is drawn.
     """
 
     def __init__(self, image: np.ndarray, landmarks: np.ndarray, face: FaceModel, blendshapes: np.ndarray,
-                 pose: np.ndarray, style: MouthStyle = MouthStyle(), view: CropView | None = None) -> None:
+                 pose: np.ndarray, style: MouthStyle = MouthStyle(), view: CropView | None = None,
+                 own_teeth: bool = False) -> None:
         self.image = image
         self.style = style
         self.face = face
@@ -55,11 +64,31 @@ class FaceFrame:
         self._view_origin = torch.from_numpy(self.view.transform[:, 2]).float()
         self._rest = self._project(torch.tensor(np.asarray(blendshapes, np.float32)[None]), torch.zeros(1, 6))[0]
         landmarks = self.view.to_crop(np.asarray(landmarks, np.float64)).astype(np.float32)
-        closed = torch.from_numpy(close_lips(landmarks))
+        self.teeth = find_teeth(image, landmarks) if own_teeth else None  # the image's own, kept
+        closed = torch.from_numpy(close_lips(landmarks) if self.teeth is None else self._shut(landmarks, blendshapes))
         self._source = torch.cat([closed[:, :2], self._rest[:, 2:]], -1)
-        self.warp = MeshWarp(torch.from_numpy(np.ascontiguousarray(image)), self._source, face.triangles)
-        self.rest_mouth = mouth_rest(self._source.numpy())  # what a drawn interior's teeth hang from
-        self.colours = palette(image, landmarks, style)  # a drawn interior's colours
+        texture = self._source if self.teeth is None else torch.cat([torch.from_numpy(landmarks[:, :2]),
+                                                                      self._rest[:, 2:]], -1)
+        lips = image if self.teeth is None else self.teeth.lips  # no teeth in the lips' texture
+        self.warp = MeshWarp(torch.from_numpy(np.ascontiguousarray(lips)), texture, face.triangles)
+        self.rest_mouth = mouth_rest(self._source.numpy(), style, self.teeth)  # what the teeth hang from
+        self.colours = palette(image, landmarks, style, self.teeth)  # a drawn interior's colours
+
+    def _shut(self, landmarks: np.ndarray, blendshapes: np.ndarray) -> np.ndarray:
+        """Landmarks of a face showing its teeth, shut: the jaw raised by the ``jawOpen`` that closes
+        ``JAW_SHARE`` of the lips' gap, the rest closed by the lower lip; the upper lip (and the teeth
+        under it, seen again when the mouth opens) stays."""
+        weights = np.repeat(np.asarray(blendshapes, np.float32)[None], 2, 0)
+        weights[1, ARKIT_INDEX["jawOpen"]] += 1
+        moved = self._project(torch.from_numpy(weights), torch.zeros(2, 6)).numpy()
+        per_jaw = moved[1] - moved[0]
+        mids = [topology.UPPER_LIP_INNER_MID, topology.LOWER_LIP_INNER_MID]
+        gap = max(0.0, float(np.diff(landmarks[mids, 1])[0]))
+        opening = float(np.diff(per_jaw[mids, 1])[0])
+        raised = landmarks.copy()
+        if opening > 1e-6:
+            raised[:, :2] -= JAW_SHARE * gap / opening * per_jaw[:, :2]
+        return close_lips(raised, upper_share=0.0)
 
     @property
     def source(self) -> torch.Tensor:
@@ -119,7 +148,7 @@ class FaceFrame:
             if interior is None:  # drawn, anti-aliased: its own coverage of each pixel
                 local = target - torch.tensor([x0, y0, 0.0])
                 colours, coverage = mouth_interior(local, tuple(mask.shape[1:]), self.rest_mouth, self.colours,
-                                                   self.style)
+                                                   self.style, self.teeth)
                 alpha = coverage[..., None]
             else:
                 colours = interior(warped.hole)
@@ -132,8 +161,9 @@ class FaceFrame:
         return frames, warped
 
 
-def close_lips(landmarks: np.ndarray) -> np.ndarray:
-    """Landmarks with each inner-lip pair moved to its midpoint: the photo's mouth counts as shut.
+def close_lips(landmarks: np.ndarray, upper_share: float = 0.5) -> np.ndarray:
+    """Landmarks with each inner-lip pair met (the upper lip moving ``upper_share`` of the way, the lower
+    the rest): the photo's mouth counts as shut.
 
     The photo holds no mouth interior, so its own small lip gap is drawn as
     lip, and the mouth opens only as far as the weights open it past the
@@ -141,6 +171,6 @@ def close_lips(landmarks: np.ndarray) -> np.ndarray:
     """
     closed = landmarks.copy()
     upper, lower = list(topology.UPPER_LIP_INNER[1:-1]), list(topology.LOWER_LIP_INNER[1:-1])
-    middle = (landmarks[upper] + landmarks[lower]) / 2
+    middle = landmarks[upper] + upper_share * (landmarks[lower] - landmarks[upper])
     closed[upper], closed[lower] = middle, middle
     return closed

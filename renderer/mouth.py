@@ -21,15 +21,17 @@ millimetre):
   lip's inner edge meets a darker, moist margin instead of an outline).
 
 Colours come from the photo (:func:`palette`): the teeth take the white
-balance of the eyes' whites and the exposure of the skin around the mouth;
-the cavity, tongue and gum are the lips' own colour darkened or lightened.
+balance of the eyes' whites (their saturation softly capped: teeth read as
+white in any light) and the exposure of the skin around the mouth; the cavity, tongue and gum are the lips' own colour darkened or lightened.
 
 Anti-aliasing: the hole's coverage is rasterised at ``supersample``² points
 per pixel (:attr:`MouthStyle.supersample`); every edge drawn inside it
 (teeth, gaps, tongue) is a ramp one pixel wide, the box-filter coverage of
-a straight edge, so nothing is stair-stepped at any size. Not modelled: the
-tongue tip's rise for L/T/D/N/TH (ARKit-52 has no tongue-tip channel, only
-``tongueOut``), and any photo's own teeth (an open smile is warped as lips).
+a straight edge, so nothing is stair-stepped at any size. A photo that
+shows its own teeth keeps them (:mod:`.photo_teeth`); the drawn ones only
+fill what the photo never showed. Not modelled: the tongue tip's rise for
+L/T/D/N/TH (ARKit-52 has no tongue-tip channel, and the coefficients never
+set ``tongueOut``).
 """
 
 from __future__ import annotations
@@ -41,11 +43,13 @@ import torch
 import torch.nn.functional as F
 
 from talkinghead.contracts import topology
-from talkinghead.contracts.face_model import eye_centres
 from talkinghead.renderer import raster
+from talkinghead.renderer.head_frame import head_frame, to_head
+from talkinghead.renderer.photo_teeth import PhotoTeeth, sample
 
 MIN_AREA = 0.5  # px²: an inner lip loop enclosing less is shut (no interior, not even a sliver)
 WHITE_BALANCE = 0.5  # how far the teeth follow the eye whites' tint (0: not at all, 1: fully)
+TEETH_SATURATION = 0.18  # at most: teeth photographed in warm or cool light stay nearly white (real: ~0.1)
 
 
 @dataclass(frozen=True)
@@ -80,42 +84,28 @@ class MouthRest:
 
     meeting: tuple[float, float]  # the lips' meeting line at the middle
     chin: tuple[float, float]
+    incisal: float  # y of the upper incisors' edge
 
 
-def _head_frame(points: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Origin (B,2), unit x axis (B,2) and IOD in pixels (B,) of screen vertices (B,478,2+)."""
-    points = torch.as_tensor(points, dtype=torch.float32)[..., :2]
-    eyes = eye_centres(points)
-    across = eyes[:, 1] - eyes[:, 0]
-    iod = torch.linalg.vector_norm(across, dim=-1).clamp(min=1e-6)
-    return eyes.mean(1), across / iod[:, None], iod
-
-
-def _to_head(points: torch.Tensor, origin: torch.Tensor, x_axis: torch.Tensor, iod: torch.Tensor) -> torch.Tensor:
-    """Pixels (B,...,2) -> head-frame IOD coordinates (x along the eyes, y down the face)."""
-    shape = (len(points),) + (1,) * (points.ndim - 2) + (2,)
-    relative = points - origin.view(shape)
-    x_axis = x_axis.view(shape)
-    y_axis = torch.stack([-x_axis[..., 1], x_axis[..., 0]], -1)
-    return torch.stack([(relative * x_axis).sum(-1), (relative * y_axis).sum(-1)], -1) / iod.view(shape[:-1])
-
-
-def mouth_rest(vertices: np.ndarray) -> MouthRest:
-    """The :class:`MouthRest` of screen vertices (478,2+) of a face with its lips closed."""
+def mouth_rest(vertices: np.ndarray, style: MouthStyle = MouthStyle(), teeth: PhotoTeeth | None = None) -> MouthRest:
+    """The :class:`MouthRest` of screen vertices (478,2+) of a face with its lips closed; the incisors
+    ``style.incisal_drop`` below the lips' meeting, or where the photo's own ``teeth`` have them."""
     points = torch.as_tensor(np.asarray(vertices, np.float32)[None, :, :2])
-    head = _to_head(points, *_head_frame(points))[0]
+    head = to_head(points, *head_frame(points))[0]
     meeting = (head[topology.UPPER_LIP_INNER_MID] + head[topology.LOWER_LIP_INNER_MID]) / 2
-    return MouthRest(tuple(float(v) for v in meeting), tuple(float(v) for v in head[topology.CHIN]))
+    incisal = teeth.incisal if teeth is not None else float(meeting[1]) + style.incisal_drop
+    return MouthRest(tuple(float(v) for v in meeting), tuple(float(v) for v in head[topology.CHIN]), incisal)
 
 
-def palette(image: np.ndarray, vertices: np.ndarray, style: MouthStyle = MouthStyle()) -> Palette:
+def palette(image: np.ndarray, vertices: np.ndarray, style: MouthStyle = MouthStyle(),
+            teeth: PhotoTeeth | None = None) -> Palette:
     """The interior's colours for a face in ``image`` (H,W,3) uint8 at screen vertices (478,2+).
 
     White balance from the eyes' whites (the brighter, less coloured half of
     the pixels along each eye's axis), half way (``WHITE_BALANCE``: eye
     whites are themselves a little warm or cool, and a small eye gives few
     pixels), exposure from the skin around the lips, the cavity, tongue and
-    gum from the lips' own colour.
+    gum from the lips' own colour; a photo's own ``teeth`` give theirs.
     """
     points = np.asarray(vertices, np.float64)[:, :2]
     height, width = image.shape[:2]
@@ -141,8 +131,13 @@ def palette(image: np.ndarray, vertices: np.ndarray, style: MouthStyle = MouthSt
                    int(max(0, low[0])):int(min(width, high[0]))].reshape(-1, 3).astype(np.float64)
     level = float(np.clip((around.mean() if len(around) else style.reference_level) / style.reference_level, 0.4, 1.4))
     lip = lips.mean(0)
-    teeth = np.array(style.teeth) * balance * level
-    teeth *= min(1.0, 245.0 / teeth.max())  # no channel clips: the hue survives a bright photo
+    if teeth is not None:
+        teeth = np.array(teeth.colour)
+    else:
+        teeth = np.array(style.teeth) * balance * level
+        teeth *= min(1.0, 245.0 / teeth.max())  # no channel clips: the hue survives a bright photo
+        spread = (teeth.max() - teeth.min()) / teeth.max()  # saturation, compressed softly toward the cap
+        teeth = teeth.max() - (teeth.max() - teeth) * TEETH_SATURATION * np.tanh(spread / TEETH_SATURATION) / max(spread, 1e-6)
     cavity = lip * 0.22
     tongue = lip * 0.62 + np.array([28.0, 4.0, 6.0]) * level
     gum = lip * 0.9 + np.array([22.0, 2.0, 8.0]) * level
@@ -180,13 +175,12 @@ def _row(x: torch.Tensor, widths: tuple[float, ...]) -> tuple[torch.Tensor, torc
 
 
 def _shade(head: torch.Tensor, pixel: torch.Tensor, jaw: torch.Tensor, upper_lip: torch.Tensor,
-           occlusion: torch.Tensor, rest: MouthRest, half_width: torch.Tensor, colours: Palette,
-           style: MouthStyle) -> torch.Tensor:
-    """RGB (h,w,3) of the interior at head-frame points ``head`` (h,w,2) of one frame.
+           rest: MouthRest, half_width: torch.Tensor, colours: Palette, style: MouthStyle) -> torch.Tensor:
+    """RGB (h,w,3) of the drawn interior, before occlusion, at head-frame points ``head`` (h,w,2) of one frame.
 
     ``jaw``: the chin's displacement from rest (2,); ``upper_lip``: the upper
-    inner lip's y above each point (h,w); ``occlusion``: 1 deep in the hole,
-    toward 0 at the lips; ``half_width``: half the inner mouth's width.
+    inner lip's y above each point (h,w); ``half_width``: half the inner
+    mouth's width.
     """
     def colour(rgb: tuple[float, float, float]) -> torch.Tensor:
         return torch.tensor(rgb, dtype=torch.float32)
@@ -197,7 +191,7 @@ def _shade(head: torch.Tensor, pixel: torch.Tensor, jaw: torch.Tensor, upper_lip
     recess = (1 - 0.55 * side.abs().clamp(max=1) ** 2)[..., None]  # the corners recede into shadow
     out = colour(colours.cavity) * recess
 
-    lower_edge = rest.meeting[1] + style.incisal_drop - style.overbite + jaw[1]
+    lower_edge = rest.incisal - style.overbite + jaw[1]
     lower_x = x - jaw[0]
     arch = 0.12 * (x / 0.3) ** 2
     tongue_top = lower_edge - 0.06 + arch  # its back rises behind the lower teeth
@@ -219,7 +213,7 @@ def _shade(head: torch.Tensor, pixel: torch.Tensor, jaw: torch.Tensor, upper_lip
     index, across, to_gap = _row(x, style.upper_widths)
     shorter = torch.tensor([0.0, 0.012, 0.0, 0.016, 0.02])[index]
     corner = detail * torch.where(index == 2, 0.022 * (2 * across - 1).abs(), 0.008 * (2 * across - 1) ** 4)
-    edge = rest.meeting[1] + style.incisal_drop - shorter - corner
+    edge = rest.incisal - shorter - corner
     top = edge - style.upper_crown + shorter
     width = sum(style.upper_widths)
     inside = _ramp(edge - y, pixel) * _ramp(width - x.abs(), pixel)
@@ -235,8 +229,7 @@ def _shade(head: torch.Tensor, pixel: torch.Tensor, jaw: torch.Tensor, upper_lip
     upper = colour(colours.teeth) * light[..., None] + 255.0 * highlight[..., None] * shadow[..., None]
     gum = colour(colours.gum) * (depth * shadow)[..., None]
     out = torch.lerp(out, gum, (inside * _ramp(top - y, pixel))[..., None])
-    out = torch.lerp(out, upper, crown[..., None])
-    return out * (0.45 + 0.55 * occlusion)[..., None]
+    return torch.lerp(out, upper, crown[..., None])
 
 
 def _upper_lip_above(head: torch.Tensor, lip: torch.Tensor) -> torch.Tensor:
@@ -252,19 +245,22 @@ def _upper_lip_above(head: torch.Tensor, lip: torch.Tensor) -> torch.Tensor:
 
 
 def mouth_interior(screen: torch.Tensor, size: tuple[int, int], rest: MouthRest, colours: Palette,
-                   style: MouthStyle = MouthStyle()) -> tuple[torch.Tensor, torch.Tensor]:
+                   style: MouthStyle = MouthStyle(), teeth: PhotoTeeth | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """The drawn interior of the mouths of screen vertices (B,478,3) in a window of ``size`` pixels.
 
     Returns its colours (B,h,w,3) and its coverage (B,h,w) in [0,1] (the
     hole's share of each pixel, from ``supersample``² points): blend with
     ``image * (1 - coverage) + colours * coverage``. Only the box around
-    each inner lip is drawn.
+    each inner lip is drawn. A photo's own ``teeth`` (:mod:`.photo_teeth`)
+    lie over the drawn ones, each row moving with its jaw; the cavity's
+    occlusion darkens both.
     """
     b = len(screen)
     height, width = size
     colour_out = torch.zeros(b, height, width, 3)
     coverage_out = torch.zeros(b, height, width)
-    origin, x_axis, iod = _head_frame(screen)
+    origin, x_axis, iod = head_frame(screen)
     loops = screen[:, list(topology.LIPS_INNER), :2]
     rest_chin = torch.tensor(rest.chin)
     factor = style.supersample
@@ -289,13 +285,18 @@ def mouth_interior(screen: torch.Tensor, size: tuple[int, int], rest: MouthRest,
         occlusion = ((occlusion - 0.5) / 0.5).clamp(0, 1)
         ys, xs = torch.meshgrid(torch.arange(y0, y1) + 0.5, torch.arange(x0, x1) + 0.5, indexing="ij")
         frame = (origin[i:i + 1], x_axis[i:i + 1], iod[i:i + 1])
-        head = _to_head(torch.stack([xs, ys], -1)[None], *frame)[0]
-        lips = _to_head(screen[i:i + 1, :, :2], *frame)[0]
+        head = to_head(torch.stack([xs, ys], -1)[None], *frame)[0]
+        lips = to_head(screen[i:i + 1, :, :2], *frame)[0]
         upper_lip = _upper_lip_above(head, lips[list(topology.UPPER_LIP_INNER)])
         corners = lips[list(topology.INNER_MOUTH_CORNERS)]
         half_width = torch.linalg.vector_norm(corners[1] - corners[0]) / 2
         jaw = lips[topology.CHIN] - rest_chin
         pixel = 1.0 / iod[i]
-        colour_out[i, y0:y1, x0:x1] = _shade(head, pixel, jaw, upper_lip, occlusion, rest, half_width, colours, style)
+        drawn = _shade(head, pixel, jaw, upper_lip, rest, half_width, colours, style)
+        drawn = drawn * (0.45 + 0.55 * occlusion)[..., None]
+        if teeth is not None:
+            own, cover = sample(teeth, head, jaw)
+            drawn = drawn * (1 - cover[..., None]) + own * (0.8 + 0.2 * occlusion)[..., None]
+        colour_out[i, y0:y1, x0:x1] = drawn
         coverage_out[i, y0:y1, x0:x1] = coverage
     return colour_out.clamp(0, 255), coverage_out

@@ -5,8 +5,9 @@ it, fit the face model (the photo's own shape is the identity's neutral), and
 keep the photo, its landmarks and the fit as a bundle.
 
 Rendering (no MediaPipe needed): the photo is one :class:`.face_frame.FaceFrame`,
-warped to every frame's weights and head-pose offsets (the photo's closed
-mouth counts as shut; the interior is synthesised).
+warped to every frame's weights and head-pose offsets (the photo's mouth
+counts as shut; the interior is drawn, except the teeth an open smile
+shows, which are kept and moved with the jaws).
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ class PhotoRenderer(FaceFrame):
 
     def __init__(self, avatar: PhotoAvatar, style: MouthStyle = MouthStyle()) -> None:
         super().__init__(avatar.image, avatar.landmarks, FaceModel(avatar.neutral), avatar.blendshapes,
-                         avatar.pose, style)
+                         avatar.pose, style, own_teeth=True)
         self.avatar = avatar
 
     @property
