@@ -85,8 +85,8 @@ def sharpness(image: np.ndarray, landmarks: np.ndarray) -> tuple[float, float]:
     points = torch.as_tensor(np.asarray(landmarks, np.float32)[None, :, :2])
     screen = torch.cat([points, torch.zeros(1, len(landmarks), 1)], -1)
     height, width = image.shape[:2]
-    hole = raster.rasterize_mouth(screen * torch.tensor([4.0, 4.0, 1.0]), (height * 4, width * 4)).covered.float()
-    full = -F.max_pool2d(-F.avg_pool2d(hole[None], 4), 5, 1, 2)[0, 0].numpy() > 0.999  # eroded by 2 px
+    coverage = raster.mouth_coverage(screen, (height, width), 4)
+    full = -F.max_pool2d(-coverage[:, None], 5, 1, 2)[0, 0].numpy() > 0.999  # eroded by 2 px
     gap = float(np.linalg.norm(landmarks[topology.UPPER_LIP_INNER_MID, :2] - landmarks[topology.LOWER_LIP_INNER_MID, :2]))
     lips = np.asarray(landmarks)[list(topology.LIPS_OUTER), :2]
     (x0, y0), (x1, y1) = np.floor(lips.min(0)).astype(int), np.ceil(lips.max(0)).astype(int) + 1

@@ -128,7 +128,8 @@ def _inside(polygon: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np.ndarr
     return inside
 
 
-def _luma_saturation(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def luma_saturation(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rec. 601 luma and saturation ((max - min) / max) of RGB pixels (..., 3)."""
     rgb = rgb.astype(np.float32)
     high = rgb.max(-1)
     return rgb @ np.array([0.299, 0.587, 0.114], np.float32), (high - rgb.min(-1)) / np.maximum(high, 1.0)
@@ -150,7 +151,7 @@ def teeth_area(frame: np.ndarray, landmarks: np.ndarray) -> float:
     low, high = lips.min(0), lips.max(0)
     x0, y0 = np.clip(np.floor(low - (high - low) * SKIN_PAD), 0, limit).astype(int)
     x1, y1 = np.clip(np.ceil(high + (high - low) * SKIN_PAD), 0, limit).astype(int)
-    luma, saturation = _luma_saturation(frame[y0:y1, x0:x1])
+    luma, saturation = luma_saturation(frame[y0:y1, x0:x1])
     ring = np.ones(luma.shape, bool)
     lx0, ly0 = np.clip(np.floor(low), 0, limit).astype(int)
     lx1, ly1 = np.clip(np.ceil(high), 0, limit).astype(int)

@@ -275,9 +275,7 @@ def mouth_interior(screen: torch.Tensor, size: tuple[int, int], rest: MouthRest,
         x1, y1 = min(width, int(high[0])), min(height, int(high[1]))
         if x1 - x0 < 1 or y1 - y0 < 1:
             continue
-        fine = (screen[i:i + 1] - torch.tensor([x0, y0, 0.0])) * torch.tensor([factor, factor, 1.0])
-        hole = raster.rasterize_mouth(fine, ((y1 - y0) * factor, (x1 - x0) * factor)).covered.float()
-        coverage = F.avg_pool2d(hole[None], factor)[0, 0]
+        coverage = raster.mouth_coverage(screen[i:i + 1] - torch.tensor([x0, y0, 0.0]), (y1 - y0, x1 - x0), factor)[0]
         if not bool((coverage > 0).any()):
             continue
         reach = max(3, 2 * int(round(0.025 * float(iod[i]))) + 1)  # ambient occlusion: ~0.05 IOD across

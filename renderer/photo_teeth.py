@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from talkinghead.contracts import topology
 from talkinghead.renderer import raster
+from talkinghead.renderer.coverage import luma_saturation
 from talkinghead.renderer.head_frame import from_head, head_frame, to_head
 
 MIN_AREA = 0.02  # IOD²: less shown teeth than this (a 40 px IOD photo: 32 px) are not worth keeping
@@ -38,10 +39,6 @@ class PhotoTeeth:
     incisal: float  # head-frame y of the upper row's edge at the middle
     colour: tuple[float, float, float]  # the lit teeth's RGB
     lips: np.ndarray  # the photo with its teeth painted over by the lips above and below them
-
-
-def _luma(rgb: np.ndarray) -> np.ndarray:
-    return rgb @ np.array([0.299, 0.587, 0.114])
 
 
 def _under_lip(rgb: np.ndarray, cover: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -95,16 +92,15 @@ def find_teeth(image: np.ndarray, landmarks: np.ndarray) -> PhotoTeeth | None:
     if x1 - x0 < 2 or y1 - y0 < 2:
         return None
     screen = torch.zeros(1, topology.NUM_VERTICES, 3)
-    screen[0, :, :2] = (torch.from_numpy(points) - torch.tensor([x0, y0], dtype=torch.float32)) * SUPERSAMPLE
-    hole = raster.rasterize_mouth(screen, ((y1 - y0) * SUPERSAMPLE, (x1 - x0) * SUPERSAMPLE)).covered.float()
-    opening = F.avg_pool2d(hole[None], SUPERSAMPLE)[0, 0].numpy()
+    screen[0, :, :2] = torch.from_numpy(points) - torch.tensor([x0, y0], dtype=torch.float32)
+    opening = raster.mouth_coverage(screen, (y1 - y0, x1 - x0), SUPERSAMPLE)[0].numpy()
     rgb = image[y0:y1, x0:x1].astype(np.float64)
     lips = (points[list(topology.LIPS_OUTER)] + loop) / 2
     lx = np.clip(np.round(lips[:, 0]).astype(int), 0, width - 1)
     ly = np.clip(np.round(lips[:, 1]).astype(int), 0, height - 1)
-    lip_level = float(np.median(_luma(image[ly, lx].astype(np.float64))))
-    saturation = (rgb.max(-1) - rgb.min(-1)) / np.maximum(rgb.max(-1), 1.0)
-    bright = np.clip((_luma(rgb) - lip_level - 15) / 30, 0, 1)
+    lip_level = float(np.median(luma_saturation(image[ly, lx])[0]))
+    luma, saturation = luma_saturation(rgb)
+    bright = np.clip((luma - lip_level - 15) / 30, 0, 1)
     colourless = np.clip((0.45 - saturation) / 0.2, 0, 1)
     likeness = bright * colourless
     teeth = opening * likeness
@@ -126,7 +122,8 @@ def find_teeth(image: np.ndarray, landmarks: np.ndarray) -> PhotoTeeth | None:
     central = np.abs(head[:, 0] - mid_x) < 0.1
     incisal = float(head[central if central.any() else slice(None), 1].max()) + 0.5 / float(iod[0])
     lit = rgb[teeth > 0.8] if (teeth > 0.8).any() else rgb[teeth > 0.5]
-    colour = np.median(lit[_luma(lit) >= np.percentile(_luma(lit), 60)], 0)
+    lit_luma = luma_saturation(lit)[0]
+    colour = np.median(lit[lit_luma >= np.percentile(lit_luma, 60)], 0)
     rooted, upper = _under_lip(rgb, upper)
     layers = np.concatenate([rooted * upper[..., None], upper[..., None], rgb * lower[..., None], lower[..., None]],
                             -1)

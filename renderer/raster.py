@@ -33,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from talkinghead.contracts import topology
 from talkinghead.renderer.raster_cpu import interpolate_cpu, rasterize_cpu
@@ -204,6 +205,14 @@ def with_mouth_centre(screen: torch.Tensor) -> torch.Tensor:
 def rasterize_mouth(screen: torch.Tensor, size: tuple[int, int]) -> Raster:
     """The inner-lip fan of the face's screen vertices (B,478,3): where the mouth hole lies."""
     return rasterize(with_mouth_centre(screen[:, :topology.NUM_VERTICES]), mouth_triangles(), size)
+
+
+def mouth_coverage(screen: torch.Tensor, size: tuple[int, int], supersample: int) -> torch.Tensor:
+    """The share (B,h,w) of each pixel inside the inner-lip fan of screen vertices (B,478,3), from
+    ``supersample``² points per pixel: an anti-aliased mouth hole."""
+    fine = screen * torch.tensor([supersample, supersample, 1.0], dtype=screen.dtype)
+    hole = rasterize_mouth(fine, (size[0] * supersample, size[1] * supersample)).covered.float()
+    return F.avg_pool2d(hole[:, None], supersample)[:, 0]
 
 
 def face_maps(screen: torch.Tensor, size: tuple[int, int], canonical: torch.Tensor,
