@@ -200,4 +200,4 @@ def text_coefficients(samples: np.ndarray, rate: int, text: str, fps: Fraction) 
     """
     frames = FrameClock(rate, fps).frames_for(len(samples))
     weights = text_mouth(resample(samples, rate, FEATURE_RATE), text, frames, fps)
-    return Coefficients(weights, np.zeros((frames, NUM_POSE), np.float32), fps)
+    return Coefficients(weights, np.zeros((frames, NUM_POSE), np.float32), fps, source="text alignment (pocketsphinx)")

@@ -31,9 +31,10 @@ from talkinghead.audio2motion.model import (
     split_heads,
 )
 from talkinghead.contracts.arkit import NUM_BLENDSHAPES, NUM_POSE
-from talkinghead.contracts.audio_io import caller_pcm
+from talkinghead.contracts.audio_io import FEATURE_RATE, caller_pcm
 from talkinghead.contracts.clock import FrameClock, RateLike, as_fraction
 from talkinghead.contracts.coefficients import Coefficients
+from talkinghead.contracts.resample import resample
 
 STEP_MS = 1000 // int(STEPS_PER_SECOND)
 OFFLINE_BLOCK_STEPS = 1024  # bounds memory on long files; results do not depend on it
@@ -98,6 +99,8 @@ class StreamingAnimator:
     """``push(pcm) -> Coefficients`` of the frames that became final; ``flush()`` ends the stream."""
 
     def __init__(self, model: MotionNetwork, sample_rate: int, fps: RateLike = 30, lookahead_ms: int = 100) -> None:
+        if model.config.ears != "mel":
+            raise ValueError(f"live sessions hear with the mel model for now; {model.config.ears} ears are offline only")
         self.model = _ready(model)
         self.clock = FrameClock(sample_rate, as_fraction(fps, "fps"))
         self.lookahead = lookahead_steps(model, lookahead_ms)
@@ -156,13 +159,13 @@ class StreamingAnimator:
         frames = range(self._emitted, max(self._emitted, stop))
         self._emitted = frames.stop
         if not len(self._values) or not len(frames):
-            return _coefficients(self._values[:0], self.fps, frames.start)
+            return _coefficients(self._values[:0], self.fps, frames.start, source_of(self.model))
         values = sample_steps(self._values, frames, self.fps, self._first_step)
         # later frames start at or after the step below the next frame's midpoint
         needed = int(np.floor(max(0.0, step_position(np.float64(frames.stop), self.fps))))
         drop = min(max(0, needed - self._first_step), len(self._values) - 1)
         self._values, self._first_step = self._values[drop:], self._first_step + drop
-        return _coefficients(values, self.fps, frames.start)
+        return _coefficients(values, self.fps, frames.start, source_of(self.model))
 
 
 def animate(
@@ -173,20 +176,36 @@ def animate(
     audio = caller_pcm(audio)
     if len(audio) == 0:
         raise ValueError("the audio is empty")
-    mel = log_mel(audio, sample_rate)
     lookahead = lookahead_steps(model, lookahead_ms)
-    mel = pad_for_lookahead(mel, lookahead)
+    inputs = hear(model.config, audio, sample_rate, lookahead)
     # _step_values copies: a view would keep every head of every block
-    outputs = [_step_values(out[:, lookahead]) for out in run_blocks(_ready(model), mel)]
+    outputs = [_step_values(out[:, lookahead]) for out in run_blocks(_ready(model), inputs)]
     values = np.concatenate(outputs)[lookahead:]
     frames = range(FrameClock(sample_rate, fps).frames_for(len(audio)))
-    return _coefficients(sample_steps(values, frames, fps), fps, 0)
+    return _coefficients(sample_steps(values, frames, fps), fps, 0, source_of(model))
+
+
+def hear(config: ModelConfig, audio: np.ndarray, sample_rate: int, lookahead: int) -> np.ndarray:
+    """What the network hears of a whole utterance, with ``lookahead`` steps of silence after it.
+
+    Mel ears: the streaming front end's log-mel. Whisper ears: the encoder's
+    offline windows (:data:`~talkinghead.audio2motion.whisper.OFFLINE_WINDOW`),
+    the padding heard as what it is, silence after the speech.
+    """
+    if config.ears == "whisper":
+        from talkinghead.audio2motion.whisper import FRAME_SAMPLES, shared_encoder, step_features
+
+        speech = resample(audio, sample_rate, FEATURE_RATE)
+        steps = -(-len(speech) // FRAME_SAMPLES) + lookahead
+        speech = np.pad(speech, (0, steps * FRAME_SAMPLES - len(speech)))
+        return step_features(shared_encoder().frames(speech))
+    return pad_for_lookahead(log_mel(audio, sample_rate), lookahead)
 
 
 def run_blocks(model: MotionNetwork, mel: np.ndarray) -> Iterator[np.ndarray]:
     """Head outputs of a whole utterance, ``OFFLINE_BLOCK_STEPS`` steps at a time with carried state."""
     state = None
-    block = OFFLINE_BLOCK_STEPS * MELS_PER_STEP
+    block = OFFLINE_BLOCK_STEPS * model.config.frames_per_step
     for start in range(0, len(mel), block):
         out, state = model.run(mel[start:start + block], state)
         yield out
@@ -214,7 +233,12 @@ def _step_values(out: np.ndarray) -> np.ndarray:
     return torch.cat([weights, pose], -1).float().numpy()
 
 
-def _coefficients(values: np.ndarray, fps: Fraction, start: int) -> Coefficients:
+def source_of(model: MotionNetwork) -> str:
+    """What coefficients record as their maker: audio2motion and the ears it heard with."""
+    return f"audio2motion:{model.config.ears}"
+
+
+def _coefficients(values: np.ndarray, fps: Fraction, start: int, source: str) -> Coefficients:
     return Coefficients(
-        np.clip(values[:, :NUM_BLENDSHAPES], 0.0, 1.0), values[:, NUM_BLENDSHAPES:], fps, start_frame=start
+        np.clip(values[:, :NUM_BLENDSHAPES], 0.0, 1.0), values[:, NUM_BLENDSHAPES:], fps, start, source
     )

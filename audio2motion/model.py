@@ -35,6 +35,7 @@ Layers, in order:
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -46,6 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from talkinghead.audio2motion.articulation import viseme_weights
+from talkinghead.audio2motion.ears import EARS
 from talkinghead.audio2motion.phones import PHONES
 from talkinghead.contracts.arkit import NUM_BLENDSHAPES, NUM_POSE
 
@@ -53,6 +55,7 @@ STEPS_PER_SECOND = Fraction(50)
 STEP_OFFSET = Fraction(1, 100)  # step s is at 0.01 + 0.02 s seconds (centre of mel frame 2s+1)
 MELS_PER_STEP = 2
 SILENT_MEL = math.log(1e-6)  # the front end's log-mel of digital silence, used for padding
+WHISPER_DIM = 384  # Whisper tiny.en's encoder width (:mod:`.whisper`)
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,33 @@ class ModelConfig:
     norm_window: int = 300  # mel frames (3 s) in the running mean
     n_phones: int = len(PHONES)
     dropout: float = 0.1
+    # What the network hears: "mel", two log-mel frames per step (running-mean
+    # normalised), or "whisper", one Whisper tiny.en encoder frame per step
+    # (already normalised by the encoder; ``norm_window`` is then 0).
+    ears: str = "mel"
+
+    def __post_init__(self) -> None:
+        if self.ears not in EARS:
+            raise ValueError(f"ears must be one of {', '.join(EARS)}, got {self.ears!r}")
+
+    @classmethod
+    def for_ears(cls, ears: str) -> ModelConfig:
+        """The default network for ``ears``."""
+        return cls(ears="whisper", norm_window=0) if ears == "whisper" else cls(ears=ears)
+
+    @property
+    def frames_per_step(self) -> int:
+        """Input frames per 20 ms step: 2 log-mel frames, or 1 Whisper frame."""
+        return MELS_PER_STEP if self.ears == "mel" else 1
+
+    @property
+    def feature_dim(self) -> int:
+        return self.n_mels if self.ears == "mel" else WHISPER_DIM
+
+    @property
+    def silence(self) -> float:
+        """The input value that pads a stream's end (digital silence's log-mel; zero for Whisper features)."""
+        return SILENT_MEL if self.ears == "mel" else 0.0
 
     @property
     def conv_history(self) -> int:
@@ -92,8 +122,8 @@ class StreamState:
     frames and attention masks the cache slots no step has written yet.
     """
 
-    mel_history: torch.Tensor  # (B, norm_window-1, n_mels) raw log-mel, newest last
-    step_history: torch.Tensor  # (B, conv_history, 2*n_mels) normalised, stacked
+    mel_history: torch.Tensor  # (B, norm_window-1, feature_dim) raw input frames, newest last
+    step_history: torch.Tensor  # (B, conv_history, frames_per_step*feature_dim) normalised, stacked
     keys: list[torch.Tensor]  # per layer (B, heads, context_steps-1, dim/heads), newest last
     values: list[torch.Tensor]
     steps_done: torch.Tensor  # () int64: steps consumed since the start of the stream; (B,) in a batch of streams
@@ -178,8 +208,8 @@ class Audio2Motion(nn.Module):
     def __init__(self, config: ModelConfig = ModelConfig()) -> None:
         super().__init__()
         self.config = config
-        self.register_buffer("feature_scale", torch.ones(config.n_mels))
-        self.project = nn.Linear(MELS_PER_STEP * config.n_mels, config.dim)
+        self.register_buffer("feature_scale", torch.ones(config.feature_dim))
+        self.project = nn.Linear(config.frames_per_step * config.feature_dim, config.dim)
         self.convs = nn.ModuleList(
             nn.Conv1d(config.dim, config.dim, config.conv_kernel) for _ in range(config.conv_layers)
         )
@@ -198,35 +228,37 @@ class Audio2Motion(nn.Module):
 
     def initial_state(self, batch: int = 1) -> StreamState:
         """The state before any audio: zero buffers of their final shapes, nothing real in them."""
-        return self._state(batch, self.config.norm_window - 1, self.config.context_steps - 1)
+        return self._state(batch, max(0, self.config.norm_window - 1), self.config.context_steps - 1)
 
     def _state(self, batch: int, mel_frames: int, cached_steps: int) -> StreamState:
         c, p = self.config, next(self.parameters())
         cache = (batch, c.heads, cached_steps, c.dim // c.heads)
         return StreamState(
-            mel_history=p.new_zeros(batch, mel_frames, c.n_mels),
-            step_history=p.new_zeros(batch, c.conv_history, MELS_PER_STEP * c.n_mels),
+            mel_history=p.new_zeros(batch, mel_frames, c.feature_dim),
+            step_history=p.new_zeros(batch, c.conv_history, c.frames_per_step * c.feature_dim),
             keys=[p.new_zeros(cache) for _ in range(c.layers)],
             values=[p.new_zeros(cache) for _ in range(c.layers)],
             steps_done=torch.zeros((), dtype=torch.long, device=p.device),
         )
 
     def normalise(self, mel: torch.Tensor, history: torch.Tensor, frames_before: torch.Tensor | int | None = None):
+        if not self.config.norm_window:
+            return mel / self.feature_scale
         return (mel - running_mean(mel, history, self.config.norm_window, frames_before)) / self.feature_scale
 
     def forward(self, mel: torch.Tensor, state: StreamState | None = None):
-        """Mel frames (B, 2S, n_mels) -> head outputs (B, S, L+1, head_width) and the new state.
+        """Input frames (B, S*frames_per_step, feature_dim) -> head outputs (B, S, L+1, head_width), new state.
 
         ``state`` is the history from earlier chunks; ``None`` starts a stream
         and skips the empty padded history (same result as :meth:`initial_state`,
         less work for whole sequences). The mel count must be even (whole steps).
         """
         c = self.config
-        if mel.shape[1] % MELS_PER_STEP:
-            raise ValueError(f"mel frames must come in whole steps of {MELS_PER_STEP}, got {mel.shape[1]}")
+        if mel.shape[1] % c.frames_per_step:
+            raise ValueError(f"input frames must come in whole steps of {c.frames_per_step}, got {mel.shape[1]}")
         state = self._state(mel.shape[0], 0, 0) if state is None else state
-        normalised = self.normalise(mel, state.mel_history, MELS_PER_STEP * state.steps_done)
-        stacked = normalised.reshape(mel.shape[0], -1, MELS_PER_STEP * c.n_mels)
+        normalised = self.normalise(mel, state.mel_history, c.frames_per_step * state.steps_done)
+        stacked = normalised.reshape(mel.shape[0], -1, c.frames_per_step * c.feature_dim)
         steps = torch.cat([state.step_history, stacked], 1)
         x = self.project(steps).transpose(1, 2)
         for conv in self.convs:
@@ -239,7 +271,7 @@ class Audio2Motion(nn.Module):
             values.append(v)
         out = self.heads_from_trunk(self.norm(x))
         new_state = StreamState(
-            mel_history=keep_last(torch.cat([state.mel_history, mel], 1), c.norm_window - 1, 1),
+            mel_history=keep_last(torch.cat([state.mel_history, mel], 1), max(0, c.norm_window - 1), 1),
             step_history=keep_last(steps, c.conv_history, 1),
             keys=keys,
             values=values,
@@ -296,16 +328,17 @@ class Audio2Motion(nn.Module):
                 for i in range(len(mels))]
 
 
-def pad_for_lookahead(mel: np.ndarray, lookahead: int) -> np.ndarray:
-    """End-of-stream mel padded with silence to whole steps plus ``lookahead`` steps, so every step gets its head."""
-    pad = (-len(mel)) % MELS_PER_STEP + MELS_PER_STEP * lookahead
-    return np.concatenate([mel, np.full((pad, mel.shape[1]), SILENT_MEL, np.float32)])
+def pad_for_lookahead(mel: np.ndarray, lookahead: int, config: ModelConfig = ModelConfig()) -> np.ndarray:
+    """End-of-stream input padded with silence to whole steps plus ``lookahead`` steps, so every step gets its head."""
+    per_step = config.frames_per_step
+    pad = (-len(mel)) % per_step + per_step * lookahead
+    return np.concatenate([mel, np.full((pad, mel.shape[1]), config.silence, np.float32)])
 
 
 def head_rows(model: Audio2Motion, mel: np.ndarray, lookahead: int) -> torch.Tensor:
     """Whole-utterance outputs (S, head_width) of head ``lookahead``, row ``s`` describing step ``s``."""
     with torch.inference_mode():
-        out, _ = model(torch.from_numpy(pad_for_lookahead(mel, lookahead))[None])
+        out, _ = model(torch.from_numpy(pad_for_lookahead(mel, lookahead, model.config))[None])
     return out[0, lookahead:, lookahead].float()
 
 
@@ -317,7 +350,8 @@ def split_heads(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Te
 
 
 FORMAT_VERSION = 2  # 2: articulation layer on phone posteriors
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "assets" / "a2m.pt"
+ASSETS = Path(__file__).resolve().parent / "assets"
+DEFAULT_WEIGHTS = {"mel": ASSETS / "a2m.pt", "whisper": ASSETS / "a2m_whisper.pt"}  # the shipped weights per ears
 
 
 def to_checkpoint(model: Audio2Motion) -> dict:
@@ -339,14 +373,38 @@ def from_checkpoint(saved: dict, source: str = "checkpoint", device: str = "cpu"
     return model.to(device).eval()
 
 
+def model_identity(model: Audio2Motion) -> str:
+    """``ears:digest``: which audio2motion made a result (its ears, and 12 hex digits of SHA-256 over
+    its weights as a checkpoint stores them), e.g. what an avatar's calibration was fitted on."""
+    digest = hashlib.sha256()
+    for name, value in to_checkpoint(model)["state"].items():
+        digest.update(name.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return f"{model.config.ears}:{digest.hexdigest()[:12]}"
+
+
+def check_calibrated_on(model: Audio2Motion, calibrated_on: str | None, avatar: str = "the avatar") -> None:
+    """A one-line error when ``model`` is not the audio2motion ``avatar``'s calibration was fitted on
+    (``calibrated_on`` ``ears:digest``, or bare ``ears`` from bundles that recorded no digest)."""
+    if calibrated_on is None:
+        return
+    ears, _, digest = calibrated_on.partition(":")
+    identity = model_identity(model)
+    if ears != model.config.ears or (digest and identity != calibrated_on):
+        raise ValueError(f"{avatar} was calibrated on audio2motion {calibrated_on}, this run hears with {identity}: "
+                         f"re-enroll it, or choose --ears {ears}")
+
+
 def save_model(model: Audio2Motion, path: str | Path) -> None:
     """Write :func:`to_checkpoint` as one ``.pt`` file."""
     torch.save(to_checkpoint(model), Path(path))
 
 
-def load_model(path: str | Path | None = None, device: str = "cpu") -> Audio2Motion:
-    """The shipped weights (``path=None``) or a trained ``a2m.pt``; float32, eval mode."""
-    path = DEFAULT_WEIGHTS if path is None else Path(path)
+def load_model(path: str | Path | None = None, device: str = "cpu", ears: str = "mel") -> Audio2Motion:
+    """The shipped weights for ``ears`` (``path=None``) or a trained ``a2m.pt``; float32, eval mode."""
+    if ears not in DEFAULT_WEIGHTS:
+        raise ValueError(f"ears must be one of {', '.join(DEFAULT_WEIGHTS)}, got {ears!r}")
+    path = DEFAULT_WEIGHTS[ears] if path is None else Path(path)
     if not path.exists():
         raise ValueError(f"{path}: no audio2motion weights there (train with `talkinghead train-a2m`)")
     try:

@@ -54,6 +54,7 @@ MOUTH_SHAPES: tuple[str, ...] = tuple(
 )
 BLINK_SHAPES: tuple[str, ...] = ("eyeBlinkLeft", "eyeBlinkRight")
 STYLES = ("talk", "idle")
+DETECTORS = ("energy", "silero")
 
 _MOUTH = np.array([ARKIT_INDEX[n] for n in MOUTH_SHAPES])
 _BLINK = np.array([ARKIT_INDEX[n] for n in BLINK_SHAPES])
@@ -109,6 +110,12 @@ class SilenceConfig:
     """
 
     enabled: bool = True
+    # "energy": the detector above; "silero": Silero VAD's speech probability per 32 ms chunk
+    # (:mod:`..speech_gate`, extra ``whisper``), on at ``speech_on`` and off below ``speech_off``;
+    # the same hangover, ramps and anticipation follow either.
+    detector: str = "energy"
+    speech_on: float = 0.5
+    speech_off: float = 0.35
     on_db: float = 12.0
     off_db: float = 9.0  # chosen on TUNING_CLIPS (6 left noisy pauses open, 12 closed speech)
     hangover_ms: int = 50
@@ -123,6 +130,9 @@ class SilenceConfig:
         _check(
             isinstance(self.enabled, bool), f"silence.enabled must be a bool, got {self.enabled!r}"
         )
+        _check(self.detector in DETECTORS, f"silence.detector must be one of {DETECTORS}, got {self.detector!r}")
+        _finite("silence.speech_on", self.speech_on, 0.0, 1.0)
+        _finite("silence.speech_off", self.speech_off, 0.0, self.speech_on)
         _finite("silence.on_db", self.on_db, 0.0, 60.0)
         _finite("silence.off_db", self.off_db, 0.0, self.on_db)
         for name in ("hangover_ms", "release_ms", "attack_ms", "anticipation_ms"):
@@ -275,8 +285,12 @@ class _Vad:
         self.envelope = 0.0
         self.smoothing = 1.0 - math.exp(-1.0 / (BLOCKS_PER_SECOND * tau_s))
 
-    def step(self, mean_square: float) -> tuple[float, float]:
+    def step(self, mean_square: float, speech: float) -> tuple[float, float]:
+        """One block: its mean square and the speech probability of the last completed Silero chunk."""
         cfg = self.config
+        if cfg.detector == "silero":
+            self.block += 1
+            return self._decide(speech < cfg.speech_off, speech >= cfg.speech_on)
         level = 10.0 * math.log10(mean_square + 1e-12)
         while self.minima and self.minima[-1][1] >= level:
             self.minima.pop()
@@ -288,11 +302,15 @@ class _Vad:
             floor = min(floor, cfg.floor_prior_db)
         floor = max(floor, cfg.floor_min_db)
         self.block += 1
+        return self._decide(level < floor + cfg.off_db, level >= floor + cfg.on_db)
 
+    def _decide(self, quiet: bool, loud: bool) -> tuple[float, float]:
+        """Hysteresis with hangover, then the gain's ramps and the speaking envelope."""
+        cfg = self.config
         if self.speaking:
-            self.quiet_blocks = self.quiet_blocks + 1 if level < floor + cfg.off_db else 0
+            self.quiet_blocks = self.quiet_blocks + 1 if quiet else 0
             self.speaking = self.quiet_blocks * BLOCK_MS < max(cfg.hangover_ms, BLOCK_MS)
-        elif level >= floor + cfg.on_db:
+        elif loud:
             self.speaking, self.quiet_blocks = True, 0
         if self.speaking:
             self.gain = (
@@ -404,6 +422,12 @@ class MotionLayer:
         self._blinks = _Blinks(config.blink, blink_rng)
         self._head = _Head(config.head, head_rng)
         self._vad = _Vad(config.silence, config.head.speech_tau_s)
+        self._silero = None
+        if config.silence.detector == "silero":
+            from talkinghead.audio2motion.speech_gate import SileroStream
+
+            self._silero = SileroStream(self.clock.sample_rate)
+        self._speech = 0.0  # the last completed Silero chunk's speech probability
         self._ahead = config.silence.anticipation_ms // BLOCK_MS  # blocks a frame's gain looks past it
         self._buffer = np.zeros(0, np.float32)  # caller samples from _buffer_start on
         self._buffer_start = 0
@@ -496,7 +520,7 @@ class MotionLayer:
             weights[:, _BLINK] = np.maximum(weights[:, _BLINK], blink[:, None])
         if cfg.head.scale > 0:
             pose += self._head.offsets((2 * frames + 1) * den / (2 * num), envelope)
-        return Coefficients(weights, pose, self.fps, coefficients.start_frame)
+        return Coefficients(weights, pose, self.fps, coefficients.start_frame, coefficients.source)
 
     # ------------------------------------------------------------- blocks
     def _block_of(self, k: int) -> int:
@@ -515,7 +539,10 @@ class MotionLayer:
         lo, hi = self._block_bounds(self._blocks_done())
         chunk = self._buffer[max(0, lo - self._buffer_start) : max(0, hi - self._buffer_start)]
         squares = chunk.astype(np.float64) ** 2
-        self._states.append(self._vad.step(math.fsum(squares.tolist()) / (hi - lo)))
+        if self._silero is not None:  # fed block by block (past the end: the silence it is padded with)
+            heard = self._silero.push(np.pad(chunk, (0, hi - lo - len(chunk))))
+            self._speech = heard[-1] if heard else self._speech
+        self._states.append(self._vad.step(math.fsum(squares.tolist()) / (hi - lo), self._speech))
         drop = min(max(0, hi - self._buffer_start), len(self._buffer))
         self._buffer = self._buffer[drop:]
         self._buffer_start += drop

@@ -1,14 +1,20 @@
 """audio2motion on real speech, through the frozen lip-sync yardstick.
 
-    python benchmarks/a2m_eval.py [--clips report|tuning] [--weights A2M.pt] [--data ../shared/data]
-                                  [--no-robustness]
+    python benchmarks/a2m_eval.py [--clips report|tuning|asterisk] [--models mel whisper A2M.pt ...]
+                                  [--data ../shared/data] [--no-robustness]
 
 Systems, all at 30 fps on each clip's own audio:
-- the model at look-ahead 0, 40 and 100 ms (shipped weights unless ``--weights``),
-  followed by the motion layer's silence gate, anticipating by the same
+- each model (``--models``: ``mel`` and ``whisper`` are the shipped weights
+  of those ears, anything else a weights file; default both shipped) at
+  look-ahead 0, 40, 100 and 200 ms, followed by the motion layer's silence gate, anticipating by the same
   look-ahead (blinks and head motion off: they do not touch the mouth);
 - the RMS-energy mouth and PocketSphinx phone recognition -> the articulation
   model (frozen baselines, :mod:`talkinghead.evaluation.baselines`).
+
+Clips: ``report`` and ``tuning`` are the talking clips (``../shared/data``);
+``asterisk`` the force-aligned Asterisk prompts
+(:mod:`talkinghead.evaluation.asterisk`; Debian packages
+``asterisk-core-sounds-en-g722`` and ``asterisk-core-sounds-en``), aligned once into ``--cache``.
 
 Signals: aperture = signed inner-lip gap of the reference face / IOD,
 rounding = ``mouthFunnel + mouthPucker`` (``baselines.mouth_signals``).
@@ -51,9 +57,8 @@ from talkinghead.audio2motion.motion import (
     SilenceConfig,
     apply_motion,
 )
-from talkinghead.audio2motion.training.augment import add_noise, telephone
 from talkinghead.contracts.audio_io import load_audio_16k
-from talkinghead.evaluation import lipsync
+from talkinghead.evaluation import lipsync, noises
 from talkinghead.evaluation.baselines import energy_mouth, mouth_signals, pocketsphinx_mouth
 from talkinghead.evaluation.labels import REPORT_CLIPS, TUNING_CLIPS, LabelledClip, available_clips
 
@@ -62,7 +67,7 @@ FPS = 30
 RATE = 16000
 LAGS = (-1, 0, 1)
 OWN_LAGS = tuple(range(-4, 5))  # each clip's own best lag, to show the output delay is one number
-LOOKAHEADS_MS = (0, 40, 100)
+LOOKAHEADS_MS = (0, 40, 100, 200)
 OPEN = frozenset({"AA", "AE", "AH", "AO", "AW", "AY"})
 BILABIAL = frozenset({"P", "B", "M"})
 
@@ -76,14 +81,14 @@ def mouth_only(lookahead_ms: int) -> MotionConfig:
 System = Callable[[np.ndarray, int], np.ndarray]  # 16 kHz audio, frames -> (frames, 52) weights
 
 
-def systems(model) -> dict[str, System]:
-    def model_at(lookahead_ms: int) -> System:
+def systems(models: dict[str, object]) -> dict[str, System]:
+    def model_at(model, lookahead_ms: int) -> System:
         def run(audio: np.ndarray, n: int) -> np.ndarray:
             coefficients = animate(model, audio, RATE, FPS, lookahead_ms)
             return apply_motion(coefficients, audio, RATE, mouth_only(lookahead_ms)).blendshapes[:n]
         return run
 
-    table = {f"model {ms} ms": model_at(ms) for ms in LOOKAHEADS_MS}
+    table = {f"{name} {ms} ms": model_at(model, ms) for name, model in models.items() for ms in LOOKAHEADS_MS}
     table["energy"] = lambda audio, n: energy_mouth(audio, n, FPS)
     table["pocketsphinx"] = lambda audio, n: pocketsphinx_mouth(audio, n, FPS)
     return table
@@ -143,16 +148,48 @@ def pooled_aperture(run: System, audios: dict[str, np.ndarray], clips, lag: int)
     return lipsync.pooled_auc(signals, "aperture", lag, n_boot=0).pooled.auc
 
 
-def degraded(audios: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+def degraded(audios: dict[str, np.ndarray], extra_voices: list[np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+    """Every clip under each condition of :data:`noises.CONDITIONS` at 10 dB SNR (seeded per clip and condition);
+    babble's 4 voices come from the other clips and ``extra_voices``."""
     names = list(audios)
-    out: dict[str, dict[str, np.ndarray]] = {"white 10 dB": {}, "babble 10 dB": {}, "telephone": {}}
-    for i, name in enumerate(names):
-        x = audios[name]
-        out["white 10 dB"][name] = add_noise(x, 10.0, np.random.default_rng(i), "white")
-        others = [audios[o] for o in names if o != name]
-        out["babble 10 dB"][name] = add_noise(x, 10.0, np.random.default_rng(100 + i), "babble", others)
-        out["telephone"][name] = telephone(x, RATE)
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for c, condition in enumerate(noises.CONDITIONS):
+        label = condition if condition == "telephone" else f"{condition} 10 dB"
+        others = {name: [audios[o] for o in names if o != name] + extra_voices for name in names}
+        if condition == "babble" and min(len(v) for v in others.values()) < 4:
+            continue
+        out[label] = {name: noises.degrade(audios[name], condition, 10.0, np.random.default_rng([c, i]), RATE,
+                                           others[name]) for i, name in enumerate(names)}
     return out
+
+
+def room(audios: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each clip with room noise (pink noise and mains hum) at 20 dB SNR, for the silence columns."""
+    return {name: noises.degrade(audio, "pink+hum", 20.0, np.random.default_rng([99, i]), RATE)
+            for i, (name, audio) in enumerate(audios.items())}
+
+
+def silence_figures(ap: np.ndarray, labels: np.ndarray, lag: int = -1) -> tuple[float, float]:
+    """(median aperture on SIL runs > 200 ms / on speech frames, share of those runs whose mouth is shut
+    (below a tenth of the speech median) on every frame from 100 ms after the speech ends until 100 ms
+    before it resumes: the mouth may anticipate a word by the look-ahead). ``lag``: the signal's frame
+    ``j + lag`` is read for label frame ``j`` (the labels trail the audio by a frame)."""
+    n = min(len(labels), len(ap))
+    ap, labels = ap[:n], labels[:n]
+    silent, speech = long_silence(labels), ~np.isin(labels, ["SIL", "NSN"])
+    if not silent.any():
+        return float("nan"), float("nan")
+    speaking = np.median(ap[speech])
+    starts = [j for j in range(1, n) if silent[j] and not silent[j - 1]]
+    shut = []
+    for start in starts:
+        stop = start
+        while stop < n and silent[stop]:
+            stop += 1
+        window = ap[max(0, start + 3 + lag):max(0, stop - 3 + lag)]  # 3 frames = 100 ms at 30 fps
+        if len(window):
+            shut.append(bool(np.all(window <= 0.1 * speaking)))
+    return float(np.median(ap[silent]) / speaking), float(np.mean(shut)) if shut else float("nan")
 
 
 def reference(clips: list[LabelledClip], real: dict[str, RealMouth], details: dict) -> None:
@@ -184,16 +221,30 @@ def reference(clips: list[LabelledClip], real: dict[str, RealMouth], details: di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
-    parser.add_argument("--clips", choices=("report", "tuning"), default="report")
-    parser.add_argument("--weights", type=Path, default=None)
+    parser.add_argument("--clips", choices=("report", "tuning", "asterisk"), default="report")
+    parser.add_argument("--models", nargs="+", default=["mel", "whisper"],
+                        help="mel / whisper (shipped weights of those ears) or weights files")
+    parser.add_argument("--cache", type=Path, default=Path("asterisk_set"), help="where the Asterisk set is aligned")
     parser.add_argument("--no-robustness", action="store_true")
     args = parser.parse_args()
-    clips = available_clips(args.data, REPORT_CLIPS if args.clips == "report" else TUNING_CLIPS)
+    if args.clips == "asterisk":
+        from talkinghead.evaluation.asterisk import aligned_set, available
+
+        if not available():
+            raise SystemExit("the Asterisk set needs Debian's asterisk-core-sounds-en-g722 and asterisk-core-sounds-en")
+        aligned = aligned_set(args.cache)
+        clips = aligned.clips
+        print(f"Asterisk prompts: {aligned.prompts} aligned into {len(clips)} clips, {len(aligned.skipped)} skipped")
+    else:
+        clips = available_clips(args.data, REPORT_CLIPS if args.clips == "report" else TUNING_CLIPS)
     if not clips:
         raise SystemExit(f"no labelled clips under {args.data}")
     audios = {clip.name: load_audio_16k(clip.audio) for clip in clips}
     real = {clip.name: RealMouth(clip) for clip in clips if clip.video is not None}
-    table = systems(load_model(args.weights))
+    models = {name: load_model(ears=name) if name in ("mel", "whisper") else load_model(Path(name))
+              for name in args.models}
+    table = systems({name if name in ("mel", "whisper") else Path(name).parent.name or name: model
+                     for name, model in models.items()})
     names = [clip.name for clip in clips]
 
     print(f"| system | lag | pooled aperture | {' | '.join(names)} | pooled rounding |")
@@ -211,9 +262,11 @@ def main() -> None:
         print(f"| {name} | {lag:+d} | {cell(pooled.pooled)} | {per_clip} | {cell(rounded.pooled)} |", flush=True)
         details[name] = (lag, weights, signals)
 
-    print("\n| system | clip | own lag | r vs tracked | bilabial/open | open vs tracked | long SIL/speech "
-          "| jitter (tracked) |")
-    print("|---|---|---|---|---|---|---|---|")
+    noisy_room = room(audios)
+    details_room = {name: {c.name: run(noisy_room[c.name], len(c.labels)) for c in clips} for name, run in table.items()}
+    print("\n| system | clip | own lag | r vs tracked | bilabial/open | open vs tracked | long SIL/speech (shut "
+          "100 ms after) | same, room noise 20 dB | jitter (tracked) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, (lag, weights, signals) in details.items():
         for clip in clips:
             ap = signals[clip.name]["aperture"]
@@ -221,26 +274,31 @@ def main() -> None:
             own_lag = lipsync.best_lag(ap, clip.labels, FPS, "aperture", lags=OWN_LAGS, n_boot=0).best_lag
             open_ap = median_on(ap, labels, OPEN, lag)
             ratio = median_on(ap, labels, BILABIAL, lag) / open_ap
-            silent = long_silence(labels)
-            speech = ~np.isin(labels, ["SIL", "NSN"])
-            n = min(len(labels), len(ap))
-            sil_ratio = np.median(ap[:n][silent[:n]]) / np.median(ap[:n][speech[:n]]) if silent[:n].any() else float("nan")
+            sil_ratio, shut = silence_figures(ap, labels)
+            noisy = mouth_signals(details_room[name][clip.name])["aperture"]
+            room_ratio, room_shut = silence_figures(noisy, labels)
             r = amp = tracked_jitter = float("nan")
             if clip.name in real:
                 mouth = real[clip.name]
                 r = lipsync.pearson(ap, FPS, mouth.aperture, FPS, lag=lag - mouth.offset)
                 amp = open_ap / median_on(mouth.aperture, labels, OPEN, mouth.offset)
                 tracked_jitter = jitter(mouth.weights)
-            print(f"| {name} | {clip.name} | {own_lag:+d} | {r:.2f} | {ratio:.2f} | {amp:.2f} | {sil_ratio:.2f} | "
+            print(f"| {name} | {clip.name} | {own_lag:+d} | {r:.2f} | {ratio:.2f} | {amp:.2f} | {sil_ratio:.2f} "
+                  f"({shut:.0%}) | {room_ratio:.2f} ({room_shut:.0%}) | "
                   f"{jitter(weights[clip.name]):.4f} ({tracked_jitter:.4f}) |", flush=True)
 
     if real:
         reference(clips, real, details)
     if args.no_robustness:
         return
-    print("\n| system | clean | white 10 dB | babble 10 dB | telephone 8 kHz | worst drop |")
-    print("|---|---|---|---|---|---|")
-    conditions = degraded(audios)
+    extra = []
+    from talkinghead.evaluation.asterisk import aligned_set, available
+
+    if args.clips != "asterisk" and available():  # more voices for babble
+        extra = [load_audio_16k(c.audio) for c in aligned_set(args.cache).clips[:4]]
+    conditions = degraded(audios, extra)
+    print(f"\n| system | clean | {' | '.join(conditions)} | worst drop |")
+    print("|---|---|" + "---|" * len(conditions) + "---|")
     for name, run in table.items():
         lag, _, signals = details[name]
         clean_signals = [(signals[c.name]["aperture"], c.labels, FPS) for c in clips]

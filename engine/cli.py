@@ -66,7 +66,7 @@ def _render(args: argparse.Namespace) -> int:
     from talkinghead.jobs.render import RenderConfig, render_file
 
     config = RenderConfig(fps=as_fraction(args.fps, "fps"), lookahead_ms=args.lookahead_ms, seed=args.seed,
-                          backend=args.backend, device=args.device)
+                          backend=args.backend, device=args.device, ears=args.ears)
     frames = render_file(args.audio, args.output, args.avatar, args.coefficients, config, progress=not args.quiet)
     if not args.quiet:
         print(f"{frames} frames at {config.fps} fps -> {args.output}", file=sys.stderr)
@@ -81,7 +81,7 @@ def _enroll(args: argparse.Namespace) -> int:
 
         avatar = enroll_video(args.video, args.audio, preset=args.preset, device=args.device,
                               max_minutes=args.max_minutes, work_dir=args.output,
-                              finetune_audio2motion=args.finetune_a2m, progress=not args.quiet)
+                              finetune_audio2motion=args.finetune_a2m, progress=not args.quiet, ears=args.ears)
         avatar.save(args.output)  # the track enrollment left there stays the bundle's
         (args.output / "lower_face.ckpt").unlink(missing_ok=True)
         if not avatar.av_offset_trusted:
@@ -105,7 +105,7 @@ def _dub(args: argparse.Namespace) -> int:
     from talkinghead.jobs.dub import DubConfig, dub
 
     config = DubConfig(preset=args.preset, tail=args.tail, watermark=args.watermark, lookahead_ms=args.lookahead_ms,
-                       backend=args.backend, device=args.device, face=args.face)
+                       backend=args.backend, device=args.device, face=args.face, ears=args.ears)
     result = dub(args.video, args.audio, args.output, args.avatar, args.video_speech, args.text,
                  args.coefficients_out, config, progress=not args.quiet)
     if not args.quiet:
@@ -198,10 +198,17 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _network(args: argparse.Namespace):
     """The audio2motion network on the chosen backend (torch weights, or their ONNX export)."""
+    from talkinghead.audio2motion.ears import choose_ears
     from talkinghead.audio2motion.model import load_model
 
+    ears = choose_ears(args.ears) if args.weights is None else "mel"
     if args.backend == "torch":
-        return load_model(args.weights, device=args.device)
+        model = load_model(args.weights, device=args.device, ears=ears)
+        if args.weights is not None and args.ears not in ("auto", model.config.ears):
+            raise ValueError(f"{args.weights}: these weights hear with {model.config.ears}, not {args.ears}")
+        return model
+    if ears != "mel":
+        raise ValueError("--backend onnx runs the mel model only; add --ears mel")
     from talkinghead.audio2motion.onnx_export import OnnxAudio2Motion
 
     providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if args.device == "cuda" else ["CPUExecutionProvider"]
@@ -225,8 +232,18 @@ def _train_a2m(args: argparse.Namespace) -> int:
     weights = {"closure_weight": args.closure_weight, "lip_shape_weight": args.lip_shape_weight}
     config = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed, threads=args.threads,
                          **{name: value for name, value in weights.items() if value is not None})
-    train(args.corpus, args.output, config, progress=not args.quiet)
+    from talkinghead.audio2motion.model import ModelConfig
+
+    train(args.corpus, args.output, config, ModelConfig.for_ears(args.ears), progress=not args.quiet)
     return 0
+
+
+def _add_ears_option(command: argparse.ArgumentParser) -> None:
+    """audio2motion's ears: shared by animate, render, enroll and dub."""
+    command.add_argument("--ears", choices=("auto", "mel", "whisper"), default="auto",
+                         help="what audio2motion hears with: whisper (Whisper tiny.en features; real voices and "
+                         "rooms), mel (the log-mel model), auto (an avatar's calibration's, else whisper when the "
+                         "`whisper` extra is installed); recorded in every output")
 
 
 def _add_timing_options(command: argparse.ArgumentParser) -> None:
@@ -285,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     animate.add_argument("--no-head-motion", action="store_true", help="pose stays neutral (avatars with their own base video)")
     animate.add_argument("--no-blinks", action="store_true")
     animate.add_argument("-q", "--quiet", action="store_true")
+    _add_ears_option(animate)
     animate.set_defaults(run=_animate)
 
     render = commands.add_parser(
@@ -300,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_timing_options(render)
     _add_network_options(render)
     render.add_argument("-q", "--quiet", action="store_true")
+    _add_ears_option(render)
     render.set_defaults(run=_render)
 
     enroll = commands.add_parser(
@@ -326,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     enroll.add_argument("--finetune-a2m", action="store_true",
                         help="fit audio2motion's articulation layer to this video's mouth (short videos overfit)")
     enroll.add_argument("-q", "--quiet", action="store_true")
+    _add_ears_option(enroll)
     enroll.set_defaults(run=_enroll)
 
     dub = commands.add_parser(
@@ -355,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "without speech), the largest, the leftmost, the rightmost, or the N-th from the left")
     _add_network_options(dub)
     dub.add_argument("-q", "--quiet", action="store_true")
+    _add_ears_option(dub)
     dub.set_defaults(run=_dub)
 
     serve = commands.add_parser(
@@ -424,6 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="extra weight of P/B/M steps in the articulation errors (default: TrainConfig's)")
     train.add_argument("--lip-shape-weight", type=float,
                        help="extra weight of rounded and spread vowels' steps there (default: TrainConfig's)")
+    train.add_argument("--ears", choices=("mel", "whisper"), default="mel",
+                       help="what the network hears: log-mel, or Whisper tiny.en features (the corpus needs "
+                       "their sidecars from scripts/whisper_corpus.py)")
     train.add_argument("-q", "--quiet", action="store_true")
     train.set_defaults(run=_train_a2m)
     return parser

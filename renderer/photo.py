@@ -146,6 +146,11 @@ class PhotoRenderer(FaceFrame):
     def motion_weights(self) -> None:
         return self.avatar.motion_weights
 
+    @property
+    def calibrated_on(self) -> None:
+        """No calibration: a photo has no speech to fit one on."""
+        return None
+
     def sequence(self) -> None:
         """No state along a sequence: each frame depends on its own row only."""
         return None

@@ -70,6 +70,7 @@ class VideoAvatar:
     motion_weights: dict | None = None  # audio2motion's checkpoint fine-tuned on this video; None: the shipped one
     bank: NativeBank | None = None  # the retrieval preset's lower faces at native resolution
     coverage: dict | None = None  # what the enrollment video showed of the mouth (renderer.coverage.Coverage)
+    calibrated_on: str = "mel"  # the audio2motion (ears:digest) the calibration was fitted on; older bundles: mel
 
     @property
     def preset(self) -> str:
@@ -108,7 +109,7 @@ class VideoAvatar:
             "preset": self.preset, "fps": [self.fps.numerator, self.fps.denominator],
             "image_size": [int(self.frames.shape[2]), int(self.frames.shape[1])],
             "av_offset_frames": self.av_offset, "av_offset_trusted": self.av_offset_trusted,
-            "files": files, "coverage": self.coverage,
+            "files": files, "coverage": self.coverage, "calibrated_on": self.calibrated_on,
         })
 
     @classmethod
@@ -137,7 +138,7 @@ class VideoAvatar:
             return cls(frames, arrays["landmarks"], arrays["blendshapes"], arrays["pose"], arrays["neutral"],
                        arrays["loop"].astype(int), fps, calibration, int(meta["av_offset_frames"]),
                        bool(meta["av_offset_trusted"]), MouthBank.from_arrays(arrays), arrays["region_views"],
-                       lower_face, motion_weights, bank, meta.get("coverage"))
+                       lower_face, motion_weights, bank, meta.get("coverage"), str(meta.get("calibrated_on", "mel")))
         except (OSError, KeyError, ValueError, TypeError, RuntimeError, pickle.UnpicklingError) as error:
             raise ValueError(f"{directory}: broken avatar bundle ({error})") from None
 
@@ -176,6 +177,10 @@ class VideoRenderer:
     @property
     def motion_weights(self) -> dict | None:
         return self.avatar.motion_weights
+
+    @property
+    def calibrated_on(self) -> str:
+        return self.avatar.calibrated_on
 
     def sequence(self) -> PickTrack | None:
         """Retrieval's picks along a sequence (smoothed in time); the other presets draw each frame alone."""

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from talkinghead.audio2motion.model import Audio2Motion, from_checkpoint
+from talkinghead.audio2motion.model import Audio2Motion, check_calibrated_on, from_checkpoint
 from talkinghead.audio2motion.motion import MotionConfig
 from talkinghead.contracts.audio_io import FEATURE_RATE, caller_pcm
 from talkinghead.contracts.clock import as_fraction
@@ -137,6 +137,8 @@ class Engine:
                 weights = renderer.motion_weights
                 if weights is not None:
                     self._motion_models[id(renderer)] = from_checkpoint(weights, f"avatar {name}'s audio2motion")
+                else:
+                    check_calibrated_on(self.model, renderer.calibrated_on, f"avatar {name}")
                 self._renderers[name] = renderer
             return self._renderers[name]
 
@@ -330,6 +332,10 @@ class Session:
     @property
     def sample_rate(self) -> int:
         return self.core.sample_rate
+
+    @property
+    def ears(self) -> str:
+        return self.core.ears
 
     @property
     def width_height(self) -> tuple[int, int]:

@@ -241,7 +241,7 @@ class Server:
         width, height = session.width_height
         await self._send(connection, json.dumps({"type": "ready", "session": session_id,
                                                  "fps": as_pair(session.config.fps), "width": width, "height": height,
-                                                 "protocol": PROTOCOL}))
+                                                 "ears": session.ears, "protocol": PROTOCOL}))
         arrivals: deque[tuple[int, float]] = deque()  # (caller samples received after a message, when)
         session.start()
         reader = asyncio.create_task(self._read(connection, session, fmt, channels, arrivals))

@@ -85,6 +85,11 @@ class SessionCore:
         return self.clock.sample_rate
 
     @property
+    def ears(self) -> str:
+        """What audio2motion hears with in this session (``mel`` or ``whisper``), announced to clients."""
+        return self._animator.model.config.ears
+
+    @property
     def next_index(self) -> int:
         """The session index the next computed frame gets."""
         return self._stream_frames - self._dropped

@@ -16,7 +16,7 @@ from talkinghead.audio2motion.training.corpus import (
     shard_path,
     write_shard,
 )
-from talkinghead.audio2motion.training.train import TrainConfig, split, train
+from talkinghead.audio2motion.training.train import Heard, TrainConfig, train
 from talkinghead.contracts.arkit import ARKIT_INDEX
 
 SMALL = ModelConfig(dim=32, layers=1, heads=2, context_steps=16, norm_window=40, max_lookahead_steps=2)
@@ -94,10 +94,12 @@ def test_training_writes_loadable_weights_and_resumes(tmp_path):
 def test_held_out_split_is_disjoint_and_stable():
     rng = np.random.default_rng(2)
     examples = [synthetic_example(rng, 4) for _ in range(60)]
-    train_set, held = split(examples)
-    assert len(held) == 3 and len(train_set) == 57
-    assert not {id(e) for e in held} & {id(e) for e in train_set}
-    assert [id(e) for e in split(examples)[1]] == [id(e) for e in held]
+    heard = Heard(examples, [e.mel for e in examples], ModelConfig())
+    train_set, held = heard.split()
+    assert len(held.examples) == 3 and len(train_set.examples) == 57
+    assert not {id(e) for e in held.examples} & {id(e) for e in train_set.examples}
+    assert [id(e) for e in heard.split()[1].examples] == [id(e) for e in held.examples]
+    assert [id(x) for x in held.inputs] == [id(e.mel) for e in held.examples]
 
 
 def test_lip_gap_direction_matches_the_mesh():

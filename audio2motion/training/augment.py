@@ -265,7 +265,7 @@ def active_power(audio: np.ndarray) -> float:
     return float(np.mean(x[mask] ** 2)) if mask.any() else 0.0
 
 
-def _pink(n: int, rng: np.random.Generator) -> np.ndarray:
+def pink_noise(n: int, rng: np.random.Generator) -> np.ndarray:
     """Noise with a 1/f power spectrum (white spectrum shaped by 1/sqrt(f); DC removed).
 
     Made at least 4096 samples long and cut, so very short signals still get noise.
@@ -320,7 +320,7 @@ def add_noise(
     if kind == "white":
         noise = rng.standard_normal(x.size)
     elif kind == "pink":
-        noise = _pink(x.size, rng)
+        noise = pink_noise(x.size, rng)
     else:
         noise = _babble(x.size, rng, babble or ())
     noise_power = float(np.mean(noise[mask] ** 2))

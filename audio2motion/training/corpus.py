@@ -7,7 +7,10 @@ A shard ``shard-NNNNN.npz`` holds utterances back to back:
   ``s`` sampled at ``0.01 + 0.02 s`` seconds (the model's grid);
 - ``phones`` int8 (steps,): index into ``phones.PHONES`` at the same instants;
 - ``steps`` int32 (utterances,): steps per utterance;
-- ``meta``: one JSON line per utterance (text, engine, voice, augmentation).
+- ``meta``: one JSON line per utterance (text, engine, voice, augmentation);
+- ``audio`` int16 and ``samples`` int32 (utterances,), when kept: the
+  augmented 16 kHz speech the mel was computed from, so other ears (the
+  Whisper encoder's features, :mod:`.whisper_corpus`) can be computed later.
 
 Shards are written whole to a temporary name and renamed, so a stopped build
 resumes by skipping the shards that exist.
@@ -34,6 +37,7 @@ class Example:
     weights: np.ndarray  # (S, 52) float32 in [0, 1]
     phones: np.ndarray  # (S,) int
     meta: dict
+    audio: np.ndarray | None = None  # (samples,) float32 at 16 kHz, when the corpus keeps it
 
     def __post_init__(self) -> None:
         steps = len(self.weights)
@@ -48,8 +52,14 @@ def shard_path(directory: Path, index: int) -> Path:
 def write_shard(path: Path, examples: Sequence[Example]) -> None:
     path = Path(path)
     tmp = path.with_name(path.stem + ".tmp.npz")
+    audio = {}
+    if examples and all(e.audio is not None for e in examples):
+        pcm = np.concatenate([e.audio for e in examples])
+        audio = {"audio": np.round(np.clip(pcm, -1.0, 1.0) * 32767).astype(np.int16),
+                 "samples": np.array([len(e.audio) for e in examples], np.int32)}
     np.savez(
         tmp,
+        **audio,
         mel=np.concatenate([e.mel for e in examples]).astype(np.float16),
         weights=np.round(np.concatenate([e.weights for e in examples]) * 255).astype(np.uint8),
         phones=np.concatenate([e.phones for e in examples]).astype(np.int8),
@@ -59,20 +69,29 @@ def write_shard(path: Path, examples: Sequence[Example]) -> None:
     os.replace(tmp, path)
 
 
-def read_shard(path: Path) -> list[Example]:
+def read_shard(path: Path, with_audio: bool = False) -> list[Example]:
+    """A shard's utterances; ``with_audio`` also decodes the kept speech (``ValueError`` if it has none)."""
     with np.load(path) as data:
         steps = data["steps"]
         bounds = np.concatenate([[0], np.cumsum(steps)])
         metas = str(data["meta"]).split("\n")
         mel, weights, phones = data["mel"], data["weights"], data["phones"]
+        audio = [None] * len(steps)
+        if with_audio:
+            if "audio" not in data:
+                raise ValueError(f"{path}: this corpus kept no audio (rebuild it with scripts/build_teacher_corpus.py)")
+            edges = np.concatenate([[0], np.cumsum(data["samples"])])
+            pcm = data["audio"].astype(np.float32) / 32767
+            audio = [pcm[a:b] for a, b in zip(edges[:-1], edges[1:])]
         return [
             Example(
                 mel[MELS_PER_STEP * a:MELS_PER_STEP * b].astype(np.float32),
                 weights[a:b].astype(np.float32) / 255.0,
                 phones[a:b].astype(np.int64),
                 json.loads(meta),
+                speech,
             )
-            for a, b, meta in zip(bounds[:-1], bounds[1:], metas)
+            for a, b, meta, speech in zip(bounds[:-1], bounds[1:], metas, audio)
         ]
 
 

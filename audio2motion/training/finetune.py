@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from talkinghead.audio2motion.animate import log_mel, lookahead_steps, run_blocks, step_position
-from talkinghead.audio2motion.model import Audio2Motion, pad_for_lookahead, split_heads
+from talkinghead.audio2motion.animate import hear, lookahead_steps, run_blocks, step_position
+from talkinghead.audio2motion.model import Audio2Motion, split_heads
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def finetune_articulation(model: Audio2Motion, samples: np.ndarray, rate: int, f
     """
     tuned = copy.deepcopy(model).float().eval()
     head = lookahead_steps(tuned, config.lookahead_ms)
-    mel = pad_for_lookahead(log_mel(samples, rate), head)
+    mel = hear(tuned.config, samples, rate, head)
     posteriors = _posteriors(tuned, mel)[head:]  # row s describes step s
     position = np.clip(step_position(np.asarray(frames, np.float64), fps), 0, len(posteriors) - 1)
     low = torch.from_numpy(np.floor(position).astype(np.int64))

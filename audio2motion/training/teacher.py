@@ -108,7 +108,7 @@ def _example(i: int, speech, rng: np.random.Generator, config: TeacherConfig, ba
     weights = articulate(phones, steps, STEPS_PER_SECOND)
     times = [float(STEP_OFFSET + s / STEPS_PER_SECOND) for s in range(steps)]
     ids = np.array([PHONE_INDEX[symbol] for symbol in phones_at(phones, times)])
-    return Example(mel, weights, ids, meta)
+    return Example(mel, weights, ids, meta, audio)
 
 
 def _build_one(args: tuple[int, Path, TeacherConfig]) -> int:

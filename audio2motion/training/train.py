@@ -51,8 +51,6 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from talkinghead.audio2motion.model import (
-    MELS_PER_STEP,
-    SILENT_MEL,
     Audio2Motion,
     ModelConfig,
     running_mean,
@@ -60,6 +58,7 @@ from talkinghead.audio2motion.model import (
 )
 from talkinghead.audio2motion.phones import PHONE_INDEX, SILENCE
 from talkinghead.audio2motion.training.corpus import Example, read_corpus
+from talkinghead.audio2motion.training.whisper_corpus import read_features
 from talkinghead.contracts.arkit import NUM_BLENDSHAPES, NUM_POSE
 from talkinghead.contracts.face_model import interocular, signed_lip_gap
 from talkinghead.contracts.mouth_signals import reference_face
@@ -101,27 +100,54 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a finite weight >= 0, got {getattr(self, name)}")
 
 
-def split(examples: list[Example]) -> tuple[list[Example], list[Example]]:
-    held = [e for i, e in enumerate(examples) if i % HELD_OUT_EVERY == HELD_OUT_EVERY - 1]
-    train = [e for i, e in enumerate(examples) if i % HELD_OUT_EVERY != HELD_OUT_EVERY - 1]
-    return train, held
+@dataclass(frozen=True)
+class Heard:
+    """Utterances with what the network hears of each: its log-mel, or its Whisper features."""
+
+    examples: list[Example]
+    inputs: list[np.ndarray]  # per utterance (steps * frames_per_step, feature_dim)
+    model: ModelConfig
+
+    def split(self) -> tuple[Heard, Heard]:
+        """Every ``HELD_OUT_EVERY``-th utterance held out."""
+        held = [i % HELD_OUT_EVERY == HELD_OUT_EVERY - 1 for i in range(len(self.examples))]
+        return self._pick(held, False), self._pick(held, True)
+
+    def _pick(self, held: list[bool], keep: bool) -> Heard:
+        return Heard([e for e, h in zip(self.examples, held) if h == keep],
+                     [x for x, h in zip(self.inputs, held) if h == keep], self.model)
 
 
-def feature_scale(examples: list[Example], model: Audio2Motion) -> torch.Tensor:
-    """Per-bin spread of the running-mean-normalised features over a sample of the corpus."""
-    sample = [torch.from_numpy(e.mel)[None] for e in examples[:200]]
-    empty = torch.zeros(1, 0, model.config.n_mels)
-    window = model.config.norm_window
-    centred = torch.cat([(m - running_mean(m, empty, window)).reshape(-1, model.config.n_mels) for m in sample])
-    return centred.std(0).clamp(min=0.1)
+def hear_corpus(corpora: Sequence[Path], model: ModelConfig) -> Heard:
+    """The corpora's utterances and their inputs for ``model.ears`` (Whisper features from the sidecars)."""
+    examples, inputs = [], []
+    for directory in corpora:
+        found = read_corpus(directory)
+        examples += found
+        if model.ears == "whisper":
+            inputs += read_features(directory, [len(e.weights) for e in found])
+        else:
+            inputs += [e.mel for e in found]
+    return Heard(examples, inputs, model)
 
 
-def make_batch(examples: list[Example], config: TrainConfig, rng: np.random.Generator, augment: bool = True):
+def feature_scale(heard: Heard) -> torch.Tensor:
+    """Per-dimension spread of the normalised inputs (running-mean-centred mel) over a sample of the corpus."""
+    c = heard.model
+    sample = [torch.from_numpy(x)[None] for x in heard.inputs[:200]]
+    if c.norm_window:
+        empty = torch.zeros(1, 0, c.feature_dim)
+        sample = [m - running_mean(m, empty, c.norm_window) for m in sample]
+    return torch.cat([m.reshape(-1, c.feature_dim) for m in sample]).std(0).clamp(min=0.1)
+
+
+def make_batch(heard: Heard, config: TrainConfig, rng: np.random.Generator, augment: bool = True):
     """Random crops, padded with silence and masked, plus SpecAugment."""
+    examples, per_step = heard.examples, heard.model.frames_per_step
     lengths = np.array([len(e.weights) for e in examples], np.float64)
     chosen = rng.choice(len(examples), size=config.batch, p=lengths / lengths.sum())
-    n_mels = examples[0].mel.shape[1]
-    mel = np.full((config.batch, MELS_PER_STEP * config.crop_steps, n_mels), SILENT_MEL, np.float32)
+    dim = heard.model.feature_dim
+    mel = np.full((config.batch, per_step * config.crop_steps, dim), heard.model.silence, np.float32)
     weights = np.zeros((config.batch, config.crop_steps, NUM_BLENDSHAPES), np.float32)
     phones = np.full((config.batch, config.crop_steps), PHONE_INDEX[SILENCE], np.int64)
     mask = np.zeros((config.batch, config.crop_steps), np.float32)
@@ -131,17 +157,18 @@ def make_batch(examples: list[Example], config: TrainConfig, rng: np.random.Gene
         start = int(rng.integers(0, max(1, steps - config.crop_steps + 1)))
         stop = min(steps, start + config.crop_steps)
         n = stop - start
-        mel[row, :MELS_PER_STEP * n] = example.mel[MELS_PER_STEP * start:MELS_PER_STEP * stop]
+        mel[row, :per_step * n] = heard.inputs[index][per_step * start:per_step * stop]
         weights[row, :n] = example.weights[start:stop]
         phones[row, :n] = example.phones[start:stop]
         mask[row, :n] = 1.0
         if augment:
-            _spec_augment(mel[row, :MELS_PER_STEP * n], config, rng)
+            _spec_augment(mel[row, :per_step * n], config, rng, warp=heard.model.ears == "mel")
     return (torch.from_numpy(mel), torch.from_numpy(weights), torch.from_numpy(phones), torch.from_numpy(mask))
 
 
-def _spec_augment(mel: np.ndarray, config: TrainConfig, rng: np.random.Generator) -> None:
-    if config.mel_warp:
+def _spec_augment(mel: np.ndarray, config: TrainConfig, rng: np.random.Generator, warp: bool = True) -> None:
+    """Masks in time and feature; on log-mel also a warp of the frequency axis (VTLP)."""
+    if config.mel_warp and warp:
         bins = np.arange(mel.shape[1], dtype=np.float64)
         source = np.clip(bins * rng.uniform(1 - config.mel_warp, 1 + config.mel_warp), 0, mel.shape[1] - 1)
         low = np.floor(source).astype(int)
@@ -196,7 +223,7 @@ def batch_loss(model: Audio2Motion, batch, config: TrainConfig) -> tuple[torch.T
     return loss, total
 
 
-def validate(model: Audio2Motion, held: list[Example], config: TrainConfig) -> dict[str, float]:
+def validate(model: Audio2Motion, held: Heard, config: TrainConfig) -> dict[str, float]:
     rng = np.random.default_rng(12345)
     model.eval()
     with torch.no_grad():
@@ -223,10 +250,11 @@ def train(
     if config.threads:
         torch.set_num_threads(config.threads)
     corpora = [Path(corpus)] if isinstance(corpus, (str, Path)) else [Path(c) for c in corpus]
-    examples = [e for directory in corpora for e in read_corpus(directory)]
-    train_set, held = split(examples)
-    if not held:
-        raise ValueError(f"{' + '.join(map(str, corpora))}: too few utterances ({len(examples)}) for a held-out split")
+    heard = hear_corpus(corpora, model_config)
+    train_set, held = heard.split()
+    if not held.examples:
+        raise ValueError(f"{' + '.join(map(str, corpora))}: too few utterances ({len(heard.examples)}) "
+                         "for a held-out split")
     torch.manual_seed(config.seed)
     model = Audio2Motion(model_config)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -242,10 +270,10 @@ def train(
         step = saved["step"]
         log.info("resumed at step %d", step)
     else:
-        model.feature_scale.copy_(feature_scale(train_set, model))
-        log.info("corpus %s: %d train / %d held-out utterances, %.2f h; model %.2f M parameters; %s",
-                 " + ".join(map(str, corpora)), len(train_set), len(held),
-                 sum(len(e.weights) for e in examples) / 50 / 3600,
+        model.feature_scale.copy_(feature_scale(train_set))
+        log.info("corpus %s (%s ears): %d train / %d held-out utterances, %.2f h; model %.2f M parameters; %s",
+                 " + ".join(map(str, corpora)), model_config.ears, len(train_set.examples), len(held.examples),
+                 sum(len(e.weights) for e in heard.examples) / 50 / 3600,
                  sum(p.numel() for p in model.parameters()) / 1e6, json.dumps(asdict(config)))
     model.train()
     bar = tqdm(total=config.steps, initial=step, desc="train audio2motion", unit="step", disable=not progress)

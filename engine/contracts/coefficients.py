@@ -126,13 +126,18 @@ class Coefficients:
     (the subject's left), positive roll = head tilts counter-clockwise in the
     image.
 
-    Equality (``==``) is exact: same arrays bit for bit, fps and start_frame.
+    ``source`` names what made them (e.g. ``audio2motion:whisper``, the
+    ears audio2motion heard with): files keep it, slices and joins carry it.
+
+    Equality (``==``) is exact: same arrays bit for bit, fps and start_frame
+    (``source`` is provenance, not data, and does not count).
     """
 
     blendshapes: np.ndarray
     pose: np.ndarray
     fps: Fraction
     start_frame: int = 0
+    source: str = ""
 
     def __post_init__(self) -> None:
         blendshapes = _as_float32_matrix("blendshapes", self.blendshapes, ARKIT_NAMES)
@@ -155,6 +160,8 @@ class Coefficients:
         object.__setattr__(self, "pose", pose)
         object.__setattr__(self, "fps", parse_fps(self.fps))
         object.__setattr__(self, "start_frame", check_count(self.start_frame, "start_frame"))
+        if not isinstance(self.source, str):
+            raise ValueError(f"source must be a string, got {type(self.source).__name__}")
 
     # ----------------------------------------------------------- construction
     @classmethod
@@ -208,6 +215,7 @@ class Coefficients:
             np.concatenate([c.pose for c in filled]),
             filled[0].fps,
             filled[0].start_frame,
+            filled[0].source,
         )
 
     # -------------------------------------------------------------- inspection
@@ -248,6 +256,7 @@ class Coefficients:
             self.pose[first:last],
             self.fps,
             self.start_frame + first,
+            self.source,
         )
 
     def __getitem__(self, key: builtins.slice) -> Coefficients:
@@ -321,6 +330,7 @@ def save_npz(coeffs: Coefficients, path: PathLike) -> None:
             start_frame=np.int64(coeffs.start_frame),
             blendshape_names=np.array(ARKIT_NAMES),
             pose_names=np.array(POSE_NAMES),
+            source=np.array(coeffs.source),
         )
 
 
@@ -335,6 +345,7 @@ def load_npz(path: PathLike) -> Coefficients:
             if missing:
                 raise ValueError(f"lacks {', '.join(missing)}")
             arrays = {k: data[k] for k in keys}
+            source = str(data["source"]) if "source" in data.files else ""
     except (OSError, EOFError, zipfile.BadZipFile, ValueError) as exc:
         raise ValueError(f"{os.fspath(path)}: not a coefficients .npz ({_one_line(exc)})") from None
     if arrays["blendshape_names"].tolist() != list(ARKIT_NAMES):
@@ -344,7 +355,7 @@ def load_npz(path: PathLike) -> Coefficients:
     start = arrays["start_frame"]
     if start.shape != ():
         raise ValueError(f"{os.fspath(path)}: start_frame must be a scalar, got {start.shape}")
-    return Coefficients(arrays["blendshapes"], arrays["pose"], arrays["fps"], start[()])
+    return Coefficients(arrays["blendshapes"], arrays["pose"], arrays["fps"], start[()], source)
 
 
 # ------------------------------------------------------------------------ json
@@ -366,6 +377,7 @@ def to_json_dict(coeffs: Coefficients) -> dict[str, Any]:
             n: _float_list(coeffs.blendshapes[:, i]) for i, n in enumerate(ARKIT_NAMES)
         },
         "pose": {n: _float_list(coeffs.pose[:, i]) for i, n in enumerate(POSE_NAMES)},
+        "source": coeffs.source,
     }
 
 
@@ -415,7 +427,14 @@ def from_json_dict(doc: Any) -> Coefficients:
         _named_columns(doc, "pose", "pose_names", POSE_NAMES),
         doc["fps"],
         doc["start_frame"],
+        _source(doc.get("source", "")),
     )
+
+
+def _source(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"coefficients JSON: source must be a string, got {type(value).__name__}")  # noqa: TRY004
+    return value
 
 
 def save_json(coeffs: Coefficients, path: PathLike) -> None:

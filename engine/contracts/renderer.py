@@ -32,6 +32,11 @@ class Renderer(Protocol):
     def motion_weights(self) -> dict | None:
         """Its avatar's own audio2motion checkpoint (fine-tuned at enrollment); None: the shipped weights."""
 
+    @property
+    def calibrated_on(self) -> str | None:
+        """The audio2motion (``ears:digest``, see ``model_identity``) its calibration was fitted on;
+        None: no calibration (any audio2motion drives it)."""
+
     def sequence(self) -> object | None:
         """A new sequence's drawing state (None: the renderer keeps none): what a session or a render passes
         back with each of its frames, in order, so a frame may depend on the ones drawn before it."""

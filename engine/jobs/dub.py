@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from talkinghead.audio2motion.ears import AUTO
 from talkinghead.contracts.audio_io import AUDIO_OUT_RATE
 from talkinghead.contracts.coefficients import Coefficients
 from talkinghead.contracts.frame import Frame
@@ -55,6 +56,7 @@ class DubConfig:
     tail: str = "rest"  # speech shorter than the video: the rest rests closed, or keeps its own mouth and sound
     watermark: bool = False  # a visible "AI-generated" label
     lookahead_ms: int = 100
+    ears: str = AUTO  # audio2motion's ears (see RenderConfig.ears)
     backend: str = "torch"
     device: str = "cpu"
     batch: int = 8  # frames drawn at once
@@ -113,7 +115,8 @@ class Dubbing:
             self.fit = avatar_mouth_fit(loaded)
         else:
             self.fit = fit_mouth(video, self.track, video_speech, preset=config.preset, device=config.device,
-                                 config=config.standard, progress=progress, usable=found.reasons == NONE)
+                                 config=config.standard, progress=progress, usable=found.reasons == NONE,
+                                 ears=config.ears)
         self.times, self.durations, self.time_base = _frame_times(video, self.track.num_frames, self.info.fps)
         speech_seconds = Fraction(len(self.samples), self.rate)
         held = max(2, config.stretch_memory_mb * 2**20 // (self.info.width * self.info.height * 3))
@@ -128,14 +131,16 @@ class Dubbing:
 
     def _drive(self, text: str | None) -> Coefficients:
         """The new speech's coefficients at the video's nominal rate, silence-padded to the output's end."""
-        from talkinghead.jobs.render import RenderConfig, drive
+        from talkinghead.jobs.render import RenderConfig, drive, motion_model
 
         fps = self.info.fps
         padded = np.zeros(max(len(self.samples), int(np.ceil(self.plan.duration * self.rate))), np.float32)
         padded[: len(self.samples)] = self.samples
         config = RenderConfig(fps=fps, lookahead_ms=self.config.lookahead_ms)
         if text is None:
-            return drive(padded, self.rate, config, idle_motion=False, model=self.fit.motion_model)
+            model = self.fit.motion_model or motion_model(self.config.ears, None, self.fit.calibrated_on,
+                                                          str(self.video))
+            return drive(padded, self.rate, config, idle_motion=False, model=model)
         from talkinghead.audio2motion.align import text_coefficients
         from talkinghead.audio2motion.motion import MotionConfig, apply_motion
 
@@ -246,7 +251,7 @@ class Dubbing:
         info, plan = self.info, self.plan
         base = self.time_base
         mark = make_watermark(info.width, info.height) if self.config.watermark else None
-        metadata = {"comment": SYNTHETIC_TAG, "description": SYNTHETIC_TAG}
+        metadata = {"comment": SYNTHETIC_TAG, "description": f"{SYNTHETIC_TAG} Mouth driven by {self.coefficients.source}."}
         drawn = 0
         with _staging(output) as staging:
             self._stage(3, f"synthesis and encoding -> {output.name}")

@@ -25,7 +25,14 @@ import numpy as np
 from tqdm import tqdm
 
 from talkinghead.audio2motion.animate import animate
-from talkinghead.audio2motion.model import Audio2Motion, from_checkpoint, load_model, to_checkpoint
+from talkinghead.audio2motion.ears import AUTO, choose_ears
+from talkinghead.audio2motion.model import (
+    Audio2Motion,
+    from_checkpoint,
+    load_model,
+    model_identity,
+    to_checkpoint,
+)
 from talkinghead.audio2motion.training.finetune import finetune_articulation
 from talkinghead.contracts.audio_io import load_audio
 from talkinghead.contracts.face_model import FaceModel, interocular, lip_gap
@@ -63,13 +70,17 @@ class MouthFit:
     motion_model: Audio2Motion | None
     frames: int  # enrollment frames (from the track's first)
     bank: NativeBank | None = None  # the retrieval preset's lower faces at native resolution
+    calibrated_on: str = "mel"  # the audio2motion (model_identity) whose output the calibration maps
 
 
 def fit_mouth(path: str | Path, track: Track, audio: str | Path | None = None, frames: int | None = None,
               preset: str = DEFAULT_PRESET, device: str = "cpu", work_dir: str | Path | None = None,
               config: StandardConfig = StandardConfig(), finetune_audio2motion: bool = False,
-              progress: bool = True, usable: np.ndarray | None = None) -> MouthFit:
+              progress: bool = True, usable: np.ndarray | None = None, ears: str = AUTO) -> MouthFit:
     """Fit the calibration, mouth bank and (``standard``) the lower-face network on ``track``'s first ``frames``.
+
+    ``ears``: the audio2motion whose output the calibration maps (``auto``:
+    Whisper where installed); the avatar records it, and only that model drives it.
 
     The video's frames are streamed (one decode pass), never all held.
     ``usable`` (T,) bool: frames the retrieval bank may take mouths from (a
@@ -86,7 +97,7 @@ def fit_mouth(path: str | Path, track: Track, audio: str | Path | None = None, f
         raise ValueError(f"enrollment needs the video's speech for calibration: {error} (use --audio)") from None
     limit = track.num_frames if frames is None else min(frames, track.num_frames)
     samples = samples[: int(limit / track.fps * rate)]
-    model = load_model()
+    model = load_model(ears=choose_ears(ears))
     predicted = animate(model, samples, rate, track.fps, 100).blendshapes
     n = min(len(predicted), limit)
     predicted, tracked = predicted[:n], track.blendshapes[:n]
@@ -132,7 +143,7 @@ def fit_mouth(path: str | Path, track: Track, audio: str | Path | None = None, f
                              f"drawing ({quick_error:.1f}) on its own examples; use --preset quick")
         lower_face = LowerFaceModel(net, region, references)
     return MouthFit(calibration, estimate.lag, estimate.confident, mouths, lower_face, motion_model, n,
-                    None if cutter is None else cutter.bank())
+                    None if cutter is None else cutter.bank(), model_identity(motion_model or model))
 
 
 def track_for_enrollment(path: str | Path, work_dir: str | Path | None = None, progress: bool = True) -> Track:
@@ -154,7 +165,7 @@ def enroll_video(path: str | Path, audio: str | Path | None = None, frames: int 
                  preset: str = DEFAULT_PRESET, device: str = "cpu", max_minutes: float | None = None,
                  track: Track | None = None, work_dir: str | Path | None = None,
                  config: StandardConfig = StandardConfig(), finetune_audio2motion: bool = False,
-                 progress: bool = True) -> VideoAvatar:
+                 progress: bool = True, ears: str = AUTO) -> VideoAvatar:
     """Make a video avatar from a talking video and its speech (needs the ``track`` extra).
 
     ``audio``: the speech as its own file, when the video has no audio track
@@ -165,7 +176,7 @@ def enroll_video(path: str | Path, audio: str | Path | None = None, frames: int 
     (running again resumes from them). ``preset`` ``standard`` trains the
     lower-face network on ``device``. ``finetune_audio2motion``: also fit
     audio2motion's articulation layer to this video's mouth (short videos
-    overfit; off by default).
+    overfit; off by default). ``ears``: see :func:`fit_mouth`.
     """
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
@@ -189,7 +200,8 @@ def enroll_video(path: str | Path, audio: str | Path | None = None, frames: int 
         print(coverage.summary(), file=sys.stderr)
     for line in coverage.warnings():
         print(f"talkinghead: warning: {path}: {line}", file=sys.stderr)
-    fit = fit_mouth(path, track, audio, limit, preset, device, work_dir, config, finetune_audio2motion, progress)
+    fit = fit_mouth(path, track, audio, limit, preset, device, work_dir, config, finetune_audio2motion, progress,
+                    ears=ears)
     n = fit.frames
     loop = base_loop(track.landmarks[:n], track.fps)
     window = np.unique(loop)
@@ -202,7 +214,7 @@ def enroll_video(path: str | Path, audio: str | Path | None = None, frames: int 
         track.pose[window], track.neutral, np.searchsorted(window, loop), track.fps, fit.calibration,
         fit.av_offset, fit.av_offset_trusted, fit.mouths, np.stack([views[k].transform for k in window]),
         fit.lower_face, None if fit.motion_model is None else to_checkpoint(fit.motion_model), fit.bank,
-        dataclasses.asdict(coverage),
+        dataclasses.asdict(coverage), fit.calibrated_on,
     )
 
 
@@ -210,6 +222,6 @@ def avatar_mouth_fit(avatar: VideoAvatar) -> MouthFit:
     """The person's mouth as enrollment fitted it, to redraw other frames of them (a dub)."""
     motion_model = None if avatar.motion_weights is None else from_checkpoint(avatar.motion_weights, "avatar")
     return MouthFit(avatar.calibration, avatar.av_offset, avatar.av_offset_trusted, avatar.mouths,
-                    avatar.lower_face, motion_model, len(avatar.mouths.keys), avatar.bank)
+                    avatar.lower_face, motion_model, len(avatar.mouths.keys), avatar.bank, avatar.calibrated_on)
 
 

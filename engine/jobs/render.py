@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from talkinghead.audio2motion.ears import AUTO
 from talkinghead.audio2motion.model import Audio2Motion, from_checkpoint
 from talkinghead.contracts.audio_io import AUDIO_OUT_RATE
 from talkinghead.contracts.clock import FrameClock
@@ -40,18 +41,40 @@ class RenderConfig:
     seed: int = 0  # blinks and idle head motion
     backend: str = "torch"  # a standard video avatar's network: torch or onnx
     device: str = "cpu"  # cpu or cuda
+    ears: str = AUTO  # audio2motion's ears: mel, whisper, or auto (an avatar's calibration's, else whisper if installed)
+
+
+def motion_model(ears: str = AUTO, own: dict | None = None, calibrated_on: str | None = None,
+                 avatar: str = "the avatar") -> Audio2Motion:
+    """The audio2motion that drives an avatar: its own fine-tuned weights (``own``), else the shipped
+    weights of ``ears``; ``auto`` means the ears its calibration was fitted on, else Whisper where
+    installed. A model its calibration was not fitted on is a one-line error."""
+    from talkinghead.audio2motion.ears import choose_ears
+    from talkinghead.audio2motion.model import check_calibrated_on, load_model
+
+    if own is not None:
+        model = from_checkpoint(own, f"{avatar}'s audio2motion")
+        if ears not in (AUTO, model.config.ears):
+            raise ValueError(f"{avatar} carries its own audio2motion, which hears with {model.config.ears}: "
+                             f"choose --ears {model.config.ears} or re-enroll")
+        return model
+    if ears == AUTO and calibrated_on is not None:
+        ears = calibrated_on.partition(":")[0]
+    model = load_model(ears=choose_ears(ears))
+    check_calibrated_on(model, calibrated_on, avatar)
+    return model
 
 
 def drive(samples: np.ndarray, rate: int, config: RenderConfig, idle_motion: bool = True,
           model: Audio2Motion | None = None) -> Coefficients:
     """audio2motion plus the motion layer; ``idle_motion``: blinks and head motion (a still photo
-    needs them; a video avatar has its own from its base frames). ``model``: an avatar's own
-    fine-tuned audio2motion (default: the shipped one)."""
+    needs them; a video avatar has its own from its base frames). ``model``: the audio2motion
+    (default: :func:`motion_model` of ``config.ears``)."""
     from talkinghead.audio2motion.animate import animate
-    from talkinghead.audio2motion.model import load_model
     from talkinghead.audio2motion.motion import MotionConfig, apply_motion
 
-    coefficients = animate(model or load_model(), samples, rate, config.fps, config.lookahead_ms)
+    model = model or motion_model(config.ears)
+    coefficients = animate(model, samples, rate, config.fps, config.lookahead_ms)
     motion = MotionConfig.from_knobs(config.lookahead_ms, idle_motion)
     return apply_motion(coefficients, samples, rate, motion, seed=config.seed)
 
@@ -65,10 +88,9 @@ def animate_file(audio: str | Path, config: RenderConfig = RenderConfig(),
     return drive(samples, rate, config, idle_motion)
 
 
-def own_motion_model(renderer: Renderer) -> Audio2Motion | None:
-    """The renderer's avatar's own audio2motion (fine-tuned at enrollment), if it has one."""
-    weights = renderer.motion_weights
-    return None if weights is None else from_checkpoint(weights, "the avatar's audio2motion")
+def renderer_motion_model(renderer: Renderer, ears: str = AUTO, avatar: str = "the avatar") -> Audio2Motion:
+    """:func:`motion_model` for the avatar ``renderer`` draws."""
+    return motion_model(ears, renderer.motion_weights, renderer.calibrated_on, avatar)
 
 
 def render_file(audio: str | Path, output: str | Path, avatar: str | Path | None = None,
@@ -88,7 +110,8 @@ def render_file(audio: str | Path, output: str | Path, avatar: str | Path | None
     loaded = load_avatar(avatar, config.backend, config.device)
     renderer = avatar_renderer(loaded)
     if coefficients is None:
-        driving = drive(samples, rate, config, renderer.idle_motion, own_motion_model(renderer))
+        driving = drive(samples, rate, config, renderer.idle_motion,
+                        renderer_motion_model(renderer, config.ears, str(avatar or "the built-in avatar")))
     else:
         driving = Coefficients.load(coefficients)
         config = dataclasses.replace(config, fps=driving.fps)
@@ -100,8 +123,10 @@ def render_file(audio: str | Path, output: str | Path, avatar: str | Path | None
             "make the coefficients from the same audio"
         )
     driving = Coefficients(_fit_length(driving.blendshapes, frames), _fit_length(driving.pose, frames),
-                           config.fps)
-    with VideoWriter(output, config.fps, renderer.size, resample(samples, rate, AUDIO_OUT_RATE), AUDIO_OUT_RATE) as out:
+                           config.fps, source=driving.source)
+    metadata = {"comment": f"talkinghead render; face driven by {driving.source or 'coefficients'}"}
+    with VideoWriter(output, config.fps, renderer.size, resample(samples, rate, AUDIO_OUT_RATE), AUDIO_OUT_RATE,
+                     metadata=metadata) as out:
         with tqdm(total=frames, desc=f"render {Path(output).name}", unit="frame", disable=not progress) as bar:
             for batch in drawn_frames(renderer, driving, clock, len(samples), config.batch):
                 out.write(np.stack([frame.image for frame in batch]))

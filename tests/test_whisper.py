@@ -1,0 +1,182 @@
+"""Whisper ears: the encoder's time grid and windows, the model file's check, the network on Whisper
+features, which ears made a result (coefficients, avatars) and the one-line errors around them."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+
+from talkinghead.audio2motion import ears as ears_module
+from talkinghead.audio2motion.animate import StreamingAnimator, animate
+from talkinghead.audio2motion.ears import choose_ears
+from talkinghead.audio2motion.model import (
+    WHISPER_DIM,
+    Audio2Motion,
+    ModelConfig,
+    check_calibrated_on,
+    model_identity,
+    save_model,
+)
+from talkinghead.contracts.coefficients import Coefficients
+
+TINY = ModelConfig.for_ears("whisper")
+SMALL = ModelConfig(dim=32, layers=2, heads=2, context_steps=16, dropout=0.0, ears="whisper", norm_window=0)
+needs_whisper = pytest.mark.skipif(not ears_module.whisper_installed(), reason="the `whisper` extra is not installed")
+
+
+def speech_like(seconds: float, sample_rate: int = 16000, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    n = int(seconds * sample_rate)
+    envelope = (np.sin(np.arange(n) / sample_rate * 2 * np.pi * 3) > 0).astype(np.float32)
+    return (rng.standard_normal(n) * 0.1 * envelope).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    if not ears_module.whisper_installed():
+        pytest.skip("the `whisper` extra is not installed")
+    from talkinghead.audio2motion.whisper import shared_encoder
+
+    return shared_encoder()
+
+
+def test_config_for_whisper_ears():
+    assert TINY.ears == "whisper" and TINY.frames_per_step == 1 and TINY.feature_dim == WHISPER_DIM
+    assert TINY.norm_window == 0 and TINY.silence == 0.0
+    with pytest.raises(ValueError, match="ears must be one of"):
+        ModelConfig(ears="wav2vec")
+
+
+def test_whisper_ears_network_streams_as_it_runs_whole():
+    torch.manual_seed(0)
+    model = Audio2Motion(SMALL).eval()
+    features = torch.randn(1, 60, WHISPER_DIM)
+    with torch.no_grad():
+        whole, _ = model(features)
+        first, state = model(features[:, :23])
+        second, _ = model(features[:, 23:], state)
+    assert whole.shape == (1, 60, SMALL.max_lookahead_steps + 1, SMALL.head_width)
+    assert torch.allclose(torch.cat([first, second], 1), whole, atol=1e-5)
+
+
+@needs_whisper
+def test_log_mel_is_whispers_own():
+    from talkinghead.audio2motion.whisper import whisper_log_mel
+
+    mel = whisper_log_mel(speech_like(1.0))
+    assert mel.shape == (80, 100)
+    # Whisper clamps at 8 (log10 units) below the window's peak, then maps x -> (x + 4) / 4
+    assert mel.max() - mel.min() <= 2.0 + 1e-6
+
+
+@needs_whisper
+def test_frames_lie_on_the_global_20ms_grid(encoder):
+    from talkinghead.audio2motion.whisper import Windowing, step_features, steps_for
+
+    audio = speech_like(3.3)
+    frames = encoder.frames(audio, Windowing(30.0, 20.0))
+    assert frames.shape == (steps_for(len(audio)) + 1, WHISPER_DIM) and steps_for(len(audio)) == 165
+    assert step_features(frames).shape == (165, WHISPER_DIM)
+    # one window holding the whole (padded) signal is exactly the encoder on it
+    padded = np.pad(audio, (0, len(frames) * 320 - len(audio)))
+    assert np.allclose(frames, encoder.encode(padded), atol=1e-5)
+
+
+@needs_whisper
+def test_each_frame_comes_from_the_window_whose_centre_is_nearest(encoder):
+    from talkinghead.audio2motion.whisper import Windowing
+
+    audio = speech_like(5.0)
+    windowing = Windowing(2.0, 1.0)  # windows [0, 2), [1, 3), ... s; centres 1, 2, 3 ... s
+    frames = encoder.frames(audio, windowing)
+    second = encoder.encode(audio[16000:48000])  # the window [1, 3) s: frames 50..149
+    # frames 75..124 (1.5 s to 2.5 s) are nearest its centre at 2 s
+    assert np.allclose(frames[75:125], second[25:75], atol=1e-5)
+    assert not np.allclose(frames[74], second[24], atol=1e-3)
+
+
+@needs_whisper
+def test_encoder_windows_must_be_whole_frames(encoder):
+    with pytest.raises(ValueError, match="whole 20 ms frames"):
+        encoder.encode(np.zeros(1000, np.float32))
+
+
+def test_windowing_is_checked():
+    from talkinghead.audio2motion.whisper import Windowing
+
+    with pytest.raises(ValueError, match="multiple of 20 ms"):
+        Windowing(1.01, 0.5)
+    with pytest.raises(ValueError, match="leaves gaps"):
+        Windowing(1.0, 2.0)
+
+
+def test_a_changed_model_file_is_refused(tmp_path):
+    from talkinghead.audio2motion.whisper import WhisperUnavailable, _verified
+
+    (tmp_path / "model.bin").write_bytes(b"not whisper")
+    with pytest.raises(WhisperUnavailable, match="SHA-256"):
+        _verified(tmp_path)
+
+
+@needs_whisper
+def test_animate_with_whisper_ears_records_them():
+    torch.manual_seed(0)
+    model = Audio2Motion(SMALL).eval()
+    audio = speech_like(1.37, 22050)
+    out = animate(model, audio, 22050, 25, 40)
+    assert len(out) == 35  # ceil(1.37 * 25)
+    assert out.source == "audio2motion:whisper"
+
+
+def test_live_sessions_refuse_whisper_ears_for_now():
+    model = Audio2Motion(SMALL).eval()
+    with pytest.raises(ValueError, match="offline only"):
+        StreamingAnimator(model, 16000, 25, 100)
+
+
+def test_coefficients_keep_their_source(tmp_path):
+    zero = Coefficients.zeros(4, Fraction(25))
+    c = Coefficients(zero.blendshapes, zero.pose, zero.fps, 0, "audio2motion:whisper")
+    for name in ("c.npz", "c.json"):
+        c.save(tmp_path / name)
+        assert Coefficients.load(tmp_path / name).source == "audio2motion:whisper"
+    assert c[1:3].source == "audio2motion:whisper"
+    assert Coefficients.concat([c[:2], c[2:]]).source == "audio2motion:whisper"
+    assert Coefficients.zeros(2, 25).source == ""
+
+
+def test_identity_names_ears_and_weights(tmp_path):
+    torch.manual_seed(0)
+    model = Audio2Motion(SMALL).eval()
+    identity = model_identity(model)
+    assert identity.startswith("whisper:") and len(identity) == len("whisper:") + 12
+    save_model(model, tmp_path / "a2m.pt")
+    from talkinghead.audio2motion.model import load_model
+
+    assert model_identity(load_model(tmp_path / "a2m.pt")) == identity  # as saved, so loading keeps it
+    torch.manual_seed(1)
+    assert model_identity(Audio2Motion(SMALL)) != identity
+
+
+def test_calibration_mismatch_is_one_line():
+    torch.manual_seed(0)
+    model = Audio2Motion(SMALL).eval()
+    check_calibrated_on(model, None)
+    check_calibrated_on(model, "whisper")  # a bundle that recorded no digest: the ears must agree
+    check_calibrated_on(model, model_identity(model))
+    for other in ("mel", "mel:0123456789ab", "whisper:0123456789ab"):
+        with pytest.raises(ValueError, match="was calibrated on audio2motion") as error:
+            check_calibrated_on(model, other, "avatar x")
+        assert "\n" not in str(error.value)
+
+
+def test_auto_ears_fall_back_to_mel_with_a_notice(monkeypatch):
+    said = []
+    monkeypatch.setattr(ears_module, "whisper_installed", lambda: False)
+    assert choose_ears("auto", said.append) == "mel" and len(said) == 1 and "whisper" in said[0]
+    monkeypatch.setattr(ears_module, "whisper_installed", lambda: True)
+    assert choose_ears("auto", said.append) == "whisper" and len(said) == 1
+    assert choose_ears("mel") == "mel"
+    with pytest.raises(ValueError, match="ears must be one of"):
+        choose_ears("ears")
