@@ -23,7 +23,6 @@ import torch
 
 from talkinghead.audio2motion.features import StreamingFrontEnd
 from talkinghead.audio2motion.model import (
-    MELS_PER_STEP,
     STEP_OFFSET,
     STEPS_PER_SECOND,
     ModelConfig,
@@ -99,13 +98,19 @@ class StreamingAnimator:
     """``push(pcm) -> Coefficients`` of the frames that became final; ``flush()`` ends the stream."""
 
     def __init__(self, model: MotionNetwork, sample_rate: int, fps: RateLike = 30, lookahead_ms: int = 100) -> None:
-        if model.config.ears != "mel":
-            raise ValueError(f"live sessions hear with the mel model for now; {model.config.ears} ears are offline only")
+        config = model.config
+        if config.ears == "whisper" and config.live_windowing is None:
+            raise ValueError("this Whisper head was trained on full windows: offline only (stream with a live head)")
         self.model = _ready(model)
         self.clock = FrameClock(sample_rate, as_fraction(fps, "fps"))
         self.lookahead = lookahead_steps(model, lookahead_ms)
-        self._front = StreamingFrontEnd(sample_rate)
-        self._mel = np.zeros((0, model.config.n_mels), np.float32)
+        if config.ears == "whisper":
+            from talkinghead.audio2motion.whisper import WhisperStream, shared_encoder
+
+            self._front = WhisperStream(sample_rate, config.live_windowing, shared_encoder())
+        else:
+            self._front = StreamingFrontEnd(sample_rate)
+        self._mel = np.zeros((0, config.feature_dim), np.float32)
         self._state = None
         self._trunk_steps = 0
         self._values = np.zeros((0, NUM_BLENDSHAPES + NUM_POSE), np.float32)  # steps not yet passed
@@ -125,7 +130,7 @@ class StreamingAnimator:
             return 0
         position = (Fraction(2 * n_frames - 1, 2) / self.fps - STEP_OFFSET) * STEPS_PER_SECOND
         steps = max(2, position.numerator // position.denominator + 2)  # frames_covered(steps) >= n_frames
-        return self._front.input_needed((steps + self.lookahead) * MELS_PER_STEP)
+        return self._front.input_needed((steps + self.lookahead) * self.model.config.frames_per_step)
 
     def push(self, pcm: np.ndarray) -> Coefficients:
         if self._closed:
@@ -139,14 +144,17 @@ class StreamingAnimator:
         if self._closed:
             raise ValueError("flush() called twice")
         self._closed = True
-        mel = np.concatenate([self._mel, self._front.flush()])
-        self._mel = np.zeros((0, mel.shape[1]), np.float32)
-        self._feed(pad_for_lookahead(mel, self.lookahead))
+        if self.model.config.ears == "whisper":  # the look-ahead's padding heard as silence after the speech
+            self._feed(self._front.flush(self.lookahead))
+        else:
+            mel = np.concatenate([self._mel, self._front.flush()])
+            self._mel = np.zeros((0, mel.shape[1]), np.float32)
+            self._feed(pad_for_lookahead(mel, self.lookahead))
         return self._emit(self.clock.frames_for(self._received))
 
     def _feed(self, mel: np.ndarray) -> None:
         mel = np.concatenate([self._mel, mel])
-        whole = len(mel) - len(mel) % MELS_PER_STEP
+        whole = len(mel) - len(mel) % self.model.config.frames_per_step
         self._mel = mel[whole:]
         if whole == 0:
             return
@@ -188,15 +196,19 @@ def animate(
 def hear(config: ModelConfig, audio: np.ndarray, sample_rate: int, lookahead: int) -> np.ndarray:
     """What the network hears of a whole utterance, with ``lookahead`` steps of silence after it.
 
-    Mel ears: the streaming front end's log-mel. Whisper ears: the encoder's
-    offline windows (:data:`~talkinghead.audio2motion.whisper.OFFLINE_WINDOW`),
+    Mel ears: the streaming front end's log-mel. Whisper ears: the live
+    windows a streaming head was trained on (what a live session computes),
+    else the encoder's offline windows
+    (:data:`~talkinghead.audio2motion.whisper.OFFLINE_WINDOW`, offline only);
     the padding heard as what it is, silence after the speech.
     """
     if config.ears == "whisper":
-        from talkinghead.audio2motion.whisper import FRAME_SAMPLES, shared_encoder, step_features
+        from talkinghead.audio2motion.whisper import FRAME_SAMPLES, live_step_features, shared_encoder, step_features
 
         speech = resample(audio, sample_rate, FEATURE_RATE)
         steps = -(-len(speech) // FRAME_SAMPLES) + lookahead
+        if config.live_windowing is not None:
+            return live_step_features(speech, config.live_windowing, shared_encoder(), steps)
         speech = np.pad(speech, (0, steps * FRAME_SAMPLES - len(speech)))
         return step_features(shared_encoder().frames(speech))
     return pad_for_lookahead(log_mel(audio, sample_rate), lookahead)

@@ -48,6 +48,7 @@ from torch import nn
 
 from talkinghead.audio2motion.articulation import viseme_weights
 from talkinghead.audio2motion.ears import EARS
+from talkinghead.audio2motion.whisper import WHISPER_DIM, LiveWindowing
 from talkinghead.audio2motion.phones import PHONES
 from talkinghead.contracts.arkit import NUM_BLENDSHAPES, NUM_POSE
 
@@ -55,7 +56,6 @@ STEPS_PER_SECOND = Fraction(50)
 STEP_OFFSET = Fraction(1, 100)  # step s is at 0.01 + 0.02 s seconds (centre of mel frame 2s+1)
 MELS_PER_STEP = 2
 SILENT_MEL = math.log(1e-6)  # the front end's log-mel of digital silence, used for padding
-WHISPER_DIM = 384  # Whisper tiny.en's encoder width (:mod:`.whisper`)
 
 
 @dataclass(frozen=True)
@@ -76,10 +76,21 @@ class ModelConfig:
     # normalised), or "whisper", one Whisper tiny.en encoder frame per step
     # (already normalised by the encoder; ``norm_window`` is then 0).
     ears: str = "mel"
+    # Whisper ears only: the live windows (frames) the head was trained on; 0: full offline windows
+    # (offline work only: such a head cannot stream).
+    live_window: int = 0
+    live_hop: int = 0
 
     def __post_init__(self) -> None:
         if self.ears not in EARS:
             raise ValueError(f"ears must be one of {', '.join(EARS)}, got {self.ears!r}")
+        if self.live_hop:
+            LiveWindowing(self.live_window, self.live_hop)  # checks them
+
+    @property
+    def live_windowing(self) -> LiveWindowing | None:
+        """The live windows of a Whisper head that streams; None for full windows (and for mel ears)."""
+        return LiveWindowing(self.live_window, self.live_hop) if self.ears == "whisper" and self.live_hop else None
 
     @classmethod
     def for_ears(cls, ears: str) -> ModelConfig:

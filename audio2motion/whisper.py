@@ -30,9 +30,9 @@ import librosa
 import numpy as np
 import torch
 
-from talkinghead.audio2motion.model import WHISPER_DIM
 from talkinghead.contracts.audio_io import FEATURE_RATE
 
+WHISPER_DIM = 384  # tiny.en's encoder width
 FRAME_SAMPLES = 320  # one encoder frame: 20 ms at 16 kHz
 MEL_HOP = 160
 MEL_FFT = 400
@@ -66,6 +66,36 @@ class Windowing:
 
 
 OFFLINE_WINDOW = Windowing(30.0, 20.0)  # offline only: a frame may hear up to 25 s of the future
+
+
+@dataclass(frozen=True)
+class LiveWindowing:
+    """Windows for live sessions: one ending every ``hop`` frames at the newest audio, ``length`` frames long.
+
+    Window ``m`` ends at global frame ``e = m * hop`` (time ``0.02 e`` s) and
+    holds frames ``[max(0, e - length), e)``. Step ``s`` reads frames ``s`` and
+    ``s + 1`` of the first window that holds both, ``m = ceil((s + 2) / hop)``,
+    so it hears at most ``0.03 + 0.02 (hop - 1)`` s past its own instant: the
+    hop counts toward the look-ahead. A window is encoded once, for the
+    ``hop`` steps it completes.
+    """
+
+    length: int = 50  # frames: 1 s
+    hop: int = 2  # frames: 40 ms
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.hop <= self.length - 2:
+            raise ValueError(f"LiveWindowing needs 1 <= hop <= length - 2 frames, got hop {self.hop}, length {self.length}")
+
+    def window_of(self, step: int) -> int:
+        return -(-(step + 2) // self.hop)
+
+    def steps_of(self, window: int) -> range:
+        return range(max(0, (window - 1) * self.hop - 1), window * self.hop - 1)
+
+    def lookahead_s(self) -> float:
+        """The most a step hears past its own instant."""
+        return 0.03 + 0.02 * (self.hop - 1)
 
 
 class WhisperUnavailable(RuntimeError):
@@ -158,6 +188,87 @@ class WhisperEncoder:
             features = self.encode(padded[start * FRAME_SAMPLES:(start + length) * FRAME_SAMPLES])
             out[low:high] = features[low - start:high - start]
         return out
+
+
+def live_step_features(samples16k: np.ndarray, windowing: LiveWindowing, encoder: WhisperEncoder,
+                       steps: int | None = None) -> np.ndarray:
+    """Whole-signal step features exactly as :class:`WhisperStream` makes them live: ``steps`` of them
+    (default ``ceil(N/320)``), the signal zero-padded past its end as far as their windows reach."""
+    steps = steps_for(len(samples16k)) if steps is None else steps
+    last = windowing.window_of(steps - 1) if steps else 0
+    padded = np.zeros(max(len(samples16k), last * windowing.hop * FRAME_SAMPLES), np.float32)
+    padded[:len(samples16k)] = samples16k
+    out = [_window_steps(padded, 0, m, windowing, encoder) for m in range(1, last + 1)]
+    return np.concatenate(out)[:steps] if out else np.zeros((0, WHISPER_DIM), np.float32)
+
+
+def _window_steps(audio: np.ndarray, audio_start: int, window: int, windowing: LiveWindowing,
+                  encoder: WhisperEncoder) -> np.ndarray:
+    """The step features window ``window`` completes; ``audio`` holds 16 kHz samples from ``audio_start`` on."""
+    end = window * windowing.hop
+    start = max(0, end - windowing.length)
+    frames = encoder.encode(audio[start * FRAME_SAMPLES - audio_start:end * FRAME_SAMPLES - audio_start])
+    steps = windowing.steps_of(window)
+    return 0.5 * (frames[steps.start - start:steps.stop - start] + frames[steps.start + 1 - start:steps.stop + 1 - start])
+
+
+class WhisperStream:
+    """Caller audio at any rate -> live step features, chunk by chunk; equals :func:`live_step_features`.
+
+    The resampler to 16 kHz is the project's zero-phase one (its look-ahead
+    adds to the windows' in :meth:`input_needed`).
+    """
+
+    def __init__(self, sample_rate: int, windowing: LiveWindowing, encoder: WhisperEncoder) -> None:
+        from talkinghead.contracts.resample import StreamingResampler
+
+        self.windowing, self.encoder = windowing, encoder
+        self._resampler = StreamingResampler(sample_rate, FEATURE_RATE)
+        self._audio = np.zeros(0, np.float32)  # 16 kHz samples from _audio_start on
+        self._audio_start = 0
+        self._windows = 0  # windows encoded
+        self._done = False
+
+    def input_needed(self, steps: int) -> int:
+        """Caller samples that must arrive (while streaming) before steps ``0..steps-1`` are out."""
+        if steps <= 0:
+            return 0
+        end = self.windowing.window_of(steps - 1) * self.windowing.hop * FRAME_SAMPLES
+        return self._resampler.input_needed(end)
+
+    def push(self, pcm: np.ndarray) -> np.ndarray:
+        if self._done:
+            raise ValueError("push() after flush(): the stream is finished")
+        self._append(self._resampler.push(pcm))
+        return self._encode(self._audio_start + len(self._audio))
+
+    def flush(self, extra_steps: int = 0) -> np.ndarray:
+        """End of stream: the remaining steps of the signal, then ``extra_steps`` of the silence after it."""
+        self._done = True
+        self._append(self._resampler.flush())
+        steps = steps_for(self._audio_start + len(self._audio)) + extra_steps
+        last = self.windowing.window_of(steps - 1) if steps else 0
+        end = last * self.windowing.hop * FRAME_SAMPLES
+        self._append(np.zeros(max(0, end - self._audio_start - len(self._audio)), np.float32))
+        done = self._windows_steps()
+        return self._encode(end)[:max(0, steps - done)]
+
+    def _windows_steps(self) -> int:
+        return self.windowing.steps_of(self._windows).stop if self._windows else 0
+
+    def _append(self, samples: np.ndarray) -> None:
+        self._audio = np.concatenate([self._audio, samples.astype(np.float32)])
+
+    def _encode(self, available: int) -> np.ndarray:
+        w, out = self.windowing, []
+        while (self._windows + 1) * w.hop * FRAME_SAMPLES <= available:
+            self._windows += 1
+            out.append(_window_steps(self._audio, self._audio_start, self._windows, w, self.encoder))
+            keep = max(0, (self._windows + 1) * w.hop - w.length) * FRAME_SAMPLES  # the next window's start
+            drop = keep - self._audio_start
+            if drop > 0:
+                self._audio, self._audio_start = self._audio[drop:], keep
+        return np.concatenate(out) if out else np.zeros((0, WHISPER_DIM), np.float32)
 
 
 def step_features(frames: np.ndarray) -> np.ndarray:

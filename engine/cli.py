@@ -232,9 +232,16 @@ def _train_a2m(args: argparse.Namespace) -> int:
     weights = {"closure_weight": args.closure_weight, "lip_shape_weight": args.lip_shape_weight}
     config = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed, threads=args.threads,
                          **{name: value for name, value in weights.items() if value is not None})
+    import dataclasses
+
     from talkinghead.audio2motion.model import ModelConfig
 
-    train(args.corpus, args.output, config, ModelConfig.for_ears(args.ears), progress=not args.quiet)
+    model = ModelConfig.for_ears(args.ears)
+    if args.live:
+        if args.ears != "whisper":
+            raise ValueError("--live trains a Whisper head on live windows: add --ears whisper")
+        model = dataclasses.replace(model, live_window=args.live[0], live_hop=args.live[1])
+    train(args.corpus, args.output, config, model, progress=not args.quiet)
     return 0
 
 
@@ -448,6 +455,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--ears", choices=("mel", "whisper"), default="mel",
                        help="what the network hears: log-mel, or Whisper tiny.en features (the corpus needs "
                        "their sidecars from scripts/whisper_corpus.py)")
+    train.add_argument("--live", type=int, nargs=2, metavar=("WINDOW", "HOP"),
+                       help="a Whisper head for live sessions, on live windows of WINDOW frames every HOP (20 ms "
+                       "frames; sidecars from scripts/whisper_corpus.py --live WINDOW HOP)")
     train.add_argument("-q", "--quiet", action="store_true")
     train.set_defaults(run=_train_a2m)
     return parser

@@ -44,6 +44,21 @@ def test_shard_round_trip(tmp_path):
         assert a.meta == b.meta
 
 
+def test_shards_keep_their_audio_when_given(tmp_path):
+    rng = np.random.default_rng(1)
+    examples = [synthetic_example(rng, n) for n in (10, 4)]
+    audio = [rng.uniform(-0.5, 0.5, n * 320 - 7).astype(np.float32) for n in (10, 4)]
+    kept = [Example(e.mel, e.weights, e.phones, e.meta, a) for e, a in zip(examples, audio)]
+    write_shard(shard_path(tmp_path, 0), kept)
+    back = read_shard(shard_path(tmp_path, 0), with_audio=True)
+    for a, b in zip(audio, back):
+        assert b.audio is not None and len(b.audio) == len(a) and np.abs(a - b.audio).max() < 1e-4  # int16
+    assert all(e.audio is None for e in read_shard(shard_path(tmp_path, 0)))  # only when asked
+    write_shard(shard_path(tmp_path, 1), examples)
+    with pytest.raises(ValueError, match="kept no audio"):
+        read_shard(shard_path(tmp_path, 1), with_audio=True)
+
+
 def test_example_lengths_must_agree():
     with pytest.raises(ValueError, match="lengths"):
         Example(np.zeros((9, 80), np.float32), np.zeros((5, 52), np.float32), np.zeros(5, int), {})

@@ -129,10 +129,54 @@ def test_animate_with_whisper_ears_records_them():
     assert out.source == "audio2motion:whisper"
 
 
-def test_live_sessions_refuse_whisper_ears_for_now():
+def test_a_full_window_head_cannot_stream():
     model = Audio2Motion(SMALL).eval()
     with pytest.raises(ValueError, match="offline only"):
         StreamingAnimator(model, 16000, 25, 100)
+
+
+LIVE = ModelConfig(dim=32, layers=2, heads=2, context_steps=16, dropout=0.0, ears="whisper", norm_window=0,
+                   live_window=25, live_hop=2)
+
+
+@needs_whisper
+@pytest.mark.parametrize(("sample_rate", "fps", "lookahead_ms"), [(16000, 25, 0), (22050, 30, 100), (8000, 25, 40)])
+def test_live_whisper_streams_as_the_same_windows_run_whole(sample_rate, fps, lookahead_ms):
+    torch.manual_seed(0)
+    model = Audio2Motion(LIVE).eval()
+    audio = speech_like(2.3, sample_rate, seed=1)
+    whole = animate(model, audio, sample_rate, fps, lookahead_ms)
+    animator = StreamingAnimator(model, sample_rate, fps, lookahead_ms)
+    rng, pieces, at = np.random.default_rng(sample_rate), [], 0
+    while at < len(audio):
+        step = int(rng.integers(1, 4000))
+        pieces.append(animator.push(audio[at:at + step]))
+        at += step
+    pieces.append(animator.flush())
+    streamed = Coefficients.concat(pieces)
+    assert len(streamed) == len(whole) == -(-len(audio) * fps // sample_rate)
+    assert np.abs(streamed.blendshapes - whole.blendshapes).max() < 1e-4
+    assert streamed.source == "audio2motion:whisper"
+
+
+@needs_whisper
+def test_live_whisper_lookahead_is_bounded():
+    """Audio later than frame k's span end + the look-ahead (the hop and the step grid counted) leaves frame k as it was."""
+    from talkinghead.audio2motion.whisper import LiveWindowing
+
+    torch.manual_seed(0)
+    model = Audio2Motion(LIVE).eval()
+    fps, rate, lookahead_ms = 25, 16000, 40
+    bound_s = lookahead_ms / 1000 + LiveWindowing(25, 2).lookahead_s()
+    audio = speech_like(2.0, rate, seed=2)
+    base = animate(model, audio, rate, fps, lookahead_ms).blendshapes
+    k = 20  # span [0.8, 0.84) s
+    cut = int(round((0.84 + bound_s) * rate))
+    changed = audio.copy()
+    changed[cut:] = speech_like(2.0, rate, seed=3)[cut:]
+    after = animate(model, changed, rate, fps, lookahead_ms).blendshapes
+    assert np.array_equal(base[:k + 1], after[:k + 1])
+    assert not np.array_equal(base, after)
 
 
 def test_coefficients_keep_their_source(tmp_path):
@@ -180,3 +224,36 @@ def test_auto_ears_fall_back_to_mel_with_a_notice(monkeypatch):
     assert choose_ears("mel") == "mel"
     with pytest.raises(ValueError, match="ears must be one of"):
         choose_ears("ears")
+
+
+@needs_whisper
+def test_corpus_sidecars_cover_every_step_in_order(tmp_path, encoder):
+    from talkinghead.audio2motion.training.corpus import (
+        Example,
+        read_shard,
+        shard_path,
+        write_shard,
+    )
+    from talkinghead.audio2motion.training.whisper_corpus import (
+        read_features,
+        shard_features,
+        write_features,
+    )
+    from talkinghead.audio2motion.whisper import LiveWindowing, Windowing
+
+    rng = np.random.default_rng(0)
+    steps = [30, 12, 51]
+    examples = [Example(np.zeros((2 * n, 80), np.float32), np.zeros((n, 52), np.float32), np.zeros(n, int), {},
+                        speech_like(n * 0.02 - 0.005, seed=int(rng.integers(100)))) for n in steps]
+    write_shard(shard_path(tmp_path, 0), examples)
+    write_features(tmp_path, encoder, Windowing(30.0, 20.0), progress=False)
+    write_features(tmp_path, encoder, LiveWindowing(25, 2), progress=False)
+    live = read_features(tmp_path, steps, name="whisper-live-25-2")
+    assert [len(f) for f in live] == steps
+    features = read_features(tmp_path, steps)
+    assert [len(f) for f in features] == steps
+    kept = read_shard(shard_path(tmp_path, 0), with_audio=True)  # the int16 audio the sidecar was made from
+    joined = shard_features([e.audio for e in kept], steps, encoder, Windowing(30.0, 20.0))
+    assert np.abs(np.concatenate(features) - joined).max() <= 1e-3 * np.abs(joined).max() + 1e-3  # float16
+    with pytest.raises(ValueError, match="cover"):
+        read_features(tmp_path, [30, 12, 50])

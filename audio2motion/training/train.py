@@ -58,7 +58,7 @@ from talkinghead.audio2motion.model import (
 )
 from talkinghead.audio2motion.phones import PHONE_INDEX, SILENCE
 from talkinghead.audio2motion.training.corpus import Example, read_corpus
-from talkinghead.audio2motion.training.whisper_corpus import read_features
+from talkinghead.audio2motion.training.whisper_corpus import read_features, sidecar_name
 from talkinghead.contracts.arkit import NUM_BLENDSHAPES, NUM_POSE
 from talkinghead.contracts.face_model import interocular, signed_lip_gap
 from talkinghead.contracts.mouth_signals import reference_face
@@ -125,7 +125,7 @@ def hear_corpus(corpora: Sequence[Path], model: ModelConfig) -> Heard:
         found = read_corpus(directory)
         examples += found
         if model.ears == "whisper":
-            inputs += read_features(directory, [len(e.weights) for e in found])
+            inputs += read_features(directory, [len(e.weights) for e in found], name=sidecar_name(model.live_windowing))
         else:
             inputs += [e.mel for e in found]
     return Heard(examples, inputs, model)

@@ -42,9 +42,8 @@ class AlignedSet:
     skipped: dict[str, str]  # prompt -> why it is not in the set (no audio, words not in the dictionary, no alignment)
 
 
-ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen " \
-       "seventeen eighteen nineteen".split()
-TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 
 
 def spoken_numbers(text: str) -> str:
@@ -60,11 +59,12 @@ def spoken_numbers(text: str) -> str:
 def prompts(transcripts: Path = TRANSCRIPTS, sounds: Path = SOUNDS) -> dict[str, str]:
     """Prompt name -> transcript, for the prompts whose G.722 file is installed, in the transcripts' order."""
     found = {}
-    for line in gzip.open(transcripts, "rt", encoding="utf-8", errors="replace"):
-        name, sep, text = line.partition(":")
-        if line.startswith(";") or not sep or not text.strip():
-            continue
-        found[name.strip()] = spoken_numbers(text.strip())
+    with gzip.open(transcripts, "rt", encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            name, sep, text = line.partition(":")
+            if line.startswith(";") or not sep or not text.strip():
+                continue
+            found[name.strip()] = spoken_numbers(text.strip())
     return {name: text for name, text in found.items() if (sounds / f"{name}.g722").is_file()}
 
 
