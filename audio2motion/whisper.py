@@ -165,6 +165,17 @@ class WhisperEncoder:
         out = self._model.encode(self._ct2.StorageView.from_array(np.ascontiguousarray(mel[None])), to_cpu=True)
         return np.asarray(out, np.float32)[0]
 
+    def encode_batch(self, windows: list[np.ndarray]) -> list[np.ndarray]:
+        """Windows of one length in one call: the same numbers as :meth:`encode` on each, several times
+        faster (CTranslate2 batches the matrix products)."""
+        if len({len(w) for w in windows}) > 1:
+            raise ValueError("encode_batch needs windows of one length")
+        if not windows or len(windows[0]) < FRAME_SAMPLES or len(windows[0]) % FRAME_SAMPLES:
+            raise ValueError("encoder windows are whole 20 ms frames")
+        mel = np.ascontiguousarray(np.stack([whisper_log_mel(w) for w in windows]))
+        out = self._model.encode(self._ct2.StorageView.from_array(mel), to_cpu=True)
+        return list(np.asarray(out, np.float32))
+
     def frames(self, samples16k: np.ndarray, windowing: Windowing = OFFLINE_WINDOW) -> np.ndarray:
         """Global frames ``0 .. ceil(N/320)`` (one past the end, so every step has both neighbours).
 
@@ -198,16 +209,30 @@ def live_step_features(samples16k: np.ndarray, windowing: LiveWindowing, encoder
     last = windowing.window_of(steps - 1) if steps else 0
     padded = np.zeros(max(len(samples16k), last * windowing.hop * FRAME_SAMPLES), np.float32)
     padded[:len(samples16k)] = samples16k
-    out = [_window_steps(padded, 0, m, windowing, encoder) for m in range(1, last + 1)]
+    out = []
+    for first in range(1, last + 1, LIVE_BATCH):  # whole-length windows batch; the first few are shorter
+        windows = range(first, min(last, first + LIVE_BATCH - 1) + 1)
+        cuts = [_window_span(m, windowing) for m in windows]
+        if len({b - a for a, b in cuts}) == 1:
+            encoded = encoder.encode_batch([padded[a * FRAME_SAMPLES:b * FRAME_SAMPLES] for a, b in cuts])
+        else:
+            encoded = [encoder.encode(padded[a * FRAME_SAMPLES:b * FRAME_SAMPLES]) for a, b in cuts]
+        out += [_steps_from(frames, m, windowing) for m, frames in zip(windows, encoded)]
     return np.concatenate(out)[:steps] if out else np.zeros((0, WHISPER_DIM), np.float32)
 
 
-def _window_steps(audio: np.ndarray, audio_start: int, window: int, windowing: LiveWindowing,
-                  encoder: WhisperEncoder) -> np.ndarray:
-    """The step features window ``window`` completes; ``audio`` holds 16 kHz samples from ``audio_start`` on."""
+LIVE_BATCH = 32  # windows per encoder call when a whole signal is at hand
+
+
+def _window_span(window: int, windowing: LiveWindowing) -> tuple[int, int]:
+    """Global frames ``[start, end)`` window ``window`` holds."""
     end = window * windowing.hop
-    start = max(0, end - windowing.length)
-    frames = encoder.encode(audio[start * FRAME_SAMPLES - audio_start:end * FRAME_SAMPLES - audio_start])
+    return max(0, end - windowing.length), end
+
+
+def _steps_from(frames: np.ndarray, window: int, windowing: LiveWindowing) -> np.ndarray:
+    """The step features window ``window`` completes, from its encoded frames."""
+    start = _window_span(window, windowing)[0]
     steps = windowing.steps_of(window)
     return 0.5 * (frames[steps.start - start:steps.stop - start] + frames[steps.start + 1 - start:steps.stop + 1 - start])
 
@@ -263,7 +288,10 @@ class WhisperStream:
         w, out = self.windowing, []
         while (self._windows + 1) * w.hop * FRAME_SAMPLES <= available:
             self._windows += 1
-            out.append(_window_steps(self._audio, self._audio_start, self._windows, w, self.encoder))
+            start, end = _window_span(self._windows, w)
+            frames = self.encoder.encode(self._audio[start * FRAME_SAMPLES - self._audio_start:
+                                                     end * FRAME_SAMPLES - self._audio_start])
+            out.append(_steps_from(frames, self._windows, w))
             keep = max(0, (self._windows + 1) * w.hop - w.length) * FRAME_SAMPLES  # the next window's start
             drop = keep - self._audio_start
             if drop > 0:

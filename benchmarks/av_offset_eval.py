@@ -1,10 +1,10 @@
 """The label-free A/V offset estimator against the label-based offsets of the talking clips.
 
-    python benchmarks/av_offset_eval.py [--data ../shared/data] [--cache DIR]
+    python benchmarks/av_offset_eval.py [--data ../shared/data] [--cache DIR] [--ears mel|whisper]
 
 For each talking clip with a video: track it (``--cache`` keeps the tracks),
-predict the aperture from its audio with audio2motion (shipped weights,
-100 ms look-ahead, at the video's frame rate), and estimate the offset with
+predict the aperture from its audio with audio2motion (shipped weights of
+``--ears``, default whisper, enrollment's default; 100 ms look-ahead, at the video's frame rate), and estimate the offset with
 :func:`talkinghead.jobs.av_offset.estimate_av_offset` from the predicted
 and the tracked (raw lip gap / IOD) apertures. The labels give the truth:
 the tracked aperture's best lag against the labels, minus the predicted
@@ -36,11 +36,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--cache", type=Path, default=None)
+    parser.add_argument("--ears", choices=("mel", "whisper"), default="whisper")
     args = parser.parse_args()
     clips = [c for c in available_clips(args.data, ALL_CLIPS) if c.video is not None]
     if not clips:
         raise SystemExit(f"no talking clips with video under {args.data}")
-    model = load_model()
+    model = load_model(ears=args.ears)
     print("| clip | fps | estimated lag | r | best chance r | confident | from labels | agree |")
     print("|---|---|---|---|---|---|---|---|")
     agree = 0

@@ -13,6 +13,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from talkinghead.audio2motion.ears import whisper_installed
 from talkinghead.audio2motion.model import DEFAULT_WEIGHTS, Audio2Motion, ModelConfig, save_model
 from talkinghead.cli import main
 from talkinghead.contracts.audio_io import write_wav
@@ -84,11 +85,23 @@ def test_text_mode_closes_the_lips_on_bilabials(tmp_path):
     assert close.max() > 0.05 and jaw.max() > 0.2
 
 
-@pytest.mark.skipif(not DEFAULT_WEIGHTS.exists(), reason="no shipped weights in this checkout")
-def test_shipped_weights_animate(tmp_path, speech):
+@pytest.mark.parametrize("ears", ["mel", "whisper"])
+def test_shipped_weights_animate_and_record_their_ears(tmp_path, speech, ears):
+    if not DEFAULT_WEIGHTS[ears].exists():
+        pytest.skip(f"no shipped {ears} weights in this checkout")
+    if ears == "whisper" and not whisper_installed():
+        pytest.skip("the `whisper` extra is not installed")
     out = tmp_path / "shipped.json"
-    assert main(["animate", str(speech), "-o", str(out), "-q"]) == 0
-    assert len(Coefficients.load(out)) == 75
+    assert main(["animate", str(speech), "-o", str(out), "-q", "--ears", ears]) == 0
+    coefficients = Coefficients.load(out)
+    assert len(coefficients) == 75 and coefficients.source == f"audio2motion:{ears}"
+
+
+def test_weights_that_hear_otherwise_are_refused(tmp_path, capsys, weights, speech):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["animate", str(speech), "-o", str(tmp_path / "x.npz"), "--weights", str(weights), "--ears", "whisper"])
+    assert exit_info.value.code == 2
+    assert "hear with mel, not whisper" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("args, message", [

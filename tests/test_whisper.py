@@ -257,3 +257,12 @@ def test_corpus_sidecars_cover_every_step_in_order(tmp_path, encoder):
     assert np.abs(np.concatenate(features) - joined).max() <= 1e-3 * np.abs(joined).max() + 1e-3  # float16
     with pytest.raises(ValueError, match="cover"):
         read_features(tmp_path, [30, 12, 50])
+
+
+@needs_whisper
+def test_a_batch_of_windows_encodes_as_each_alone(encoder):
+    windows = [speech_like(0.6, seed=s) for s in range(3)]
+    for batched, window in zip(encoder.encode_batch(windows), windows):
+        assert np.abs(batched - encoder.encode(window)).max() < 1e-4
+    with pytest.raises(ValueError, match="one length"):
+        encoder.encode_batch([windows[0], windows[1][:3200]])
