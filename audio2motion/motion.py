@@ -112,8 +112,10 @@ class SilenceConfig:
     enabled: bool = True
     # "energy": the detector above; "silero": Silero VAD's speech probability per 32 ms chunk
     # (:mod:`..speech_gate`, extra ``whisper``), on at ``speech_on`` and off below ``speech_off``;
-    # the same hangover, ramps and anticipation follow either.
-    detector: str = "energy"
+    # the same hangover, ramps and anticipation follow either. "auto" (the default) is silero where
+    # installed: on the tuning clips under white noise at 10 dB SNR the energy detector stays shut
+    # through quiet speech (aperture AUC 0.952 -> 0.756 with Whisper ears; silero 0.952).
+    detector: str = "auto"
     speech_on: float = 0.5
     speech_off: float = 0.35
     on_db: float = 12.0
@@ -130,7 +132,12 @@ class SilenceConfig:
         _check(
             isinstance(self.enabled, bool), f"silence.enabled must be a bool, got {self.enabled!r}"
         )
-        _check(self.detector in DETECTORS, f"silence.detector must be one of {DETECTORS}, got {self.detector!r}")
+        _check(self.detector in (*DETECTORS, "auto"),
+               f"silence.detector must be one of {DETECTORS} or auto, got {self.detector!r}")
+        if self.detector == "auto":
+            from talkinghead.audio2motion.speech_gate import silero_installed
+
+            object.__setattr__(self, "detector", "silero" if silero_installed() else "energy")
         _finite("silence.speech_on", self.speech_on, 0.0, 1.0)
         _finite("silence.speech_off", self.speech_off, 0.0, self.speech_on)
         _finite("silence.on_db", self.on_db, 0.0, 60.0)

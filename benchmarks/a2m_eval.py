@@ -81,14 +81,14 @@ def mouth_only(lookahead_ms: int) -> MotionConfig:
 System = Callable[[np.ndarray, int], np.ndarray]  # 16 kHz audio, frames -> (frames, 52) weights
 
 
-def systems(models: dict[str, object]) -> dict[str, System]:
+def systems(models: dict[str, object], lookaheads: tuple[int, ...] = LOOKAHEADS_MS) -> dict[str, System]:
     def model_at(model, lookahead_ms: int) -> System:
         def run(audio: np.ndarray, n: int) -> np.ndarray:
             coefficients = animate(model, audio, RATE, FPS, lookahead_ms)
             return apply_motion(coefficients, audio, RATE, mouth_only(lookahead_ms)).blendshapes[:n]
         return run
 
-    table = {f"{name} {ms} ms": model_at(model, ms) for name, model in models.items() for ms in LOOKAHEADS_MS}
+    table = {f"{name} {ms} ms": model_at(model, ms) for name, model in models.items() for ms in lookaheads}
     table["energy"] = lambda audio, n: energy_mouth(audio, n, FPS)
     table["pocketsphinx"] = lambda audio, n: pocketsphinx_mouth(audio, n, FPS)
     return table
@@ -225,6 +225,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["mel", "whisper"],
                         help="mel / whisper (shipped weights of those ears) or weights files")
     parser.add_argument("--cache", type=Path, default=Path("asterisk_set"), help="where the Asterisk set is aligned")
+    parser.add_argument("--lookaheads", type=int, nargs="+", default=list(LOOKAHEADS_MS), help="ms")
     parser.add_argument("--no-robustness", action="store_true")
     args = parser.parse_args()
     if args.clips == "asterisk":
@@ -244,7 +245,7 @@ def main() -> None:
     models = {name: load_model(ears=name) if name in ("mel", "whisper") else load_model(Path(name))
               for name in args.models}
     table = systems({name if name in ("mel", "whisper") else Path(name).parent.name or name: model
-                     for name, model in models.items()})
+                     for name, model in models.items()}, tuple(args.lookaheads))
     names = [clip.name for clip in clips]
 
     print(f"| system | lag | pooled aperture | {' | '.join(names)} | pooled rounding |")

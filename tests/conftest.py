@@ -5,6 +5,14 @@ import pytest
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+@pytest.fixture(autouse=True)
+def energy_speech_gate(monkeypatch):
+    """Synthetic noise bursts stand in for speech throughout the suite, and Silero VAD (rightly) hears no
+    speech in them: the motion layer's gate is the energy detector here unless a test asks for silero
+    (tests/test_speech_gate.py does, on real speech)."""
+    monkeypatch.setattr("talkinghead.audio2motion.speech_gate.silero_installed", lambda: False)
+
+
 @pytest.fixture(scope="session")
 def data_root() -> Path:
     """The shared real recordings; tests using them skip when they are absent."""
