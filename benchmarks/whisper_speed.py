@@ -19,21 +19,14 @@ import argparse
 import statistics
 import time
 
-import numpy as np
 import torch
+from a2m_speed import audio as noise_bursts
 
 from talkinghead.audio2motion.animate import animate
 from talkinghead.audio2motion.model import load_model
 from talkinghead.audio2motion.whisper import WhisperEncoder
 
 RATE = 16000
-
-
-def speech_like(seconds: float) -> np.ndarray:
-    rng = np.random.default_rng(0)
-    n = int(seconds * RATE)
-    envelope = (np.sin(np.arange(n) / RATE * 2 * np.pi * 3) > 0).astype(np.float32)
-    return (rng.standard_normal(n) * 0.1 * envelope).astype(np.float32)
 
 
 def timed(function) -> float:
@@ -48,7 +41,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
-    audio = speech_like(args.seconds)
+    audio = noise_bursts(args.seconds)
     mel, whisper = load_model(ears="mel"), load_model(ears="whisper")
     print("| threads | animate mel RTF | animate whisper RTF | whisper/mel | encoder RTF | "
           "window 0.5 s ms (p99) | window 1 s ms (p99) | window 2 s ms (p99) |")
