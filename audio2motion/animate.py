@@ -203,10 +203,16 @@ def hear(config: ModelConfig, audio: np.ndarray, sample_rate: int, lookahead: in
     the padding heard as what it is, silence after the speech.
     """
     if config.ears == "whisper":
-        from talkinghead.audio2motion.whisper import FRAME_SAMPLES, live_step_features, shared_encoder, step_features
+        from talkinghead.audio2motion.whisper import (
+            FRAME_SAMPLES,
+            live_step_features,
+            shared_encoder,
+            step_features,
+            steps_for,
+        )
 
         speech = resample(audio, sample_rate, FEATURE_RATE)
-        steps = -(-len(speech) // FRAME_SAMPLES) + lookahead
+        steps = steps_for(len(speech)) + lookahead
         if config.live_windowing is not None:
             return live_step_features(speech, config.live_windowing, shared_encoder(), steps)
         speech = np.pad(speech, (0, steps * FRAME_SAMPLES - len(speech)))

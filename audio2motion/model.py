@@ -394,16 +394,18 @@ def model_identity(model: Audio2Motion) -> str:
     return f"{model.config.ears}:{digest.hexdigest()[:12]}"
 
 
-def check_calibrated_on(model: Audio2Motion, calibrated_on: str | None, avatar: str = "the avatar") -> None:
+def check_calibrated_on(model: Audio2Motion, calibrated_on: str | None, avatar: str = "the avatar",
+                        remedy: str | None = None) -> None:
     """A one-line error when ``model`` is not the audio2motion ``avatar``'s calibration was fitted on
-    (``calibrated_on`` ``ears:digest``, or bare ``ears`` from bundles that recorded no digest)."""
+    (``calibrated_on`` ``ears:digest``, or bare ``ears`` from bundles that recorded no digest), ending
+    with ``remedy`` (default: re-enroll, or choose the avatar's ears)."""
     if calibrated_on is None:
         return
     ears, _, digest = calibrated_on.partition(":")
     identity = model_identity(model)
     if ears != model.config.ears or (digest and identity != calibrated_on):
         raise ValueError(f"{avatar} was calibrated on audio2motion {calibrated_on}, this run hears with {identity}: "
-                         f"re-enroll it, or choose --ears {ears}")
+                         f"{remedy or f're-enroll it, or choose --ears {ears}'}")
 
 
 def save_model(model: Audio2Motion, path: str | Path) -> None:

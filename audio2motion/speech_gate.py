@@ -51,7 +51,7 @@ class SileroStream:
 
     ``push`` returns the probabilities of the chunks it completed; chunk ``c``
     covers 16 kHz samples ``[512c, 512(c+1))``, i.e. caller time up to
-    ``512(c+1)/16000`` s (:meth:`chunk_end`).
+    ``512(c+1)/16000`` s.
     """
 
     def __init__(self, sample_rate: int) -> None:
@@ -63,13 +63,6 @@ class SileroStream:
         self._caller_start = 0
         self._made = 0  # 16 kHz samples made
         self._pending = np.zeros(0, np.float32)  # 16 kHz samples not yet in a chunk
-        self.chunks = 0
-
-    def chunk_end(self, chunk: int) -> int:
-        """The caller sample count after which chunk ``chunk`` can be complete (its last 16 kHz sample's
-        interpolation reads caller samples below this)."""
-        last = (CHUNK * (chunk + 1) - 1) * self.sample_rate
-        return last // FEATURE_RATE + (2 if last % FEATURE_RATE else 1)
 
     def push(self, pcm: np.ndarray) -> list[float]:
         self._caller = np.concatenate([self._caller, np.asarray(pcm, np.float64)])
@@ -94,6 +87,5 @@ class SileroStream:
             probability, self._state = self._session.run(
                 None, {"input": window, "state": self._state, "sr": np.array(FEATURE_RATE, np.int64)})
             self._context = chunk[-CONTEXT:]
-            self.chunks += 1
             out.append(float(probability[0, 0]))
         return out

@@ -275,11 +275,8 @@ class WhisperStream:
         last = self.windowing.window_of(steps - 1) if steps else 0
         end = last * self.windowing.hop * FRAME_SAMPLES
         self._append(np.zeros(max(0, end - self._audio_start - len(self._audio)), np.float32))
-        done = self._windows_steps()
+        done = self.windowing.steps_of(self._windows).stop if self._windows else 0  # steps already out
         return self._encode(end)[:max(0, steps - done)]
-
-    def _windows_steps(self) -> int:
-        return self.windowing.steps_of(self._windows).stop if self._windows else 0
 
     def _append(self, samples: np.ndarray) -> None:
         self._audio = np.concatenate([self._audio, samples.astype(np.float32)])

@@ -6,8 +6,8 @@
 Systems, all at 30 fps on each clip's own audio:
 - each model (``--models``: ``mel`` and ``whisper`` are the shipped weights
   of those ears, anything else a weights file; default both shipped) at
-  look-ahead 0, 40, 100 and 200 ms, followed by the motion layer's silence gate, anticipating by the same
-  look-ahead (blinks and head motion off: they do not touch the mouth);
+  look-ahead 0, 40, 100 and 200 ms (``--lookaheads``), followed by the motion layer's silence gate
+  (``--gate``), anticipating by the same look-ahead (blinks and head motion off: they do not touch the mouth);
 - the RMS-energy mouth and PocketSphinx phone recognition -> the articulation
   model (frozen baselines, :mod:`talkinghead.evaluation.baselines`).
 
@@ -72,20 +72,23 @@ OPEN = frozenset({"AA", "AE", "AH", "AO", "AW", "AY"})
 BILABIAL = frozenset({"P", "B", "M"})
 
 
-def mouth_only(lookahead_ms: int) -> MotionConfig:
-    """The motion layer with only the silence gate (it anticipates as far as the model looks ahead)."""
-    return MotionConfig(blink=BlinkConfig(enabled=False), head=HeadConfig(scale=0.0),
-                        silence=SilenceConfig(anticipation_ms=lookahead_ms))
+def mouth_only(lookahead_ms: int, gate: str = "auto") -> MotionConfig:
+    """The motion layer with only the silence gate (it anticipates as far as the model looks ahead);
+    ``gate``: its detector (auto, energy, silero) or none."""
+    silence = SilenceConfig(enabled=gate != "none", detector="auto" if gate == "none" else gate,
+                            anticipation_ms=lookahead_ms)
+    return MotionConfig(blink=BlinkConfig(enabled=False), head=HeadConfig(scale=0.0), silence=silence)
 
 
 System = Callable[[np.ndarray, int], np.ndarray]  # 16 kHz audio, frames -> (frames, 52) weights
 
 
-def systems(models: dict[str, object], lookaheads: tuple[int, ...] = LOOKAHEADS_MS) -> dict[str, System]:
+def systems(models: dict[str, object], lookaheads: tuple[int, ...] = LOOKAHEADS_MS,
+            gate: str = "auto") -> dict[str, System]:
     def model_at(model, lookahead_ms: int) -> System:
         def run(audio: np.ndarray, n: int) -> np.ndarray:
             coefficients = animate(model, audio, RATE, FPS, lookahead_ms)
-            return apply_motion(coefficients, audio, RATE, mouth_only(lookahead_ms)).blendshapes[:n]
+            return apply_motion(coefficients, audio, RATE, mouth_only(lookahead_ms, gate)).blendshapes[:n]
         return run
 
     table = {f"{name} {ms} ms": model_at(model, ms) for name, model in models.items() for ms in lookaheads}
@@ -226,6 +229,8 @@ def main() -> None:
                         help="mel / whisper (shipped weights of those ears) or weights files")
     parser.add_argument("--cache", type=Path, default=Path("asterisk_set"), help="where the Asterisk set is aligned")
     parser.add_argument("--lookaheads", type=int, nargs="+", default=list(LOOKAHEADS_MS), help="ms")
+    parser.add_argument("--gate", choices=("auto", "energy", "silero", "none"), default="auto",
+                        help="the motion layer's speech gate after each model (auto: silero where installed)")
     parser.add_argument("--no-robustness", action="store_true")
     args = parser.parse_args()
     if args.clips == "asterisk":
@@ -245,7 +250,7 @@ def main() -> None:
     models = {name: load_model(ears=name) if name in ("mel", "whisper") else load_model(Path(name))
               for name in args.models}
     table = systems({name if name in ("mel", "whisper") else Path(name).parent.name or name: model
-                     for name, model in models.items()}, tuple(args.lookaheads))
+                     for name, model in models.items()}, tuple(args.lookaheads), args.gate)
     names = [clip.name for clip in clips]
 
     print(f"| system | lag | pooled aperture | {' | '.join(names)} | pooled rounding |")

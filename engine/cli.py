@@ -201,20 +201,24 @@ def _network(args: argparse.Namespace):
     from talkinghead.audio2motion.ears import choose_ears
     from talkinghead.audio2motion.model import load_model
 
-    ears = choose_ears(args.ears) if args.weights is None else "mel"
-    if args.backend == "torch":
-        model = load_model(args.weights, device=args.device, ears=ears)
-        if args.weights is not None and args.ears not in ("auto", model.config.ears):
+    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if args.device == "cuda" else ["CPUExecutionProvider"]
+    if args.backend == "onnx" and args.weights is not None and args.weights.suffix == ".onnx":
+        from talkinghead.audio2motion.onnx_export import OnnxAudio2Motion
+
+        return OnnxAudio2Motion(args.weights, providers=providers)
+    if args.weights is None:
+        model = load_model(device=args.device, ears=choose_ears(args.ears))
+    else:
+        model = load_model(args.weights, device=args.device)
+        if args.ears not in ("auto", model.config.ears):
             raise ValueError(f"{args.weights}: these weights hear with {model.config.ears}, not {args.ears}")
+    if args.backend == "torch":
         return model
-    if ears != "mel":
+    if model.config.ears != "mel":
         raise ValueError("--backend onnx runs the mel model only; add --ears mel")
     from talkinghead.audio2motion.onnx_export import OnnxAudio2Motion
 
-    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if args.device == "cuda" else ["CPUExecutionProvider"]
-    if args.weights is not None and args.weights.suffix == ".onnx":
-        return OnnxAudio2Motion(args.weights, providers=providers)
-    return OnnxAudio2Motion.from_model(load_model(args.weights), providers=providers)  # exported in memory
+    return OnnxAudio2Motion.from_model(model, providers=providers)  # exported in memory
 
 
 def _apply_motion(coefficients, samples, rate, args: argparse.Namespace):

@@ -137,11 +137,9 @@ class Engine:
                 weights = renderer.motion_weights
                 if weights is not None:
                     self._motion_models[id(renderer)] = from_checkpoint(weights, f"avatar {name}'s audio2motion")
-                elif renderer.calibrated_on is not None and not renderer.calibrated_on.startswith("mel"):
-                    raise ValueError(f"avatar {name} was calibrated on audio2motion {renderer.calibrated_on}; live "
-                                     "sessions hear with the mel model for now: enroll it with --ears mel for live use")
                 else:
-                    check_calibrated_on(self.model, renderer.calibrated_on, f"avatar {name}")
+                    check_calibrated_on(self.model, renderer.calibrated_on, f"avatar {name}",
+                                        "live sessions hear with the mel model for now: enroll it with --ears mel")
                 self._renderers[name] = renderer
             return self._renderers[name]
 
