@@ -48,8 +48,8 @@ from torch import nn
 
 from talkinghead.audio2motion.articulation import viseme_weights
 from talkinghead.audio2motion.ears import EARS
-from talkinghead.audio2motion.whisper import WHISPER_DIM, LiveWindowing
 from talkinghead.audio2motion.phones import PHONES
+from talkinghead.audio2motion.whisper import WHISPER_DIM, LiveWindowing
 from talkinghead.contracts.arkit import NUM_BLENDSHAPES, NUM_POSE
 
 STEPS_PER_SECOND = Fraction(50)
