@@ -14,6 +14,7 @@ runner (:class:`~talkinghead.audio2motion.onnx_export.OnnxAudio2Motion`).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
@@ -63,8 +64,51 @@ def lookahead_steps(model: MotionNetwork, lookahead_ms: int) -> int:
     return lookahead_ms // STEP_MS
 
 
-def sample_steps(values: np.ndarray, frames: range, fps: Fraction, first_step: int = 0) -> np.ndarray:
-    """Step values (n, C) -> frame values at midpoints ``(k+1/2)/fps``, held past either end.
+@dataclass(frozen=True)
+class Reading:
+    """How a network's outputs become frames: ``head``, the steps its trunk hears past a step (the
+    look-ahead head), and ``delay``, the steps frames are read behind the audio (0 but for look-aheads
+    shorter than a live Whisper head's own windows reach)."""
+
+    head: int
+    delay: int = 0
+
+
+def reading_for(model: MotionNetwork, lookahead_ms: int, sample_rate: int, fps: Fraction) -> Reading:
+    """The reading of ``lookahead_ms``.
+
+    Mel ears and offline Whisper heads: that head (the features' own reach of
+    a few ms is not counted). A live Whisper head: ``lookahead_ms`` bounds
+    all audio a frame hears past its span's end (its windows' reach, the step
+    grid, the resampler), as a test asserts: the longest head within it, else
+    head 0 with the frames read late by the steps the windows overreach.
+    """
+    head = lookahead_steps(model, lookahead_ms)
+    windowing = model.config.live_windowing
+    if model.config.ears != "whisper" or windowing is None:
+        return Reading(head)
+    spare = (Fraction(lookahead_ms, 1000) - live_reach(windowing.hop, sample_rate, fps)) * STEPS_PER_SECOND
+    steps = spare.numerator // spare.denominator
+    return Reading(min(steps, model.config.max_lookahead_steps), 0) if steps >= 0 else Reading(0, -steps)
+
+
+def live_reach(hop: int, sample_rate: int, fps: Fraction) -> Fraction:
+    """Seconds of audio past frame k's span end that a live Whisper head's head 0 hears (delay 0), at most.
+
+    Frame k's midpoint ``m`` is ``1/(2F)`` before its end; it reads steps up to
+    one past ``m`` and a step ``s`` is complete with the window ending at frame
+    ``hop * ceil((s + 2) / hop)`` <= ``s + 1 + hop``: ``m + 0.03 + 0.02 hop`` s,
+    plus the resampler's look-ahead. Each head step adds 20 ms, each delay step takes 20 ms off.
+    """
+    from talkinghead.contracts.resample import StreamingResampler
+
+    resampler = Fraction(StreamingResampler(sample_rate, FEATURE_RATE).lookahead_in, sample_rate)
+    return Fraction(3, 100) + Fraction(hop, STEPS_PER_SECOND) - 1 / (2 * fps) + resampler
+
+
+def sample_steps(values: np.ndarray, frames: range, fps: Fraction, first_step: int = 0, delay: int = 0) -> np.ndarray:
+    """Step values (n, C) -> frame values at midpoints ``(k+1/2)/fps`` (read ``delay`` steps late), held past
+    either end.
 
     ``values`` holds steps ``first_step .. first_step+n-1`` (a stream drops steps no
     later frame needs); positions are computed on the whole step axis, so the
@@ -72,7 +116,7 @@ def sample_steps(values: np.ndarray, frames: range, fps: Fraction, first_step: i
     """
     last = first_step + len(values) - 1
     k = np.arange(frames.start, frames.stop, dtype=np.float64)
-    position = np.clip(step_position(k, fps), 0.0, last)
+    position = np.clip(step_position(k, fps) - delay, 0.0, last)
     low = np.floor(position).astype(int)
     high = np.minimum(low + 1, last)
     frac = (position - low)[:, None]
@@ -84,8 +128,12 @@ def step_position(frames: np.ndarray, fps: Fraction) -> np.ndarray:
     return ((frames + 0.5) / float(fps) - float(STEP_OFFSET)) * float(STEPS_PER_SECOND)
 
 
-def frames_covered(n_steps: int, fps: Fraction) -> int:
-    """Frames whose midpoint lies before the last of ``n_steps`` steps (so both neighbours exist)."""
+def frames_covered(n_steps: int, fps: Fraction, delay: int = 0) -> int:
+    """Frames whose midpoint (read ``delay`` steps late) lies before the last of ``n_steps`` steps (so both
+    neighbours exist)."""
+    if n_steps < 1:
+        return 0
+    n_steps += delay
     if n_steps < 2:
         return 0
     last = STEP_OFFSET + Fraction(n_steps - 1) / STEPS_PER_SECOND
@@ -97,17 +145,20 @@ def frames_covered(n_steps: int, fps: Fraction) -> int:
 class StreamingAnimator:
     """``push(pcm) -> Coefficients`` of the frames that became final; ``flush()`` ends the stream."""
 
-    def __init__(self, model: MotionNetwork, sample_rate: int, fps: RateLike = 30, lookahead_ms: int = 100) -> None:
+    def __init__(self, model: MotionNetwork, sample_rate: int, fps: RateLike = 30, lookahead_ms: int = 100,
+                 encoder: Any | None = None) -> None:
+        """``encoder``: a live Whisper head's encoder (default: the process's shared one; the live engine
+        passes one whose calls batch across its sessions)."""
         config = model.config
         if config.ears == "whisper" and config.live_windowing is None:
             raise ValueError("this Whisper head was trained on full windows: offline only (stream with a live head)")
         self.model = _ready(model)
         self.clock = FrameClock(sample_rate, as_fraction(fps, "fps"))
-        self.lookahead = lookahead_steps(model, lookahead_ms)
+        self.reading = reading_for(model, lookahead_ms, sample_rate, self.clock.fps)
         if config.ears == "whisper":
             from talkinghead.audio2motion.whisper import WhisperStream, shared_encoder
 
-            self._front = WhisperStream(sample_rate, config.live_windowing, shared_encoder())
+            self._front = WhisperStream(sample_rate, config.live_windowing, encoder or shared_encoder())
         else:
             self._front = StreamingFrontEnd(sample_rate)
         self._mel = np.zeros((0, config.feature_dim), np.float32)
@@ -129,8 +180,9 @@ class StreamingAnimator:
         if n_frames <= 0:
             return 0
         position = (Fraction(2 * n_frames - 1, 2) / self.fps - STEP_OFFSET) * STEPS_PER_SECOND
-        steps = max(2, position.numerator // position.denominator + 2)  # frames_covered(steps) >= n_frames
-        return self._front.input_needed((steps + self.lookahead) * self.model.config.frames_per_step)
+        # the fewest steps with frames_covered(steps, fps, delay) >= n_frames
+        steps = max(1, max(2, position.numerator // position.denominator + 2) - self.reading.delay)
+        return self._front.input_needed((steps + self.reading.head) * self.model.config.frames_per_step)
 
     def push(self, pcm: np.ndarray) -> Coefficients:
         if self._closed:
@@ -138,18 +190,18 @@ class StreamingAnimator:
         pcm = caller_pcm(pcm)
         self._received += len(pcm)
         self._feed(self._front.push(pcm))
-        return self._emit(frames_covered(self._first_step + len(self._values), self.fps))
+        return self._emit(frames_covered(self._first_step + len(self._values), self.fps, self.reading.delay))
 
     def flush(self) -> Coefficients:
         if self._closed:
             raise ValueError("flush() called twice")
         self._closed = True
         if self.model.config.ears == "whisper":  # the look-ahead's padding heard as silence after the speech
-            self._feed(self._front.flush(self.lookahead))
+            self._feed(self._front.flush(self.reading.head))
         else:
             mel = np.concatenate([self._mel, self._front.flush()])
             self._mel = np.zeros((0, mel.shape[1]), np.float32)
-            self._feed(pad_for_lookahead(mel, self.lookahead))
+            self._feed(pad_for_lookahead(mel, self.reading.head))
         return self._emit(self.clock.frames_for(self._received))
 
     def _feed(self, mel: np.ndarray) -> None:
@@ -159,18 +211,18 @@ class StreamingAnimator:
         if whole == 0:
             return
         out, self._state = self.model.run(mel[:whole], self._state)
-        first = max(0, self.lookahead - self._trunk_steps)  # trunk steps before L have no target
+        first = max(0, self.reading.head - self._trunk_steps)  # trunk steps before L have no target
         self._trunk_steps += out.shape[0]
-        self._values = np.concatenate([self._values, _step_values(out[first:, self.lookahead])])
+        self._values = np.concatenate([self._values, _step_values(out[first:, self.reading.head])])
 
     def _emit(self, stop: int) -> Coefficients:
         frames = range(self._emitted, max(self._emitted, stop))
         self._emitted = frames.stop
         if not len(self._values) or not len(frames):
             return _coefficients(self._values[:0], self.fps, frames.start, source_of(self.model))
-        values = sample_steps(self._values, frames, self.fps, self._first_step)
-        # later frames start at or after the step below the next frame's midpoint
-        needed = int(np.floor(max(0.0, step_position(np.float64(frames.stop), self.fps))))
+        values = sample_steps(self._values, frames, self.fps, self._first_step, self.reading.delay)
+        # later frames start at or after the step below the next frame's (delayed) midpoint
+        needed = int(np.floor(max(0.0, step_position(np.float64(frames.stop), self.fps) - self.reading.delay)))
         drop = min(max(0, needed - self._first_step), len(self._values) - 1)
         self._values, self._first_step = self._values[drop:], self._first_step + drop
         return _coefficients(values, self.fps, frames.start, source_of(self.model))
@@ -184,13 +236,13 @@ def animate(
     audio = caller_pcm(audio)
     if len(audio) == 0:
         raise ValueError("the audio is empty")
-    lookahead = lookahead_steps(model, lookahead_ms)
-    inputs = hear(model.config, audio, sample_rate, lookahead)
+    reading = reading_for(model, lookahead_ms, sample_rate, fps)
+    inputs = hear(model.config, audio, sample_rate, reading.head)
     # _step_values copies: a view would keep every head of every block
-    outputs = [_step_values(out[:, lookahead]) for out in run_blocks(_ready(model), inputs)]
-    values = np.concatenate(outputs)[lookahead:]
+    outputs = [_step_values(out[:, reading.head]) for out in run_blocks(_ready(model), inputs)]
+    values = np.concatenate(outputs)[reading.head:]
     frames = range(FrameClock(sample_rate, fps).frames_for(len(audio)))
-    return _coefficients(sample_steps(values, frames, fps), fps, 0, source_of(model))
+    return _coefficients(sample_steps(values, frames, fps, delay=reading.delay), fps, 0, source_of(model))
 
 
 def hear(config: ModelConfig, audio: np.ndarray, sample_rate: int, lookahead: int) -> np.ndarray:

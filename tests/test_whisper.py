@@ -160,23 +160,39 @@ def test_live_whisper_streams_as_the_same_windows_run_whole(sample_rate, fps, lo
 
 
 @needs_whisper
-def test_live_whisper_lookahead_is_bounded():
-    """Audio later than frame k's span end + the look-ahead (the hop and the step grid counted) leaves frame k as it was."""
-    from talkinghead.audio2motion.whisper import LiveWindowing
-
+@pytest.mark.parametrize("lookahead_ms", [0, 40, 100, 200])
+@pytest.mark.parametrize(("sample_rate", "fps"), [(16000, 30), (22050, 25)])
+def test_live_whisper_lookahead_is_bounded(sample_rate, fps, lookahead_ms):
+    """Audio later than frame k's span end + L (windows, hop, step grid and resampler counted) leaves frames
+    0..k bit-identical (and does change later ones)."""
     torch.manual_seed(0)
     model = Audio2Motion(LIVE).eval()
-    fps, rate, lookahead_ms = 25, 16000, 40
-    bound_s = lookahead_ms / 1000 + LiveWindowing(25, 2).lookahead_s()
-    audio = speech_like(2.0, rate, seed=2)
-    base = animate(model, audio, rate, fps, lookahead_ms).blendshapes
-    k = 20  # span [0.8, 0.84) s
-    cut = int(round((0.84 + bound_s) * rate))
-    changed = audio.copy()
-    changed[cut:] = speech_like(2.0, rate, seed=3)[cut:]
-    after = animate(model, changed, rate, fps, lookahead_ms).blendshapes
-    assert np.array_equal(base[:k + 1], after[:k + 1])
-    assert not np.array_equal(base, after)
+    audio = speech_like(2.0, sample_rate, seed=2)
+    base = animate(model, audio, sample_rate, fps, lookahead_ms).blendshapes
+    for k in (24, 25, 26):  # a whole period of the 30 fps frame grid on the 50 Hz step grid
+        cut = -(-(k + 1) * sample_rate // fps) + lookahead_ms * sample_rate // 1000
+        changed = audio.copy()
+        changed[cut:] = speech_like(2.0, sample_rate, seed=3)[cut:]
+        after = animate(model, changed, sample_rate, fps, lookahead_ms).blendshapes
+        assert np.array_equal(base[:k + 1], after[:k + 1]), k
+        assert not np.array_equal(base, after)
+
+
+@needs_whisper
+def test_live_whisper_lookahead_spends_its_budget():
+    """The longest head within L, else head 0 read late: never more than 20 ms of L left unused."""
+    from talkinghead.audio2motion.animate import live_reach, reading_for
+    from talkinghead.audio2motion.whisper import LiveWindowing
+
+    model = Audio2Motion(LIVE).eval()
+    reach = live_reach(LIVE.live_hop, 16000, Fraction(30))
+    assert reach == Fraction(3, 100) + Fraction(LIVE.live_hop, 50) - Fraction(1, 60)
+    for lookahead_ms in range(0, 201, 20):
+        reading = reading_for(model, lookahead_ms, 16000, Fraction(30))
+        used = reach + Fraction(reading.head - reading.delay, 50)
+        assert used <= Fraction(lookahead_ms, 1000) < used + Fraction(1, 50)
+        assert reading.head == 0 or reading.delay == 0
+    assert LiveWindowing(LIVE.live_window, LIVE.live_hop).lookahead_s() == pytest.approx(0.03 + 0.02 * (LIVE.live_hop - 1))
 
 
 def test_coefficients_keep_their_source(tmp_path):
