@@ -245,7 +245,7 @@ def _train_a2m(args: argparse.Namespace) -> int:
         if args.ears != "whisper":
             raise ValueError("--live trains a Whisper head on live windows: add --ears whisper")
         model = dataclasses.replace(model, live_window=args.live[0], live_hop=args.live[1])
-    train(args.corpus, args.output, config, model, progress=not args.quiet)
+    train(args.corpus, args.output, config, model, progress=not args.quiet, start_from=args.start_from)
     return 0
 
 
@@ -462,6 +462,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--live", type=int, nargs=2, metavar=("WINDOW", "HOP"),
                        help="a Whisper head for live sessions, on live windows of WINDOW frames every HOP (20 ms "
                        "frames; sidecars from scripts/whisper_corpus.py --live WINDOW HOP)")
+    train.add_argument("--start-from", type=Path,
+                       help="a trained a2m.pt of the same shape to start from (e.g. the offline Whisper head, "
+                       "tuned here to live windows)")
     train.add_argument("-q", "--quiet", action="store_true")
     train.set_defaults(run=_train_a2m)
     return parser

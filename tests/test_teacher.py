@@ -1,12 +1,14 @@
 """Teacher corpus shards and the training loop: format round trip, a real shard
 from the TTS engines, training that writes loadable weights and resumes."""
 
+import dataclasses
 import shutil
 
 import numpy as np
 import pytest
+import torch
 
-from talkinghead.audio2motion.model import ModelConfig, load_model
+from talkinghead.audio2motion.model import ModelConfig, load_model, save_model
 from talkinghead.audio2motion.phones import PHONE_INDEX, PHONES
 from talkinghead.audio2motion.training.corpus import (
     Example,
@@ -104,6 +106,25 @@ def test_training_writes_loadable_weights_and_resumes(tmp_path):
     train(corpus, tmp_path / "run", resumed, SMALL, progress=False)
     log = (tmp_path / "run" / "train.log").read_text()
     assert "resumed at step 3" in log and "step 5 " in log and "aperture=" in log
+
+
+def test_training_can_start_from_trained_weights(tmp_path):
+    rng = np.random.default_rng(5)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    write_shard(shard_path(corpus, 0), [synthetic_example(rng, int(n)) for n in rng.integers(30, 60, 40)])
+    config = TrainConfig(steps=2, batch=2, crop_steps=20, warmup=1, checkpoint_every=2, validate_every=2)
+    first = train(corpus, tmp_path / "first", config, SMALL, progress=False)
+    first.feature_scale.mul_(3.0)  # an input scale the second run could not have computed itself
+    save_model(first, tmp_path / "first" / "scaled.pt")
+    started = train(corpus, tmp_path / "second", TrainConfig(**{**config.__dict__, "lr": 0.0}), SMALL,
+                    progress=False, start_from=tmp_path / "first" / "scaled.pt")
+    for name, value in load_model(tmp_path / "first" / "scaled.pt").state_dict().items():
+        assert torch.allclose(started.state_dict()[name], value, atol=1e-2), name
+    assert "starting from the weights of" in (tmp_path / "second" / "train.log").read_text()
+    other = dataclasses.replace(SMALL, dim=SMALL.dim * 2)
+    with pytest.raises(ValueError, match="another shape"):
+        train(corpus, tmp_path / "third", config, other, progress=False, start_from=tmp_path / "first" / "scaled.pt")
 
 
 def test_held_out_split_is_disjoint_and_stable():

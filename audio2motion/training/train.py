@@ -36,6 +36,7 @@ directory resumes from it.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -53,6 +54,7 @@ from tqdm import tqdm
 from talkinghead.audio2motion.model import (
     Audio2Motion,
     ModelConfig,
+    load_model,
     running_mean,
     save_model,
 )
@@ -241,9 +243,12 @@ def learning_rate(step: int, config: TrainConfig) -> float:
 
 def train(
     corpus: Path | Sequence[Path], out_dir: Path, config: TrainConfig = TrainConfig(),
-    model_config: ModelConfig = ModelConfig(), progress: bool = True,
+    model_config: ModelConfig = ModelConfig(), progress: bool = True, start_from: Path | None = None,
 ) -> Audio2Motion:
-    """Train (or resume) on one or more corpus directories and write ``out_dir/a2m.pt``; returns the model."""
+    """Train (or resume) on one or more corpus directories and write ``out_dir/a2m.pt``; returns the model.
+
+    ``start_from``: a trained ``a2m.pt`` of the same network shape whose weights (input scale included)
+    the run starts from instead of random ones, e.g. an offline Whisper head tuned to live windows."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     log = _logger(out_dir / "train.log")
@@ -269,8 +274,12 @@ def train(
         torch.set_rng_state(saved["torch_rng"])
         step = saved["step"]
         log.info("resumed at step %d", step)
+    elif start_from is not None:
+        model.load_state_dict(_start_weights(start_from, model_config))
+        log.info("starting from the weights of %s", start_from)
     else:
         model.feature_scale.copy_(feature_scale(train_set))
+    if step == 0:
         log.info("corpus %s (%s ears): %d train / %d held-out utterances, %.2f h; model %.2f M parameters; %s",
                  " + ".join(map(str, corpora)), model_config.ears, len(train_set.examples), len(held.examples),
                  sum(len(e.weights) for e in heard.examples) / 50 / 3600,
@@ -301,6 +310,14 @@ def train(
     model.eval()
     save_model(model, out_dir / "a2m.pt")
     return model
+
+
+def _start_weights(path: Path, config: ModelConfig) -> dict[str, torch.Tensor]:
+    start = load_model(path, ears=config.ears)
+    shape = dataclasses.replace(start.config, live_window=config.live_window, live_hop=config.live_hop, dropout=config.dropout)
+    if shape != config:
+        raise ValueError(f"{path}: a network of another shape or ears ({start.config}); cannot start from it")
+    return start.state_dict()
 
 
 def _fmt(parts: dict[str, float]) -> str:
