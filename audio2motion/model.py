@@ -363,6 +363,7 @@ def split_heads(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Te
 FORMAT_VERSION = 2  # 2: articulation layer on phone posteriors
 ASSETS = Path(__file__).resolve().parent / "assets"
 DEFAULT_WEIGHTS = {"mel": ASSETS / "a2m.pt", "whisper": ASSETS / "a2m_whisper.pt"}  # the shipped weights per ears
+LIVE_WEIGHTS = {"mel": ASSETS / "a2m.pt", "whisper": ASSETS / "a2m_whisper_live.pt"}  # the same, for live sessions
 
 
 def to_checkpoint(model: Audio2Motion) -> dict:
@@ -413,11 +414,13 @@ def save_model(model: Audio2Motion, path: str | Path) -> None:
     torch.save(to_checkpoint(model), Path(path))
 
 
-def load_model(path: str | Path | None = None, device: str = "cpu", ears: str = "mel") -> Audio2Motion:
-    """The shipped weights for ``ears`` (``path=None``) or a trained ``a2m.pt``; float32, eval mode."""
+def load_model(path: str | Path | None = None, device: str = "cpu", ears: str = "mel",
+               live: bool = False) -> Audio2Motion:
+    """The shipped weights for ``ears`` (``path=None``; ``live``: the head live sessions stream with, on
+    live windows for Whisper ears) or a trained ``a2m.pt``; float32, eval mode."""
     if ears not in DEFAULT_WEIGHTS:
         raise ValueError(f"ears must be one of {', '.join(DEFAULT_WEIGHTS)}, got {ears!r}")
-    path = DEFAULT_WEIGHTS[ears] if path is None else Path(path)
+    path = (LIVE_WEIGHTS if live else DEFAULT_WEIGHTS)[ears] if path is None else Path(path)
     if not path.exists():
         raise ValueError(f"{path}: no audio2motion weights there (train with `talkinghead train-a2m`)")
     try:

@@ -212,11 +212,8 @@ def live_step_features(samples16k: np.ndarray, windowing: LiveWindowing, encoder
     out = []
     for first in range(1, last + 1, LIVE_BATCH):  # whole-length windows batch; the first few are shorter
         windows = range(first, min(last, first + LIVE_BATCH - 1) + 1)
-        cuts = [_window_span(m, windowing) for m in windows]
-        if len({b - a for a, b in cuts}) == 1:
-            encoded = encoder.encode_batch([padded[a * FRAME_SAMPLES:b * FRAME_SAMPLES] for a, b in cuts])
-        else:
-            encoded = [encoder.encode(padded[a * FRAME_SAMPLES:b * FRAME_SAMPLES]) for a, b in cuts]
+        encoded = _encode_all(encoder, [padded[a * FRAME_SAMPLES:b * FRAME_SAMPLES]
+                                        for a, b in (_window_span(m, windowing) for m in windows)])
         out += [_steps_from(frames, m, windowing) for m, frames in zip(windows, encoded)]
     return np.concatenate(out)[:steps] if out else np.zeros((0, WHISPER_DIM), np.float32)
 
@@ -282,18 +279,30 @@ class WhisperStream:
         self._audio = np.concatenate([self._audio, samples.astype(np.float32)])
 
     def _encode(self, available: int) -> np.ndarray:
-        w, out = self.windowing, []
-        while (self._windows + 1) * w.hop * FRAME_SAMPLES <= available:
-            self._windows += 1
-            start, end = _window_span(self._windows, w)
-            frames = self.encoder.encode(self._audio[start * FRAME_SAMPLES - self._audio_start:
-                                                     end * FRAME_SAMPLES - self._audio_start])
-            out.append(_steps_from(frames, self._windows, w))
-            keep = max(0, (self._windows + 1) * w.hop - w.length) * FRAME_SAMPLES  # the next window's start
-            drop = keep - self._audio_start
-            if drop > 0:
-                self._audio, self._audio_start = self._audio[drop:], keep
+        """Encode every window the audio up to ``available`` completes (a burst's windows in batches: the
+        same numbers, several times faster) and drop the audio no later window needs."""
+        w = self.windowing
+        last = available // (w.hop * FRAME_SAMPLES)
+        out = []
+        for first in range(self._windows + 1, last + 1, LIVE_BATCH):
+            windows = range(first, min(last, first + LIVE_BATCH - 1) + 1)
+            cuts = [self._audio[a * FRAME_SAMPLES - self._audio_start:b * FRAME_SAMPLES - self._audio_start]
+                    for a, b in (_window_span(m, w) for m in windows)]
+            encoded = _encode_all(self.encoder, cuts)
+            out += [_steps_from(frames, m, w) for m, frames in zip(windows, encoded)]
+        self._windows = max(self._windows, last)
+        keep = max(0, (self._windows + 1) * w.hop - w.length) * FRAME_SAMPLES  # the next window's start
+        drop = keep - self._audio_start
+        if drop > 0:
+            self._audio, self._audio_start = self._audio[drop:], keep
         return np.concatenate(out) if out else np.zeros((0, WHISPER_DIM), np.float32)
+
+
+def _encode_all(encoder: WhisperEncoder, windows: list[np.ndarray]) -> list[np.ndarray]:
+    """Windows encoded together where they share a length (``encode_batch``), else one by one."""
+    if len(windows) > 1 and len({len(x) for x in windows}) == 1:
+        return encoder.encode_batch(windows)
+    return [encoder.encode(x) for x in windows]
 
 
 def step_features(frames: np.ndarray) -> np.ndarray:

@@ -4,8 +4,10 @@
                                   [--data ../shared/data] [--no-robustness]
 
 Systems, all at 30 fps on each clip's own audio:
-- each model (``--models``: ``mel`` and ``whisper`` are the shipped weights
-  of those ears, anything else a weights file; default both shipped) at
+- each model (``--models``: ``mel``, ``whisper`` and ``whisper-live`` are the
+  shipped weights of those ears, ``whisper-live`` the live head, whose
+  look-ahead bounds all audio a frame hears (:func:`~talkinghead.audio2motion.animate.reading_for`);
+  anything else a weights file; default mel and whisper) at
   look-ahead 0, 40, 100 and 200 ms (``--lookaheads``), followed by the motion layer's silence gate
   (``--gate``), anticipating by the same look-ahead (blinks and head motion off: they do not touch the mouth);
 - the RMS-energy mouth and PocketSphinx phone recognition -> the articulation
@@ -221,6 +223,18 @@ def reference(clips: list[LabelledClip], real: dict[str, RealMouth], details: di
         print(f"| {name} | {lag:+d} | {cell(aperture.pooled)} | {per_clip} | {cell(rounding.pooled)} |", flush=True)
 
 
+SHIPPED = ("mel", "whisper", "whisper-live")
+
+
+def shipped(name: str):
+    """The shipped weights called ``name``: ``mel``, ``whisper`` (offline head), ``whisper-live`` (live head)."""
+    return load_model(ears=name.removesuffix("-live"), live=name.endswith("-live"))
+
+
+def label(name: str) -> str:
+    return name if name in SHIPPED else Path(name).parent.name or name
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
@@ -247,10 +261,8 @@ def main() -> None:
         raise SystemExit(f"no labelled clips under {args.data}")
     audios = {clip.name: load_audio_16k(clip.audio) for clip in clips}
     real = {clip.name: RealMouth(clip) for clip in clips if clip.video is not None}
-    models = {name: load_model(ears=name) if name in ("mel", "whisper") else load_model(Path(name))
-              for name in args.models}
-    table = systems({name if name in ("mel", "whisper") else Path(name).parent.name or name: model
-                     for name, model in models.items()}, tuple(args.lookaheads), args.gate)
+    models = {label(name): shipped(name) if name in SHIPPED else load_model(Path(name)) for name in args.models}
+    table = systems(models, tuple(args.lookaheads), args.gate)
     names = [clip.name for clip in clips]
 
     print(f"| system | lag | pooled aperture | {' | '.join(names)} | pooled rounding |")

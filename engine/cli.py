@@ -130,7 +130,7 @@ def _serve(args: argparse.Namespace) -> int:
         name, _, path = entry.rpartition("=")
         avatars[name or Path(path).name] = Path(path)
     engine = Engine(avatars, backend=args.backend, device=args.device, max_sessions=args.max_sessions,
-                    batch_steps=not args.no_step_batching)
+                    batch_steps=not args.no_step_batching, ears=args.ears)
     web = args.web_root if args.web_root is not None else Path(__file__).resolve().parents[1] / "demos" / "web"
     config = ServerConfig(host=args.host, port=args.port, token=args.token, max_sessions=args.max_sessions,
                           max_sessions_per_token=args.max_sessions_per_token, origins=tuple(args.origin) or None,
@@ -171,7 +171,7 @@ def _live(args: argparse.Namespace) -> int:
         source = FilePlayer.from_file(args.audio)
     require("pyvirtualcam")
     avatars = {args.avatar.name: args.avatar} if args.avatar is not None else None
-    engine = Engine(avatars, backend=args.backend, device=args.device, max_sessions=1)
+    engine = Engine(avatars, backend=args.backend, device=args.device, max_sessions=1, ears=args.ears)
     try:
         height, width = engine.renderer().size
         with contextlib.closing(open_camera(width, height, fps, args.camera_device)) as camera:
@@ -409,6 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="run each session's audio2motion alone, not batched per tick (for comparison)")
     _add_network_options(serve)
     serve.add_argument("-q", "--quiet", action="store_true")
+    _add_ears_option(serve)
     serve.set_defaults(run=_serve)
 
     live = commands.add_parser(
@@ -428,6 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
     _add_network_options(live)
     live.add_argument("-q", "--quiet", action="store_true")
+    _add_ears_option(live)
     live.set_defaults(run=_live)
 
     demo = commands.add_parser(

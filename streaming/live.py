@@ -44,7 +44,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from talkinghead.audio2motion.model import Audio2Motion, check_calibrated_on, from_checkpoint
+from talkinghead.audio2motion.ears import AUTO, choose_ears
+from talkinghead.audio2motion.model import Audio2Motion, check_calibrated_on, from_checkpoint, load_model
 from talkinghead.audio2motion.motion import MotionConfig
 from talkinghead.contracts.audio_io import FEATURE_RATE, caller_pcm
 from talkinghead.contracts.clock import as_fraction
@@ -86,23 +87,24 @@ class Engine:
 
     def __init__(self, avatars: Mapping[str, str | Path] | None = None, default: str | None = None,
                  backend: str = "torch", device: str = "cpu", max_sessions: int = 16,
-                 threads: tuple[int, int] = (1, 1), batch_steps: bool = True) -> None:
+                 threads: tuple[int, int] = (1, 1), batch_steps: bool = True, ears: str = AUTO) -> None:
         """``threads``: torch's threads on the worker for (audio2motion, drawing). The network's small
         per-frame steps run fastest on one thread (a second one's spin-waiting costs more than it
         gives). Drawing gains about 15% from a second thread on a quiet 2-core CPU, but loses 40% when
         another process wants a core (a meeting app, a browser, VP8 encoding): one by default.
-        ``batch_steps``: batch audio2motion across the sessions of a tick (False: one call per session)."""
-        from talkinghead.audio2motion.model import load_model
-
+        ``batch_steps``: batch audio2motion across the sessions of a tick (False: one call per session).
+        ``ears``: what sessions hear with (``auto``: Whisper's live head where the extra is installed, else
+        mel); an avatar calibrated on the other ears' model streams with that one."""
         self._paths = {name: Path(path) for name, path in (avatars or {}).items()}
         self.default = default or (next(iter(self._paths)) if self._paths else "default")
         if self.default != "default" and self.default not in self._paths:
             raise ValueError(f"default avatar {self.default!r} is not among {sorted(self._paths)}")
         self.backend, self.device, self.max_sessions = backend, device, max_sessions
-        self.model = load_model()
+        self.model = load_model(ears=choose_ears(ears), live=True)
         _warm_up(self.model)
+        self._live_models = {self.model.config.ears: self.model}  # the shipped live model per ears, as loaded
         self._renderers: dict[str, Renderer] = {}
-        self._motion_models: dict[int, Audio2Motion] = {}  # by id of the renderer whose avatar has its own
+        self._motion_models: dict[int, Audio2Motion] = {}  # by id of the renderer whose avatar needs another
         self._sessions: set[Session] = set()
         self._worker = PriorityWorker()
         self._batcher = StepBatcher(max_sessions if batch_steps else 1)  # one job a round: nothing batches
@@ -137,9 +139,12 @@ class Engine:
                 weights = renderer.motion_weights
                 if weights is not None:
                     self._motion_models[id(renderer)] = from_checkpoint(weights, f"avatar {name}'s audio2motion")
-                else:
-                    check_calibrated_on(self.model, renderer.calibrated_on, f"avatar {name}",
-                                        "live sessions hear with the mel model for now: enroll it with --ears mel")
+                elif renderer.calibrated_on is not None:
+                    model = self._live_model(renderer.calibrated_on.partition(":")[0])
+                    check_calibrated_on(model, renderer.calibrated_on, f"avatar {name}",
+                                        "live sessions stream with the shipped live heads: re-enroll it")
+                    if model is not self.model:
+                        self._motion_models[id(renderer)] = model
                 self._renderers[name] = renderer
             return self._renderers[name]
 
@@ -239,6 +244,13 @@ class Engine:
             self._encoders[codec, width, height] = codec(width, height)
         return self._encoders[codec, width, height](image)
 
+    def _live_model(self, ears: str) -> Audio2Motion:
+        """The shipped live model of ``ears`` (loaded once)."""
+        if ears not in self._live_models:
+            self._live_models[ears] = load_model(ears=choose_ears(ears), live=True)
+            _warm_up(self._live_models[ears])
+        return self._live_models[ears]
+
     def motion_model(self, renderer: Renderer) -> Audio2Motion:
         """The audio2motion that drives ``renderer``: its avatar's own, else the engine's."""
         return self._motion_models.get(id(renderer), self.model)
@@ -246,6 +258,12 @@ class Engine:
     def motion_network(self, network):
         """``network`` as sessions use it: its calls batched across the sessions of a tick."""
         return self._batcher.network(network)
+
+    def whisper_encoder(self):
+        """The Whisper encoder as live sessions use it: its windows batched across the sessions of a tick."""
+        from talkinghead.audio2motion.whisper import shared_encoder
+
+        return self._batcher.encoder(shared_encoder())
 
     def _closed(self, session: Session) -> None:
         self._sessions.discard(session)
@@ -303,8 +321,9 @@ class Session:
         self._sequence = renderer.sequence() if config.video else None  # the renderer's state along this session
         motion = MotionConfig.from_knobs(config.lookahead_ms, renderer.idle_motion)
         model = engine.motion_network(engine.motion_model(renderer))
+        encoder = engine.whisper_encoder() if model.config.ears == "whisper" else None
         self.core = SessionCore(model, sample_rate, SessionConfig(config.fps, config.lookahead_ms, motion, config.seed,
-                                                                   keep_audio=config.audio))
+                                                                   keep_audio=config.audio), encoder)
         self.dropped = 0
         self.frames_out = 0
         self._out: asyncio.Queue[tuple[Frame, float] | None] = asyncio.Queue(
@@ -512,7 +531,11 @@ class Session:
         core = self.core
         if not core.closed:
             self._take_in()
-            core.feed()
+            if until is None or flush or ended:
+                core.feed()
+            else:  # a burst's audio is fed as its frames come due, not all in one tick
+                core.feed_ahead(max(0, self.last_due(until + self.config.jitter_ms / 1000) + 1 - core.next_index)
+                                + self.config.batch)
             if flush:
                 core.flush()
             if ended:

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -59,10 +60,12 @@ class SessionConfig:
 class SessionCore:
     """Caller audio -> session frames, deterministic (see the module docstring)."""
 
-    def __init__(self, model: MotionNetwork, sample_rate: int, config: SessionConfig = SessionConfig()) -> None:
+    def __init__(self, model: MotionNetwork, sample_rate: int, config: SessionConfig = SessionConfig(),
+                 encoder: Any | None = None) -> None:
+        """``encoder``: a live Whisper head's encoder (see :class:`StreamingAnimator`)."""
         self.config = config
         self.clock = FrameClock(sample_rate, config.fps)
-        self._animator = StreamingAnimator(model, sample_rate, config.fps, config.lookahead_ms)
+        self._animator = StreamingAnimator(model, sample_rate, config.fps, config.lookahead_ms, encoder)
         self._motion = MotionLayer(sample_rate, config.fps, config.motion, config.seed)
         self._pending: deque[np.ndarray] = deque()  # caller audio not fed yet
         self._pending_samples = 0
@@ -145,6 +148,13 @@ class SessionCore:
         self._stream(audio)
         self._real_end = self._stream_fed
         return self._compute()
+
+    def feed_ahead(self, frames: int) -> list[Frame]:
+        """Feed only the pending audio the next ``frames`` frames need; the rest of a burst waits for later
+        calls, so a realtime pacer's tick costs what its own frames cost."""
+        end = self._stream_frames + frames
+        needed = max(self._animator.input_needed(end), self._motion.input_needed(end)) - self._stream_fed
+        return self.feed(max(0, needed))
 
     def idle_until(self, index: int) -> list[Frame]:
         """Insert silence (after any pending audio is fed) until frames before session ``index`` are final."""

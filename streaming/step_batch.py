@@ -7,7 +7,8 @@ tick runs each session's work on a thread of its own
 (:meth:`StepBatcher.run_together`): a network call made there parks until
 every job of the tick has parked or finished, then the parked calls of one
 network and one chunk length go through it as one batch
-(``Audio2Motion.run_batch``), and the jobs go on. Python work stays serial
+(``Audio2Motion.run_batch``), and the jobs go on. A live Whisper head's
+encoder windows batch the same way (:class:`BatchingEncoder`). Python work stays serial
 (the GIL); what is saved is the network's per-call cost, paid once per
 batch instead of once per session.
 """
@@ -104,6 +105,37 @@ class BatchingNetwork:
         return tick.park(_Call(self.network, mel, state))
 
 
+class _EncoderCalls:
+    """An encoder seen as a network: a call encodes one window, a batch of one length goes in one call."""
+
+    def __init__(self, encoder) -> None:
+        self.encoder = encoder
+
+    def run(self, window, state):
+        return self.encoder.encode(window)
+
+    def run_batch(self, windows, states):
+        return self.encoder.encode_batch(windows)
+
+
+class BatchingEncoder:
+    """A Whisper encoder whose windows encoded inside :meth:`StepBatcher.run_together` are batched
+    (``encode_batch``: the same numbers as one by one) across the tick's sessions (direct elsewhere)."""
+
+    def __init__(self, encoder, batcher: StepBatcher) -> None:
+        self._calls, self._batcher = _EncoderCalls(encoder), batcher
+
+    def encode(self, window):
+        tick = self._batcher.current_tick()
+        if tick is None:
+            return self._calls.run(window, None)
+        return tick.park(_Call(self._calls, window, None))
+
+    def encode_batch(self, windows):
+        """A session's own burst of windows: already one batch, encoded at once."""
+        return self._calls.run_batch(windows, None)
+
+
 def _run_here(job: Callable[[], Any]) -> Future:
     outcome: Future = Future()
     try:
@@ -120,7 +152,7 @@ class StepBatcher:
         self.threads = threads
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="talkinghead-step")
         self._local = threading.local()
-        self._wrapped: dict[int, BatchingNetwork] = {}
+        self._wrapped: dict[int, BatchingNetwork | BatchingEncoder] = {}
         self._lock = threading.Lock()
 
     def network(self, network) -> BatchingNetwork:
@@ -129,6 +161,13 @@ class StepBatcher:
             if id(network) not in self._wrapped:
                 self._wrapped[id(network)] = BatchingNetwork(network, self)
             return self._wrapped[id(network)]
+
+    def encoder(self, encoder) -> BatchingEncoder:
+        """The batching face of a Whisper encoder (one per encoder, so its sessions' windows group together)."""
+        with self._lock:
+            if id(encoder) not in self._wrapped:
+                self._wrapped[id(encoder)] = BatchingEncoder(encoder, self)
+            return self._wrapped[id(encoder)]
 
     def current_tick(self) -> _Tick | None:
         return getattr(self._local, "tick", None)

@@ -80,3 +80,47 @@ def test_outside_a_tick_the_network_is_called_directly(model):
     animator.push(_chunks(3)[0])
     batcher.shutdown()
     assert counting.calls == 1 and counting.batched == 0
+
+
+class CountingEncoder:
+    """The real Whisper encoder, counting its calls and the windows of batched ones."""
+
+    def __init__(self, encoder):
+        self.encoder = encoder
+        self.calls = self.batched = 0
+
+    def encode(self, window):
+        self.calls += 1
+        return self.encoder.encode(window)
+
+    def encode_batch(self, windows):
+        self.calls += 1
+        self.batched += len(windows)
+        return self.encoder.encode_batch(windows)
+
+
+def test_a_tick_of_whisper_sessions_encodes_their_windows_in_one_call():
+    from talkinghead.audio2motion.ears import whisper_installed
+
+    if not whisper_installed():
+        pytest.skip("the `whisper` extra is not installed")
+    from talkinghead.audio2motion.whisper import shared_encoder
+
+    live = load_model(ears="whisper", live=True)
+    streams = [_chunks(seed, 1.5) for seed in range(3)]
+    alone = [StreamingAnimator(live, 16000, 25, 100) for _ in streams]
+    expected = [[alone[s].push(chunk).blendshapes for chunk in streams[s]] for s in range(3)]
+
+    encoder = CountingEncoder(shared_encoder())
+    batcher = StepBatcher(threads=3)
+    together = [StreamingAnimator(batcher.network(live), 16000, 25, 100, batcher.encoder(encoder)) for _ in streams]
+    got = [[] for _ in streams]
+    for tick in range(len(streams[0])):
+        jobs = [lambda s=s: got[s].append(together[s].push(streams[s][tick]).blendshapes) for s in range(3)]
+        assert all(f.exception() is None for f in batcher.run_together(jobs))
+    batcher.shutdown()
+
+    for s in range(3):
+        np.testing.assert_allclose(np.concatenate(got[s]), np.concatenate(expected[s]), atol=1e-4)
+    ticks = len(streams[0])  # a 40 ms chunk completes one window of each session: one call a tick
+    assert encoder.calls <= ticks and encoder.batched >= 3 * (ticks - 1)
