@@ -80,6 +80,9 @@ class ModelConfig:
     # (offline work only: such a head cannot stream).
     live_window: int = 0
     live_hop: int = 0
+    # The model (``model_identity``) whose avatar calibrations this one shares: a live Whisper head tuned
+    # from the offline head on the same targets records that head; "" for none.
+    calibrates_as: str = ""
 
     def __post_init__(self) -> None:
         if self.ears not in EARS:
@@ -398,13 +401,14 @@ def model_identity(model: Audio2Motion) -> str:
 def check_calibrated_on(model: Audio2Motion, calibrated_on: str | None, avatar: str = "the avatar",
                         remedy: str | None = None) -> None:
     """A one-line error when ``model`` is not the audio2motion ``avatar``'s calibration was fitted on
-    (``calibrated_on`` ``ears:digest``, or bare ``ears`` from bundles that recorded no digest), ending
-    with ``remedy`` (default: re-enroll, or choose the avatar's ears)."""
+    (``calibrated_on`` ``ears:digest``, or bare ``ears`` from bundles that recorded no digest) nor shares
+    its calibrations (``ModelConfig.calibrates_as``), ending with ``remedy`` (default: re-enroll, or
+    choose the avatar's ears)."""
     if calibrated_on is None:
         return
     ears, _, digest = calibrated_on.partition(":")
     identity = model_identity(model)
-    if ears != model.config.ears or (digest and identity != calibrated_on):
+    if ears != model.config.ears or (digest and calibrated_on not in (identity, model.config.calibrates_as)):
         raise ValueError(f"{avatar} was calibrated on audio2motion {calibrated_on}, this run hears with {identity}: "
                          f"{remedy or f're-enroll it, or choose --ears {ears}'}")
 

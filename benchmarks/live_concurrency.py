@@ -1,7 +1,7 @@
 """How many simultaneous 25 fps live sessions this machine sustains with under 1% dropped frames.
 
     python benchmarks/live_concurrency.py [--sessions 1 2 4 8 12 16] [--seconds 20] [--outputs coefficients]
-                                          [--no-step-batching] [--avatar DIR]
+                                          [--no-step-batching] [--avatar DIR] [--ears auto|mel|whisper]
 
 ``talkinghead serve`` runs as its own process (default avatar or ``--avatar``, realtime
 pacing); N clients in one other process each stream real speech at the
@@ -35,10 +35,11 @@ async def main_async(args) -> None:
     pcm = (resample(samples, rate, RATE)[: int(args.seconds * RATE)] * 32767).astype("<i2")
     outputs = args.outputs.split("+")
     most = str(max(args.sessions))
-    options = ["--max-sessions", most, "--max-sessions-per-token", most] + (
+    options = ["--max-sessions", most, "--max-sessions-per-token", most, "--ears", args.ears] + (
         ["--no-step-batching"] if args.no_step_batching else []) + (["--avatar", str(args.avatar)] if args.avatar else [])
     async with served(args.port, *options) as (url, _):
-        print(f"outputs: {' + '.join(outputs)}; audio2motion {'not ' * args.no_step_batching}batched per tick\n")
+        print(f"outputs: {' + '.join(outputs)}; ears {args.ears}; audio2motion "
+              f"{'not ' * args.no_step_batching}batched per tick\n")
         print("| sessions | frames | dropped | dropped % | median p99 latency ms | worst p99 ms |")
         print("|---|---|---|---|---|---|")
         for count in args.sessions:
@@ -60,6 +61,7 @@ def main() -> None:
     parser.add_argument("--lookahead", type=int, default=100)
     parser.add_argument("--port", type=int, default=8797)
     parser.add_argument("--avatar", type=Path, default=None, help="an avatar bundle to serve (default: the built-in one)")
+    parser.add_argument("--ears", choices=("auto", "mel", "whisper"), default="auto", help="the server's ears")
     parser.add_argument("--no-step-batching", action="store_true", help="the server runs each session's network alone")
     asyncio.run(main_async(parser.parse_args()))
 

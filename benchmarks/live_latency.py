@@ -1,6 +1,6 @@
 """Live latency over the WebSocket server: audio that completes frame k -> frame k sent, and start -> first frame.
 
-    python benchmarks/live_latency.py [--seconds 15] [--runs 3] [--lookaheads 0 40 100]
+    python benchmarks/live_latency.py [--seconds 15] [--runs 3] [--lookaheads 0 40 100] [--ears auto|mel|whisper]
 
 One session at a time on the default avatar, 25 fps, ``realtime`` pacing,
 protocol v1 on loopback: ``talkinghead serve`` runs as its own process
@@ -12,7 +12,9 @@ its last sample to receiving the frame (``time.monotonic``, one clock for
 both processes; loopback adds well under a millisecond).
 Rows: coefficients only, and video (the frame drawn and JPEG-encoded).
 Medians over ``--runs`` of each run's p50 / p99; the target is p99 <=
-look-ahead + 80 ms. ``start -> first frame``: from sending ``start`` to
+look-ahead + 50 ms. ``--ears`` is the server's (a live Whisper head's
+look-ahead bounds all the audio a frame hears; the mel model's is its
+head's). ``start -> first frame``: from sending ``start`` to
 the first frame's arrival at the client (an idle frame).
 """
 
@@ -79,7 +81,8 @@ async def one_run(url: str, pcm: np.ndarray, lookahead: int, outputs: list[str])
 async def main_async(args) -> None:
     samples, rate = load_audio(args.data / "speech" / "intro_en.wav")
     pcm = (resample(samples, rate, RATE)[: int(args.seconds * RATE)] * 32767).astype("<i2")
-    async with served(args.port) as (url, _):
+    async with served(args.port, "--ears", args.ears) as (url, _):
+        print(f"ears: {args.ears}\n")
         print("| look-ahead | outputs | p50 ms | p99 ms | target p99 ms | start -> first frame ms | dropped / frames |")
         print("|---|---|---|---|---|---|---|")
         for lookahead in args.lookaheads:
@@ -88,7 +91,7 @@ async def main_async(args) -> None:
                 p50 = statistics.median(r["p50"] for r in runs) * 1000
                 p99 = statistics.median(r["p99"] for r in runs) * 1000
                 first = statistics.median(r["first"] for r in runs) * 1000
-                print(f"| {lookahead} ms | {' + '.join(outputs)} | {p50:.0f} | {p99:.0f} | {lookahead + 80} | "
+                print(f"| {lookahead} ms | {' + '.join(outputs)} | {p50:.0f} | {p99:.0f} | {lookahead + 50} | "
                       f"{first:.0f} | {sum(r['dropped'] for r in runs)} / {sum(r['frames'] for r in runs)} |",
                       flush=True)
 
@@ -120,6 +123,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--lookaheads", type=int, nargs="+", default=[0, 40, 100])
     parser.add_argument("--port", type=int, default=8798)
+    parser.add_argument("--ears", choices=("auto", "mel", "whisper"), default="auto", help="the server's ears")
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -282,3 +282,18 @@ def test_a_batch_of_windows_encodes_as_each_alone(encoder):
         assert np.abs(batched - encoder.encode(window)).max() < 1e-4
     with pytest.raises(ValueError, match="one length"):
         encoder.encode_batch([windows[0], windows[1][:3200]])
+
+
+def test_the_shipped_live_head_shares_the_offline_heads_calibrations():
+    """Avatars enrolled with Whisper ears (calibrated on the offline head) stream live with its live twin."""
+    from talkinghead.audio2motion.model import load_model
+
+    offline, live = load_model(ears="whisper"), load_model(ears="whisper", live=True)
+    assert live.config.live_windowing is not None and offline.config.live_windowing is None
+    assert live.config.calibrates_as == model_identity(offline) != model_identity(live)
+    check_calibrated_on(live, model_identity(offline))
+    check_calibrated_on(live, model_identity(live))
+    with pytest.raises(ValueError, match="calibrated on audio2motion whisper:0123456789ab"):
+        check_calibrated_on(live, "whisper:0123456789ab")
+    with pytest.raises(ValueError, match="calibrated on"):
+        check_calibrated_on(load_model(ears="mel"), model_identity(offline))

@@ -55,6 +55,7 @@ from talkinghead.audio2motion.model import (
     Audio2Motion,
     ModelConfig,
     load_model,
+    model_identity,
     running_mean,
     save_model,
 )
@@ -260,6 +261,10 @@ def train(
     if not held.examples:
         raise ValueError(f"{' + '.join(map(str, corpora))}: too few utterances ({len(heard.examples)}) "
                          "for a held-out split")
+    start = None if start_from is None else _start_model(start_from, model_config)
+    if start is not None and model_config.live_windowing is not None and start.config.live_windowing is None:
+        # the offline head tuned to live windows, on the same targets: avatars calibrated on it fit this one
+        model_config = dataclasses.replace(model_config, calibrates_as=model_identity(start))
     torch.manual_seed(config.seed)
     model = Audio2Motion(model_config)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -274,8 +279,8 @@ def train(
         torch.set_rng_state(saved["torch_rng"])
         step = saved["step"]
         log.info("resumed at step %d", step)
-    elif start_from is not None:
-        model.load_state_dict(_start_weights(start_from, model_config))
+    elif start is not None:
+        model.load_state_dict(start.state_dict())
         log.info("starting from the weights of %s", start_from)
     else:
         model.feature_scale.copy_(feature_scale(train_set))
@@ -312,12 +317,14 @@ def train(
     return model
 
 
-def _start_weights(path: Path, config: ModelConfig) -> dict[str, torch.Tensor]:
+def _start_model(path: Path, config: ModelConfig) -> Audio2Motion:
+    """The trained model at ``path``, if its network has ``config``'s shape and ears."""
     start = load_model(path, ears=config.ears)
-    shape = dataclasses.replace(start.config, live_window=config.live_window, live_hop=config.live_hop, dropout=config.dropout)
+    shape = dataclasses.replace(start.config, live_window=config.live_window, live_hop=config.live_hop,
+                                dropout=config.dropout, calibrates_as=config.calibrates_as)
     if shape != config:
         raise ValueError(f"{path}: a network of another shape or ears ({start.config}); cannot start from it")
-    return start.state_dict()
+    return start
 
 
 def _fmt(parts: dict[str, float]) -> str:
