@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from talkinghead.audio2motion.ears import AUTO, choose_ears
+from talkinghead.audio2motion.ears import AUTO, choose_ears, whisper_installed
 from talkinghead.audio2motion.model import Audio2Motion, check_calibrated_on, from_checkpoint, load_model
 from talkinghead.audio2motion.motion import MotionConfig
 from talkinghead.contracts.audio_io import FEATURE_RATE, caller_pcm
@@ -247,7 +247,10 @@ class Engine:
     def _live_model(self, ears: str) -> Audio2Motion:
         """The shipped live model of ``ears`` (loaded once)."""
         if ears not in self._live_models:
-            self._live_models[ears] = load_model(ears=choose_ears(ears), live=True)
+            if ears == "whisper" and not whisper_installed():
+                raise ValueError("an avatar calibrated on Whisper ears needs the `whisper` extra "
+                                 "(pip install 'talkinghead[whisper]'), or re-enroll it with --ears mel")
+            self._live_models[ears] = load_model(ears=ears, live=True)
             _warm_up(self._live_models[ears])
         return self._live_models[ears]
 

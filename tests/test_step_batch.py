@@ -38,23 +38,25 @@ def _chunks(seed: int, seconds: float = 1.0) -> list[np.ndarray]:
 
 def test_a_tick_of_sessions_makes_one_network_call_with_the_same_frames(model):
     streams = [_chunks(seed) for seed in range(4)]
-    alone = [StreamingAnimator(model, 16000, 25, 100) for _ in streams]
-    expected = [[alone[s].push(chunk).blendshapes for chunk in streams[s]] for s in range(4)]
-
     counting = Counting(model)
     batcher = StepBatcher(threads=4)
     network = batcher.network(counting)
-    together = [StreamingAnimator(network, 16000, 25, 100) for _ in streams]
-    got = [[] for _ in streams]
-    for tick in range(len(streams[0])):
-        jobs = [lambda s=s: got[s].append(together[s].push(streams[s][tick]).blendshapes) for s in range(4)]
-        assert all(f.exception() is None for f in batcher.run_together(jobs))
-    batcher.shutdown()
-
-    for s in range(4):
-        np.testing.assert_allclose(np.concatenate(got[s]), np.concatenate(expected[s]), atol=1e-4)
+    _same_frames_in_ticks(batcher, [StreamingAnimator(model, 16000, 25, 100) for _ in streams],
+                          [StreamingAnimator(network, 16000, 25, 100) for _ in streams], streams)
     ticks = len(streams[0])
     assert counting.calls <= ticks and counting.batched >= 4 * (ticks - 1)  # one call a tick, all four in it
+
+
+def _same_frames_in_ticks(batcher: StepBatcher, alone: list, together: list, streams: list) -> None:
+    """``together`` (batched) pushed one chunk of each stream a tick give ``alone``'s frames."""
+    expected = [[a.push(chunk).blendshapes for chunk in stream] for a, stream in zip(alone, streams)]
+    got = [[] for _ in streams]
+    for tick in range(len(streams[0])):
+        jobs = [lambda s=s: got[s].append(together[s].push(streams[s][tick]).blendshapes) for s in range(len(streams))]
+        assert all(f.exception() is None for f in batcher.run_together(jobs))
+    batcher.shutdown()
+    for s in range(len(streams)):
+        np.testing.assert_allclose(np.concatenate(got[s]), np.concatenate(expected[s]), atol=1e-4)
 
 
 def test_more_jobs_than_threads_run_in_rounds_and_errors_reach_their_job(model):
@@ -108,19 +110,10 @@ def test_a_tick_of_whisper_sessions_encodes_their_windows_in_one_call():
 
     live = load_model(ears="whisper", live=True)
     streams = [_chunks(seed, 1.5) for seed in range(3)]
-    alone = [StreamingAnimator(live, 16000, 25, 100) for _ in streams]
-    expected = [[alone[s].push(chunk).blendshapes for chunk in streams[s]] for s in range(3)]
-
     encoder = CountingEncoder(shared_encoder())
     batcher = StepBatcher(threads=3)
-    together = [StreamingAnimator(batcher.network(live), 16000, 25, 100, batcher.encoder(encoder)) for _ in streams]
-    got = [[] for _ in streams]
-    for tick in range(len(streams[0])):
-        jobs = [lambda s=s: got[s].append(together[s].push(streams[s][tick]).blendshapes) for s in range(3)]
-        assert all(f.exception() is None for f in batcher.run_together(jobs))
-    batcher.shutdown()
-
-    for s in range(3):
-        np.testing.assert_allclose(np.concatenate(got[s]), np.concatenate(expected[s]), atol=1e-4)
+    _same_frames_in_ticks(batcher, [StreamingAnimator(live, 16000, 25, 100) for _ in streams],
+                          [StreamingAnimator(batcher.network(live), 16000, 25, 100, batcher.encoder(encoder))
+                           for _ in streams], streams)
     ticks = len(streams[0])  # a 40 ms chunk completes one window of each session: one call a tick
     assert encoder.calls <= ticks and encoder.batched >= 3 * (ticks - 1)

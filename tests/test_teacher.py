@@ -92,11 +92,16 @@ def test_a_real_shard_has_speech_where_its_phones_say():
         assert jaw[speaking].mean() > 3 * jaw[~speaking].mean()
 
 
+def _small_corpus(directory, seed: int):
+    """One shard of 40 synthetic utterances."""
+    rng = np.random.default_rng(seed)
+    directory.mkdir()
+    write_shard(shard_path(directory, 0), [synthetic_example(rng, int(n)) for n in rng.integers(30, 60, 40)])
+    return directory
+
+
 def test_training_writes_loadable_weights_and_resumes(tmp_path):
-    rng = np.random.default_rng(1)
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    write_shard(shard_path(corpus, 0), [synthetic_example(rng, int(n)) for n in rng.integers(30, 60, 40)])
+    corpus = _small_corpus(tmp_path / "corpus", 1)
     config = TrainConfig(steps=3, batch=2, crop_steps=20, warmup=1, checkpoint_every=3, validate_every=3)
     train(corpus, tmp_path / "run", config, SMALL, progress=False)
     model = load_model(tmp_path / "run" / "a2m.pt")
@@ -109,10 +114,7 @@ def test_training_writes_loadable_weights_and_resumes(tmp_path):
 
 
 def test_training_can_start_from_trained_weights(tmp_path):
-    rng = np.random.default_rng(5)
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    write_shard(shard_path(corpus, 0), [synthetic_example(rng, int(n)) for n in rng.integers(30, 60, 40)])
+    corpus = _small_corpus(tmp_path / "corpus", 5)
     config = TrainConfig(steps=2, batch=2, crop_steps=20, warmup=1, checkpoint_every=2, validate_every=2)
     first = train(corpus, tmp_path / "first", config, SMALL, progress=False)
     first.feature_scale.mul_(3.0)  # an input scale the second run could not have computed itself

@@ -35,6 +35,34 @@ def test_enrollment_finds_the_offset_a_loop_and_a_calibration(enrolled):
     assert opened[-1] > opened[0] + 0.05  # the calibrated jaw still opens (a flat map would freeze the mouth)
 
 
+def test_live_sessions_stream_an_avatar_with_the_model_its_calibration_fits(enrolled):
+    """Whatever the engine's own ears, an avatar streams with the live model its calibration fits: enrolled
+    with Whisper ears (the offline head), the live Whisper head that shares its calibrations."""
+    import asyncio
+
+    from talkinghead.audio2motion.ears import whisper_installed
+    from talkinghead.audio2motion.model import model_identity
+    from talkinghead.streaming.live import Engine, LiveConfig
+
+    calibrated_on = load_avatar(enrolled).calibrated_on
+    engine = Engine({"me": enrolled}, ears="mel", max_sessions=1)
+    try:
+        model = engine.motion_model(engine.renderer("me"))
+        assert calibrated_on.split(":")[0] == model.config.ears == ("whisper" if whisper_installed() else "mel")
+        assert calibrated_on in (model_identity(model), model.config.calibrates_as)
+
+        async def run():
+            async with engine.session("me", config=LiveConfig(video=False, pacing="fast")) as session:
+                await session.push_audio(load_audio(demo_audio())[0][:16000])
+                await session.end()
+                return session.ears, [frame async for frame in session]
+
+        ears, frames = asyncio.run(run())
+        assert ears == model.config.ears and len(frames) == 25
+    finally:
+        engine.close()
+
+
 def test_rendering_walks_the_loop_and_keeps_pixels_outside_the_face(enrolled):
     avatar = load_avatar(enrolled)
     renderer = avatar_renderer(avatar)
