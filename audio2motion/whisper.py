@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,10 +145,12 @@ def whisper_log_mel(samples16k: np.ndarray) -> np.ndarray:
 class WhisperEncoder:
     """The frozen encoder: 16 kHz windows -> (frames, 384) features at 50 Hz.
 
-    ``threads`` is CTranslate2's intra-op thread count (0: its default).
+    ``threads`` is CTranslate2's intra-op thread count per worker (0: its
+    default); ``workers`` batches run side by side (CTranslate2's
+    ``inter_threads``): :meth:`encode_batch` splits a batch across them.
     """
 
-    def __init__(self, threads: int = 0, compute_type: str = "int8") -> None:
+    def __init__(self, threads: int = 0, compute_type: str = "int8", workers: int = 1) -> None:
         try:
             import ctranslate2
         except ImportError:
@@ -155,25 +158,32 @@ class WhisperEncoder:
         self._ct2 = ctranslate2
         path = _verified(model_dir())
         self._model = ctranslate2.models.Whisper(str(path), device="cpu", compute_type=compute_type,
-                                                 intra_threads=threads)
+                                                 intra_threads=threads, inter_threads=workers)
+        self.workers = workers
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="talkinghead-whisper") if workers > 1 else None
 
     def encode(self, window16k: np.ndarray) -> np.ndarray:
         """One window (a whole number of 20 ms frames, at least one) -> (frames, 384) float32."""
         if len(window16k) < FRAME_SAMPLES or len(window16k) % FRAME_SAMPLES:
             raise ValueError(f"encoder windows are whole 20 ms frames, got {len(window16k)} samples")
-        mel = whisper_log_mel(window16k)
-        out = self._model.encode(self._ct2.StorageView.from_array(np.ascontiguousarray(mel[None])), to_cpu=True)
-        return np.asarray(out, np.float32)[0]
+        return self._encode_mels([whisper_log_mel(window16k)])[0]
 
     def encode_batch(self, windows: list[np.ndarray]) -> list[np.ndarray]:
-        """Windows of one length in one call: the same numbers as :meth:`encode` on each, several times
-        faster (CTranslate2 batches the matrix products)."""
+        """Windows of one length: the same numbers as :meth:`encode` on each, faster (the batch split
+        across the workers, each part one call)."""
         if len({len(w) for w in windows}) > 1:
             raise ValueError("encode_batch needs windows of one length")
         if not windows or len(windows[0]) < FRAME_SAMPLES or len(windows[0]) % FRAME_SAMPLES:
             raise ValueError("encoder windows are whole 20 ms frames")
-        mel = np.ascontiguousarray(np.stack([whisper_log_mel(w) for w in windows]))
-        out = self._model.encode(self._ct2.StorageView.from_array(mel), to_cpu=True)
+        mels = [whisper_log_mel(w) for w in windows]
+        if self._pool is None or len(mels) == 1:
+            return self._encode_mels(mels)
+        parts = np.array_split(np.arange(len(mels)), min(self.workers, len(mels)))
+        encoded = self._pool.map(lambda part: self._encode_mels([mels[i] for i in part]), parts)
+        return [frames for part in encoded for frames in part]
+
+    def _encode_mels(self, mels: list[np.ndarray]) -> list[np.ndarray]:
+        out = self._model.encode(self._ct2.StorageView.from_array(np.ascontiguousarray(np.stack(mels))), to_cpu=True)
         return list(np.asarray(out, np.float32))
 
     def frames(self, samples16k: np.ndarray, windowing: Windowing = OFFLINE_WINDOW) -> np.ndarray:
@@ -190,14 +200,18 @@ class WhisperEncoder:
         padded = np.zeros((starts[-1] + length) * FRAME_SAMPLES, np.float32)
         padded[:len(samples16k)] = samples16k
         out = np.zeros((n_frames, WHISPER_DIM), np.float32)
+        spans = []  # (start, low, high): frames whose nearest window centre is this window's
         for i, start in enumerate(starts):
-            # frames whose nearest window centre is this one's
             low = 0 if i == 0 else (starts[i - 1] + start + length) // 2
             high = n_frames if i == len(starts) - 1 else (start + starts[i + 1] + length) // 2
-            if high <= low:
-                continue
-            features = self.encode(padded[start * FRAME_SAMPLES:(start + length) * FRAME_SAMPLES])
-            out[low:high] = features[low - start:high - start]
+            if high > low:
+                spans.append((start, low, high))
+        group = self.workers  # windows encoded together; bounds memory on long files
+        for first in range(0, len(spans), group):
+            chosen = spans[first:first + group]
+            encoded = _encode_all(self, [padded[a * FRAME_SAMPLES:(a + length) * FRAME_SAMPLES] for a, _, _ in chosen])
+            for (start, low, high), features in zip(chosen, encoded):
+                out[low:high] = features[low - start:high - start]
         return out
 
 
@@ -317,5 +331,7 @@ def steps_for(n_samples: int) -> int:
 
 @functools.lru_cache(maxsize=1)
 def shared_encoder() -> WhisperEncoder:
-    """One loaded encoder per process (loading checks 75 MB of weights), shared by every caller."""
-    return WhisperEncoder(threads=max(1, min(4, os.cpu_count() or 1)))
+    """One loaded encoder per process (loading checks 75 MB of weights), shared by every caller: one
+    thread per worker (a 1 s window took 4.0 ms on one thread, 6.4 ms on two, on 2 cores:
+    ``benchmarks/whisper_speed.py``), a worker per core up to 4, across which batches split."""
+    return WhisperEncoder(threads=1, workers=max(1, min(4, os.cpu_count() or 1)))

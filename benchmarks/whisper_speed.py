@@ -1,7 +1,7 @@
 """The Whisper ears' cost on this CPU: offline real-time factor against the mel model, one encoder window,
 and a live session's cost per 40 ms chunk.
 
-    python benchmarks/whisper_speed.py [--runs 5] [--seconds 60] [--threads 1 2] [--live-weights A2M.pt]
+    python benchmarks/whisper_speed.py [--runs 5] [--seconds 60] [--threads 1 2] [--workers 1 2] [--live-weights A2M.pt]
 
 Per thread count (torch's, and the encoder's own for the encoder columns;
 ``animate`` encodes with the process's shared encoder, which uses up to 4
@@ -13,12 +13,14 @@ cores), medians over ``--runs``:
 - one encoder window of 0.5, 1 and 2 s (median and p99 over 50 calls): what a
   live scheme that encodes a window per 40 ms chunk would spend.
 
-Then, per thread count, a live session (:class:`StreamingAnimator`, look-ahead
-100 ms) fed 40 ms chunks of the same audio: CPU wall time of each ``push``
-(encoder + head + sampling), median and p99 over the chunks of all runs, for
-the live Whisper head and the mel model in the same run; and the encoder's
-cost per session when ``N`` sessions' windows go in one ``encode_batch`` (as
-the live engine batches a tick's sessions).
+Then, per count of encoder workers (one thread each, torch on one thread as
+on the live engine's worker), a live session (:class:`StreamingAnimator`,
+look-ahead 100 ms) fed 40 ms chunks of the same audio: CPU wall time of
+each ``push`` (encoder + head + sampling), median and p99 over the chunks of
+all runs, for the live Whisper head and the mel model in the same run; and
+the encoder's wall time per session when ``N`` sessions' windows go in one
+``encode_batch`` (as the live engine batches a tick's sessions; split
+across the workers).
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--live-weights", default=None, help="a live Whisper head (default: the shipped one)")
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 2, 10], help="batch sizes of encode_batch")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
+                        help="encoder workers (one thread each) for the live table; the shared encoder has one per core")
     args = parser.parse_args()
     audio = noise_bursts(args.seconds)
     mel, whisper = load_model(ears="mel"), load_model(ears="whisper")
@@ -77,12 +81,12 @@ def main() -> None:
     live = load_model(args.live_weights, ears="whisper", live=True)
     window = live.config.live_windowing.length * FRAME_SAMPLES
     print(f"\nLive, 40 ms chunks, look-ahead 100 ms, {live.config.live_windowing}:\n")
-    print("| threads | mel push ms median (p99) | whisper push ms median (p99) | whisper/mel (medians) | "
+    print("| encoder workers | mel push ms median (p99) | whisper push ms median (p99) | whisper/mel (medians) | "
           + " | ".join(f"encoder ms/session, {n} in a batch" for n in args.sessions) + " |")
     print("|---|---|---|---|" + "---|" * len(args.sessions))
-    for threads in args.threads:
-        torch.set_num_threads(threads)
-        encoder = WhisperEncoder(threads=threads)
+    torch.set_num_threads(1)  # as on the live engine's worker
+    for workers in args.workers:
+        encoder = WhisperEncoder(threads=1, workers=workers)
         mel_pushes, whisper_pushes = [], []
         for _ in range(args.runs):
             mel_pushes += chunk_times(StreamingAnimator(mel, RATE, 30, 100), audio)
@@ -94,7 +98,7 @@ def main() -> None:
                            for _ in range(20))
             batched.append(f"{statistics.median(times):.2f}")
         m, w = summary(mel_pushes), summary(whisper_pushes)
-        print(f"| {threads} | {m[0]:.2f} ({m[1]:.2f}) | {w[0]:.2f} ({w[1]:.2f}) | {w[0] / m[0]:.1f} | "
+        print(f"| {workers} | {m[0]:.2f} ({m[1]:.2f}) | {w[0]:.2f} ({w[1]:.2f}) | {w[0] / m[0]:.1f} | "
               + " | ".join(batched) + " |", flush=True)
 
 
