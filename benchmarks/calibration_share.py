@@ -28,8 +28,8 @@ from talkinghead.contracts.audio_io import load_audio
 from talkinghead.contracts.face_model import interocular, lip_gap
 from talkinghead.contracts.mouth_signals import mouth_signals
 from talkinghead.evaluation.labels import REPORT_CLIPS, available_clips
-from talkinghead.jobs.calibration import align, fit_calibration
 from talkinghead.jobs.av_offset import estimate_av_offset
+from talkinghead.jobs.calibration import align, fit_calibration
 from talkinghead.renderer.tracking import track_video
 
 ROOT = Path(__file__).resolve().parents[1]

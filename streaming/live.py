@@ -45,7 +45,12 @@ import numpy as np
 import torch
 
 from talkinghead.audio2motion.ears import AUTO, choose_ears, whisper_installed
-from talkinghead.audio2motion.model import Audio2Motion, check_calibrated_on, from_checkpoint, load_model
+from talkinghead.audio2motion.model import (
+    Audio2Motion,
+    check_calibrated_on,
+    from_checkpoint,
+    load_model,
+)
 from talkinghead.audio2motion.motion import MotionConfig
 from talkinghead.contracts.audio_io import FEATURE_RATE, caller_pcm
 from talkinghead.contracts.clock import as_fraction

@@ -52,7 +52,8 @@ def _same_frames_in_ticks(batcher: StepBatcher, alone: list, together: list, str
     expected = [[a.push(chunk).blendshapes for chunk in stream] for a, stream in zip(alone, streams)]
     got = [[] for _ in streams]
     for tick in range(len(streams[0])):
-        jobs = [lambda s=s: got[s].append(together[s].push(streams[s][tick]).blendshapes) for s in range(len(streams))]
+        jobs = [lambda s=s, tick=tick: got[s].append(together[s].push(streams[s][tick]).blendshapes)
+                for s in range(len(streams))]
         assert all(f.exception() is None for f in batcher.run_together(jobs))
     batcher.shutdown()
     for s in range(len(streams)):
