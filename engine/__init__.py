@@ -6,7 +6,8 @@ clock); every way out hands on :class:`Frame`. The rest loads on first use,
 so importing one stage (``talkinghead.renderer``) does not load the others.
 
 - live: :class:`Engine`, :class:`LiveConfig`, :class:`SyncSession`;
-  :class:`AvatarTracks` (WebRTC, the ``webrtc`` extra)
+  :class:`AvatarTracks` (WebRTC, the ``webrtc`` extra); :class:`TalkingHeadVideoService`
+  (a Pipecat video service, the ``pipecat`` extra)
 - files: :func:`render`, :func:`animate`, :func:`dub`, :func:`enroll_video`,
   :func:`enroll_photo`, :func:`load_avatar`, :func:`load_audio`, :class:`VideoWriter`
 """
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from talkinghead.renderer.photo import enroll_photo
     from talkinghead.renderer.video import VideoWriter
     from talkinghead.streaming.live import Engine, LiveConfig, Session, SyncSession
+    from talkinghead.streaming.pipecat_video import TalkingHeadVideoService
     from talkinghead.streaming.webrtc import AvatarTracks
 
 try:
@@ -67,6 +69,8 @@ def __getattr__(name: str) -> Any:
         from talkinghead.contracts import renderer as module
     elif name == "AvatarTracks":
         from talkinghead.streaming import webrtc as module
+    elif name == "TalkingHeadVideoService":
+        from talkinghead.streaming import pipecat_video as module
     else:
         raise AttributeError(f"module 'talkinghead' has no attribute {name!r}")
     return getattr(module, name)
@@ -74,6 +78,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ARKIT_INDEX", "ARKIT_NAMES", "POSE_NAMES", "AvatarTracks", "Coefficients", "DubConfig", "Engine", "Frame",
-    "LiveConfig", "RenderConfig", "Renderer", "Session", "SyncSession", "VideoWriter", "__version__", "animate",
+    "LiveConfig", "RenderConfig", "Renderer", "Session", "SyncSession", "TalkingHeadVideoService", "VideoWriter",
+    "__version__", "animate",
     "demo_audio", "dub", "enroll_photo", "enroll_video", "load_audio", "load_avatar", "render",
 ]

@@ -122,8 +122,11 @@ def _serve(args: argparse.Namespace) -> int:
     import asyncio
 
     from talkinghead.streaming.live import Engine, limit_malloc_arenas
-    from talkinghead.streaming.server import Server, ServerConfig
+    from talkinghead.streaming.server import WEB_PAGE, Server, ServerConfig
 
+    web = args.web_root if args.web_root is not None else WEB_PAGE
+    if not (web / "index.html").is_file():
+        raise ValueError(f"--web-root {web}: no index.html there")
     limit_malloc_arenas()
     avatars = {}
     for entry in args.avatar:
@@ -131,10 +134,9 @@ def _serve(args: argparse.Namespace) -> int:
         avatars[name or Path(path).name] = Path(path)
     engine = Engine(avatars, backend=args.backend, device=args.device, max_sessions=args.max_sessions,
                     batch_steps=not args.no_step_batching, ears=args.ears)
-    web = args.web_root if args.web_root is not None else Path(__file__).resolve().parents[1] / "demos" / "web"
     config = ServerConfig(host=args.host, port=args.port, token=args.token, max_sessions=args.max_sessions,
                           max_sessions_per_token=args.max_sessions_per_token, origins=tuple(args.origin) or None,
-                          web_root=web if web.is_dir() else None)
+                          web_root=web)
     if not args.quiet:
         print(f"talkinghead: serving on ws://{args.host}:{args.port}/v1/stream "
               f"(avatars: {', '.join(engine.avatar_names)})", file=sys.stderr)
@@ -404,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-sessions", type=int, default=16)
     serve.add_argument("--max-sessions-per-token", type=int, default=8,
                        help="sessions one token (or, without --token, everyone) may hold at once")
-    serve.add_argument("--web-root", type=Path, default=None, help="the browser page's folder (default: demos/web)")
+    serve.add_argument("--web-root", type=Path, default=None, help="the browser page's folder (default: the page inside the package)")
     serve.add_argument("--no-step-batching", action="store_true",
                        help="run each session's audio2motion alone, not batched per tick (for comparison)")
     _add_network_options(serve)

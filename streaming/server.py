@@ -48,6 +48,10 @@ LATENCY_BUCKETS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0)
 SEND_BUFFER_BYTES = 256 * 1024  # a few video frames
 
 
+# The browser live avatar and its JS client, shipped inside the package (``streaming/web``).
+WEB_PAGE = Path(__file__).resolve().parent / "web"
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     host: str = "127.0.0.1"
@@ -59,7 +63,7 @@ class ServerConfig:
     idle_timeout_s: float = 30.0  # a client that sends nothing this long is closed
     send_timeout_s: float = 10.0  # a client that takes nothing this long is closed
     origins: tuple[str, ...] | None = None  # allowed Origin headers (None: any)
-    web_root: Path | None = None  # the browser page's files, served at /
+    web_root: Path | None = WEB_PAGE  # the browser page's files, served at / (None: no page)
 
 
 class Metrics:

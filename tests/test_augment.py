@@ -7,12 +7,12 @@ import pytest
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import butter, lfilter, sosfilt
 
+with warnings.catch_warnings():  # the `teacher` extra (pyworld) builds the corpus; without it these skip
+    warnings.simplefilter("ignore")
+    pyworld = pytest.importorskip("pyworld")
+
 from talkinghead.audio2motion.training import augment as A
 from talkinghead.contracts.audio_io import load_audio
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    import pyworld
 
 SR = 22050
 

@@ -1,6 +1,6 @@
-"""The browser live avatar (``demos/web``) in headless chromium against an in-process server: the fake
+"""The browser live avatar (``streaming/web``) in headless chromium against an in-process server: the fake
 microphone and a dropped file, frames arriving and drawn on the audio clock, the 3D face moving, no page
-errors. Also: the vendored three.js is the version ``demos/web/package.json`` pins."""
+errors. Also: the vendored three.js is the version ``streaming/web/package.json`` pins."""
 
 import json
 import re
@@ -15,7 +15,7 @@ from servers import serving_in_thread
 from talkinghead.contracts.audio_io import load_audio
 from talkinghead.jobs.render import demo_audio
 
-WEB = Path(__file__).resolve().parents[1] / "demos" / "web"
+WEB = Path(__file__).resolve().parents[1] / "streaming" / "web"
 FPS = 15  # the page's fps setting here: two cores draw the video, run chromium and its software WebGL
 
 
@@ -30,7 +30,7 @@ def test_the_vendored_three_is_the_pinned_version():
 
 @pytest.fixture(scope="module")
 def web_server(engine):
-    """``Server`` serving ``demos/web`` on its own event loop in a background thread; yields its base URL."""
+    """``Server`` serving ``streaming/web`` on its own event loop in a background thread; yields its base URL."""
     with serving_in_thread(engine, web_root=WEB) as server:
         yield f"http://127.0.0.1:{server.port}/"
 

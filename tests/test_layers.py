@@ -79,7 +79,8 @@ def test_loading_a_renderer_loads_no_other_stage():
 
 
 def test_the_facade_offers_what_the_readme_shows():
-    missing = [name for name in talkinghead.__all__ if name != "AvatarTracks" and not hasattr(talkinghead, name)]
+    optional = ("AvatarTracks", "TalkingHeadVideoService")  # their extras may be missing
+    missing = [name for name in talkinghead.__all__ if name not in optional and not hasattr(talkinghead, name)]
     assert missing == []
     assert talkinghead.render.__name__ == "render_file" and talkinghead.dub.__module__ == "talkinghead.jobs.dub"
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
@@ -96,3 +97,28 @@ def test_every_subpackage_ships():
             parts = init.parent.relative_to(ROOT / folder).parts
             found.add(".".join((package, *parts)))
     assert found == set(setuptools["packages"])
+
+
+def test_the_browser_page_ships_as_package_data():
+    """Every file the page serves is matched by pyproject's package data (the wheel then holds the page);
+    only npm's tooling for the vendored three.js stays out."""
+    import fnmatch
+
+    tomllib = pytest.importorskip("tomllib")
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    shipped = patterns["talkinghead.streaming"]
+    web = ROOT / "streaming" / "web"
+    tooling = {"package.json", "package-lock.json", "vendor.mjs"}
+    served = [p.relative_to(ROOT / "streaming").as_posix() for p in web.rglob("*")
+              if p.is_file() and p.name not in tooling and "node_modules" not in p.parts]
+    assert {"web/index.html", "web/client.js", "web/vendor/three.module.js"} <= set(served)
+    assert [f for f in served if not any(fnmatch.fnmatch(f, pattern) for pattern in shipped)] == []
+
+
+def test_serve_refuses_a_web_root_without_a_page(tmp_path, capsys):
+    from talkinghead.cli import main
+
+    with pytest.raises(SystemExit) as exit:
+        main(["serve", "--web-root", str(tmp_path), "--port", "0"])
+    assert exit.value.code == 2
+    assert capsys.readouterr().err.strip() == f"talkinghead: error: --web-root {tmp_path}: no index.html there"

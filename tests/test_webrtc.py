@@ -26,7 +26,7 @@ from talkinghead.streaming.live import LiveConfig
 
 needs_aiortc = pytest.mark.skipif(importlib.util.find_spec("aiortc") is None,
                                   reason="needs the webrtc extra (pip install 'talkinghead[webrtc]')")
-WEB_ROOT = Path(__file__).resolve().parents[1] / "demos" / "web"
+WEB_ROOT = Path(__file__).resolve().parents[1] / "streaming" / "web"
 
 
 @pytest.fixture(scope="module")
@@ -379,7 +379,7 @@ def test_a_python_peer_calls_the_avatar_over_loopback(engine, speech):
 # ------------------------------------------------------------------ a real browser
 @needs_aiortc
 def test_chromium_calls_the_avatar_over_loopback(engine, speech, run_browser_script, tmp_path):
-    """demos/web/call.html in headless chromium, the demo sentence as its microphone: the call decodes the
+    """streaming/web/call.html in headless chromium, the demo sentence as its microphone: the call decodes the
     avatar's video at its size and plays its audio (pc.getStats() of the receiving side)."""
     samples, rate = speech
     pcm = np.round(resample(samples[: 3 * rate], rate, 48000) * 32767).astype(np.int16)

@@ -32,10 +32,6 @@ from scipy.signal import butter, fftconvolve, sosfiltfilt
 from talkinghead.contracts.clock import check_sample_rate
 from talkinghead.contracts.resample import check_samples, resample
 
-with warnings.catch_warnings():  # pyworld 0.3.5 imports the deprecated pkg_resources
-    warnings.simplefilter("ignore")
-    import pyworld
-
 NOISE_KINDS = ("white", "pink", "babble")
 CODECS = ("mp3", "opus")
 # Frames for the active-speech level (samples; the rate is not needed for a level).
@@ -87,6 +83,17 @@ class WorldAnalysis:
     rms: float
 
 
+def _pyworld():
+    """WORLD (extra ``teacher``), imported only by the voice edits: the noise and channel helpers work without it."""
+    try:
+        with warnings.catch_warnings():  # pyworld 0.3.5 imports the deprecated pkg_resources
+            warnings.simplefilter("ignore")
+            import pyworld
+    except ImportError:
+        raise ImportError("voice edits need the `teacher` extra (pip install 'talkinghead[teacher]')") from None
+    return pyworld
+
+
 def _check_audio(audio: np.ndarray) -> np.ndarray:
     x = check_samples(audio, "audio")
     if x.size == 0:
@@ -109,6 +116,7 @@ def world_analyse(
     x = _check_audio(audio)
     sr = check_sample_rate(sample_rate, "sample_rate", 8000, 192000)
     fp = world.frame_period
+    pyworld = _pyworld()
     if world.f0_method == "dio":
         f0, t = pyworld.dio(x, sr, f0_floor=world.f0_floor, f0_ceil=world.f0_ceil, frame_period=fp)
         f0 = pyworld.stonemask(x, f0, t, sr)
@@ -163,7 +171,7 @@ def world_synthesise(
     f0 = _edit_f0(a.f0, pitch_semitones, f0_range)
     sp = _warp_envelope(a.spectral_envelope, formant_factor)
     ap = _breathe(a.aperiodicity, a.sample_rate, breathiness)
-    y = _fit(pyworld.synthesize(f0, sp, ap, a.sample_rate, a.frame_period / speed), n_out)
+    y = _fit(_pyworld().synthesize(f0, sp, ap, a.sample_rate, a.frame_period / speed), n_out)
     rms_out = math.sqrt(float(np.mean(y.astype(np.float64) ** 2)))
     if rms_out > 0:
         y *= a.rms / rms_out

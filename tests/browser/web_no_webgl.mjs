@@ -1,4 +1,4 @@
-// The browser live avatar (demos/web) in chromium without WebGL: the 3D view must say so, the page go on.
+// The browser live avatar (streaming/web) in chromium without WebGL: the 3D view must say so, the page go on.
 //   node web_no_webgl.mjs BASE_URL
 // Prints one JSON line: the 3D view's error and text, the avatars offered, and uncaught page errors.
 import { launch } from "./launch.mjs";

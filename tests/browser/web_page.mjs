@@ -1,4 +1,4 @@
-// The browser live avatar (demos/web) in headless chromium, against a running `talkinghead serve`.
+// The browser live avatar (streaming/web) in headless chromium, against a running `talkinghead serve`.
 //   node web_page.mjs BASE_URL mic|file WAV SCREENSHOT [FRAMES]
 // mic: the WAV is the fake microphone (chromium loops it); the page's Microphone button is pressed, the
 // script waits for FRAMES drawn frames, presses Interrupt, waits up to 3 s for 3 more frames, then Stop. file: the WAV goes into the page's file input and the script waits

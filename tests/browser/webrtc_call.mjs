@@ -1,4 +1,4 @@
-// A WebRTC call to the avatar from headless chromium (demos/web/call.html), against a running `talkinghead serve`.
+// A WebRTC call to the avatar from headless chromium (streaming/web/call.html), against a running `talkinghead serve`.
 //   node webrtc_call.mjs PAGE_URL WAV SCREENSHOT [SECONDS]
 // The WAV is the fake microphone. The script presses Call, waits for the connection, lets the call run
 // SECONDS (default 4), reads the receiving side of pc.getStats(), takes a screenshot, hangs up, and prints
