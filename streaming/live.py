@@ -348,6 +348,10 @@ class Session:
         self._shift = 0  # realtime: frames of wall clock that interrupts dropped (see :meth:`interrupt`)
         self._draw_seconds = 0.0  # a drawing job's wall time (running mean), queueing on the worker included
         self._in_flight = 0  # frames taken from the clock, not yet queued for the consumer
+        # frames the worker took from the clock / that a delivery claimed: an advance in flight across an
+        # interrupt took frames nobody will deliver, which the interrupt must count as returned
+        self._taken_total = 0  # written on the worker only
+        self._claimed_total = 0
         self._last_audio = float("-inf")  # when audio last came (event-loop time)
         self._waiting = False  # realtime: the next frame may start drawing but waits for its audio
         self._inbox: collections.deque[np.ndarray] = collections.deque()  # pushed audio the worker has not taken in
@@ -445,7 +449,8 @@ class Session:
 
     def _interrupt(self, cut: int, returned: int, shown: Frame | None) -> int:
         self._take_in(until=cut)  # audio pushed before the interrupt is dropped; any after it stays
-        return self.core.interrupt(returned, shown)
+        unclaimed, self._claimed_total = self._taken_total - self._claimed_total, self._taken_total
+        return self.core.interrupt(returned + unclaimed, shown)
 
     async def end(self) -> None:
         """End the session: the rest is drawn, then iteration stops."""
@@ -492,8 +497,9 @@ class Session:
             await self._wake.wait()
             self._wake.clear()
             flush, self._flush, ended = self._flush, False, self._ended
+            epoch = self._epoch
             rows, _, _ = await self.engine.advance(self._advance, flush, ended, None, 0.0, False, live=False)
-            await self._deliver(rows, on_time=False)
+            await self._deliver(rows, epoch, on_time=False)
             if self.core.ready:  # more than one batch was ready: go round again at once
                 self._wake.set()
             elif ended:
@@ -506,10 +512,11 @@ class Session:
             now = loop.time()
             quiet = now - self._last_audio > self.config.jitter_ms / 1000 + float(self._step)
             ahead = 1.5 * self._draw_seconds  # start drawing that early, so frames are ready when due
+            epoch = self._epoch
             rows, upcoming, late = await self.engine.advance(
                 self._advance, flush, ended, None if ended else now, ahead, quiet)
             self.dropped += late
-            await self._deliver(rows, on_time=not ended)
+            await self._deliver(rows, epoch, on_time=not ended)
             if ended:
                 if not self.core.ready:
                     return
@@ -561,13 +568,15 @@ class Session:
             else:
                 taken.append(frame)
         self._completes_at = self._taken_in + core.audio_short()
+        self._taken_total += len(taken)  # (late ones are counted as dropped, never claimed)
         return taken, core.ready[0].index if core.ready else core.next_index, late
 
-    async def _deliver(self, rows: list[Frame], on_time: bool) -> None:
-        """Draw ``rows`` and queue them for the consumer (``on_time``: each not before its release)."""
-        if not rows:
+    async def _deliver(self, rows: list[Frame], epoch: int, on_time: bool) -> None:
+        """Draw ``rows`` and queue them for the consumer (``on_time``: each not before its release); rows taken
+        before an interrupt (``epoch`` is the interrupts there had been) are dropped: the interrupt counted them."""
+        if not rows or self._epoch != epoch:
             return
-        epoch = self._epoch
+        self._claimed_total += len(rows)
         self._in_flight = len(rows)
         loop = asyncio.get_running_loop()
         for row in rows:

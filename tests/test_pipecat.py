@@ -171,3 +171,61 @@ def test_an_interruption_rests_the_mouth_within_3_frames_and_drops_the_speech(en
     assert np.abs(later[2].blendshapes[MOUTH]).max() < 1e-6  # at rest by the 3rd frame after it
     out = sum(len(a.audio) // 2 for a in audio)
     assert out < len(tts_speech)  # the rest of the speech was dropped with its frames
+
+
+def test_the_webrtc_example_reaches_a_real_peer(engine):
+    """demos/pipecat_webrtc.py served on loopback; an aiortc peer offers to receive, gets the avatar's video
+    (decodable, the avatar's size, not blank) and its speech (audible)."""
+    import importlib.util
+    from pathlib import Path
+
+    from aiohttp import ClientSession, web
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+
+    spec = importlib.util.spec_from_file_location(
+        "pipecat_webrtc", Path(__file__).resolve().parents[1] / "demos" / "pipecat_webrtc.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+
+    async def main():
+        app = demo.make_app(engine, demo.speech(None, None), every=0.3)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        peer = RTCPeerConnection()
+        peer.addTransceiver("audio", direction="recvonly")
+        peer.addTransceiver("video", direction="recvonly")
+        tracks = {}
+        peer.on("track", lambda track: tracks.setdefault(track.kind, track))
+        try:
+            await peer.setLocalDescription(await peer.createOffer())
+            offer = {"sdp": peer.localDescription.sdp, "type": peer.localDescription.type}
+            async with ClientSession() as http, http.post(f"http://127.0.0.1:{port}/api/offer", json=offer) as reply:
+                answer = await reply.json()
+            await peer.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type=answer["type"]))
+            for _ in range(100):
+                if len(tracks) == 2:
+                    break
+                await asyncio.sleep(0.1)
+            pictures, sound = [], []
+
+            async def take(kind, into, seconds):
+                end = time.monotonic() + seconds
+                while time.monotonic() < end:
+                    into.append(await asyncio.wait_for(tracks[kind].recv(), 5))
+
+            await asyncio.gather(take("video", pictures, 6.0), take("audio", sound, 6.0))
+            return pictures, sound
+        finally:
+            await peer.close()
+            await runner.cleanup()
+
+    pictures, sound = asyncio.run(main())
+    images = [p.to_ndarray(format="rgb24") for p in pictures]
+    assert len(images) >= 60  # about 25 a second
+    assert all(i.shape == (478, 490, 3) for i in images[-10:])
+    assert np.mean([i.mean() for i in images[-10:]]) > 20  # the avatar, not a black frame
+    pcm = np.concatenate([s.to_ndarray().reshape(-1) for s in sound]).astype(np.float64)
+    assert np.sqrt(np.mean(pcm ** 2)) > 100  # the sentence was heard (int16 scale)
