@@ -154,7 +154,7 @@ def make_app(engine: Engine, utterance: tuple[np.ndarray, int], every: float,
         for connection in list(connections):
             await connection.disconnect()
         await runner.cancel()
-        app["runner_task"].cancel()
+        await app["runner_task"]  # every pipeline has closed its session
 
     app = web.Application()
     app.add_routes([web.get("/", page), web.post("/api/offer", offer)])

@@ -161,6 +161,7 @@ def test_an_interruption_rests_the_mouth_within_3_frames_and_drops_the_speech(en
         await asyncio.sleep(1.0)
 
     sink = run_pipeline(engine, script)
+    assert engine.sessions == 0  # EndFrame closed it
     faces = sink.faces()
     _, audio = images_and_audio(sink)
     assert np.all(np.diff([f.index for f in faces]) > 0)
@@ -223,6 +224,7 @@ def test_the_webrtc_example_reaches_a_real_peer(engine):
             await runner.cleanup()
 
     pictures, sound = asyncio.run(main())
+    assert engine.sessions == 0  # the server's shutdown closed the pipeline's session
     images = [p.to_ndarray(format="rgb24") for p in pictures]
     assert len(images) >= 60  # about 25 a second
     assert all(i.shape == (478, 490, 3) for i in images[-10:])
