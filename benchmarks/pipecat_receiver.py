@@ -1,12 +1,13 @@
 """What a WebRTC peer receives from the Pipecat example: its A/V offset and a contact sheet.
 
-    python benchmarks/pipecat_receiver.py record OUT.mp4 [--seconds 30]   # the pipecat environment
-    python benchmarks/pipecat_receiver.py analyse OUT.mp4 [--sheet SHEET.png]   # the track environment
+    python benchmarks/pipecat_receiver.py record OUT.mkv [--seconds 30]   # the pipecat environment
+    python benchmarks/pipecat_receiver.py analyse OUT.mkv [--sheet SHEET.png]   # the track environment
 
 ``record`` serves ``demos/pipecat_webrtc.py`` on loopback (the built-in
 sentence every 1.5 s of quiet, L = 100 ms) and connects an aiortc peer that
-records both received tracks into ``OUT.mp4`` with aiortc's ``MediaRecorder``
-(the receiver's own timestamps). ``analyse`` (needs the ``track`` extra,
+records both received tracks into ``OUT.mkv`` (H.264 and PCM), each frame
+at the time it arrived (on loopback, about when it was sent; a player's own
+lip sync would use RTCP sender reports instead: an approximation). ``analyse`` (needs the ``track`` extra,
 which Pipecat's environment cannot have) tracks the received video, predicts
 the mouth from the received audio with audio2motion (the offline Whisper
 head where installed), and estimates their offset with the enrollment's
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 async def record(out: Path, seconds: float) -> None:
+    import av
     from aiohttp import ClientSession, web
     from aiortc import RTCPeerConnection, RTCSessionDescription
-    from aiortc.contrib.media import MediaRecorder
 
     from talkinghead import Engine, LiveConfig
 
@@ -38,7 +40,7 @@ async def record(out: Path, seconds: float) -> None:
     demo = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(demo)
     engine = Engine()
-    app = demo.make_app(engine, demo.speech(None, None), every=1.5, config=LiveConfig(lookahead_ms=100))
+    app = demo.make_app(engine, demo.speech(None, None), every=1.5, config=LiveConfig(fps=demo.FPS, lookahead_ms=100))
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -47,18 +49,52 @@ async def record(out: Path, seconds: float) -> None:
     peer = RTCPeerConnection()
     peer.addTransceiver("audio", direction="recvonly")
     peer.addTransceiver("video", direction="recvonly")
-    recorder = MediaRecorder(str(out))
-    peer.on("track", recorder.addTrack)
+    tracks = {}
+    peer.on("track", lambda track: tracks.setdefault(track.kind, track))
+    container = av.open(str(out), "w")
+    video = container.add_stream("libx264", rate=demo.FPS, options={"crf": "18"})
+    video.pix_fmt = "yuv420p"
+    audio = container.add_stream("pcm_s16le", rate=48000, layout="stereo")
     try:
         await peer.setLocalDescription(await peer.createOffer())
         offer = {"sdp": peer.localDescription.sdp, "type": peer.localDescription.type}
         async with ClientSession() as http, http.post(f"http://127.0.0.1:{port}/api/offer", json=offer) as reply:
             answer = await reply.json()
         await peer.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type=answer["type"]))
-        await recorder.start()
-        await asyncio.sleep(seconds)
-        await recorder.stop()
+        while len(tracks) < 2:
+            await asyncio.sleep(0.05)
+        # Frames are placed where they arrive (on loopback, where they were sent): the tracks' RTP clocks start
+        # at random offsets, and the sender's audio track first bursts out the silence it owes since it was
+        # made, so RTP times would misplace the audio by that burst. The first 2 s are skipped.
+        loop = asyncio.get_running_loop()
+        first_video = await tracks["video"].recv()
+        video.width, video.height = first_video.width, first_video.height  # before any packet opens the codecs
+        start = loop.time() + 2.0
+        last = {"video": -1, "audio": -1}
+
+        async def take(kind: str, stream, rate: int) -> None:
+            while True:
+                frame = await tracks[kind].recv()
+                at = loop.time() - start  # seconds on the receiver's timeline
+                if at < 0:
+                    continue
+                if at > seconds:
+                    return
+                if kind == "audio":  # an audio frame ends when it arrives
+                    at = max(0.0, at - frame.samples / frame.sample_rate)
+                pts = round(at * rate)
+                if pts <= last[kind]:
+                    continue
+                last[kind] = pts
+                if kind == "video":
+                    frame = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")
+                frame.pts, frame.time_base = pts, Fraction(1, rate)
+                container.mux(stream.encode(frame))
+
+        await asyncio.gather(take("video", video, demo.FPS), take("audio", audio, 48000))
+        container.mux(video.encode(None))
     finally:
+        container.close()
         await peer.close()
         await runner.cleanup()
         engine.close()
@@ -76,17 +112,21 @@ def analyse(video: Path, sheet: Path | None) -> None:
     from talkinghead.evaluation.baselines import mouth_signals
     from talkinghead.jobs.av_offset import estimate_av_offset
     from talkinghead.renderer.tracking import track_video
-    from talkinghead.renderer.video import iter_frames
+    from talkinghead.renderer.video import iter_frames, iter_timed_frames
 
     track = track_video(video, progress=False)
     samples, rate = load_audio(video)
     model = load_model(ears=choose_ears("auto"))
     predicted = mouth_signals(animate(model, samples, rate, track.fps, 100).blendshapes)["aperture"]
     landmarks = track.landmarks.astype(np.float64)
-    tracked = lip_gap(landmarks) / interocular(landmarks)
+    # the receiver's frames came when they came: read the tracked mouth at each frame's own time, on the grid
+    times = np.array([float(timed.time) for timed in iter_timed_frames(video)])[:len(landmarks)]
+    grid = np.arange(int(times[-1] * track.fps)) / float(track.fps)
+    tracked = np.interp(grid, times, lip_gap(landmarks) / interocular(landmarks))
     n = min(len(predicted), len(tracked))
     estimate = estimate_av_offset(predicted[:n], tracked[:n])
-    print(f"received: {track.num_frames} frames at {float(track.fps):.2f} fps, {len(samples) / rate:.1f} s of audio; "
+    print(f"received: {track.num_frames} frames over {times[-1]:.1f} s ({float(track.fps):g} fps nominal), "
+          f"{len(samples) / rate:.1f} s of audio; "
           f"{track.valid.mean():.0%} of frames tracked")
     print(f"A/V offset: {estimate.lag:+d} frames (r {estimate.correlation:.2f}, chance {estimate.chance:.2f}, "
           f"{'confident' if estimate.confident else 'NOT confident'}); curve around it: "

@@ -36,6 +36,11 @@ from pipecat.workers.runner import WorkerRunner
 
 from talkinghead import Engine, LiveConfig, TalkingHeadVideoService, demo_audio, load_audio
 
+# SmallWebRTCTransport's video track stamps its frames with aiortc's VideoStreamTrack clock, 1/30 s apart
+# whatever the frame rate: at any other rate the RTP times drift from real time (at 25 fps the video's
+# timeline runs at 25/30 of the audio's, which a receiver's lip sync reads as drift). So the session runs at 30.
+FPS = 30
+
 PAGE = """<!doctype html><meta charset="utf-8"><title>talkinghead in Pipecat</title>
 <body style="font-family:sans-serif;background:#111;color:#eee">
 <button id="start">Start</button> <span id="state"></span><br>
@@ -108,8 +113,10 @@ def speech(wav: Path | None, say: str | None) -> tuple[np.ndarray, int]:
 
 
 def make_app(engine: Engine, utterance: tuple[np.ndarray, int], every: float,
-             config: LiveConfig = LiveConfig()) -> web.Application:
+             config: LiveConfig = LiveConfig(fps=FPS)) -> web.Application:
     """The page at ``/``, SDP offers at ``POST /api/offer``; each connection runs its own pipeline."""
+    if config.fps != FPS:
+        raise ValueError(f"SmallWebRTCTransport stamps video at {FPS} fps: run the session at {FPS}, not {config.fps}")
     connections: set[SmallWebRTCConnection] = set()
     runner = WorkerRunner(handle_sigint=False)
     height, width = engine.renderer().size
@@ -118,7 +125,7 @@ def make_app(engine: Engine, utterance: tuple[np.ndarray, int], every: float,
     async def run_pipeline(connection: SmallWebRTCConnection) -> None:
         transport = SmallWebRTCTransport(webrtc_connection=connection, params=TransportParams(
             audio_out_enabled=True, video_out_enabled=True, video_out_is_live=False,  # images ride the audio queue
-            video_out_width=width, video_out_height=height, video_out_framerate=int(config.fps)))
+            video_out_width=width, video_out_height=height, video_out_framerate=FPS))
         pipeline = Pipeline([Speaker(pcm, rate, every), TalkingHeadVideoService(engine, config=config),
                              transport.output()])
         worker = PipelineWorker(pipeline, params=PipelineParams(audio_out_sample_rate=rate))
@@ -173,7 +180,7 @@ def main() -> None:
     parser.add_argument("--lookahead-ms", type=int, default=100)
     args = parser.parse_args()
     engine = Engine()
-    app = make_app(engine, speech(args.wav, args.say), args.every, LiveConfig(lookahead_ms=args.lookahead_ms))
+    app = make_app(engine, speech(args.wav, args.say), args.every, LiveConfig(fps=FPS, lookahead_ms=args.lookahead_ms))
     print(f"open http://{args.host}:{args.port} and press Start")
     web.run_app(app, host=args.host, port=args.port, print=None)
 
