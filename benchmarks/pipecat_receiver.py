@@ -30,10 +30,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 async def record(out: Path, seconds: float) -> None:
-    import av
-    from aiohttp import ClientSession, web
-    from aiortc import RTCPeerConnection, RTCSessionDescription
-
     from talkinghead import Engine, LiveConfig
 
     spec = importlib.util.spec_from_file_location("pipecat_webrtc", ROOT / "demos" / "pipecat_webrtc.py")
@@ -41,32 +37,28 @@ async def record(out: Path, seconds: float) -> None:
     spec.loader.exec_module(demo)
     engine = Engine()
     app = demo.make_app(engine, demo.speech(None, None), every=1.5, config=LiveConfig(fps=demo.FPS, lookahead_ms=100))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    peer = RTCPeerConnection()
-    peer.addTransceiver("audio", direction="recvonly")
-    peer.addTransceiver("video", direction="recvonly")
-    tracks = {}
-    peer.on("track", lambda track: tracks.setdefault(track.kind, track))
+    try:
+        async with demo.loopback_peer(app) as tracks:
+            await write_tracks(tracks, out, seconds, demo.FPS)
+    finally:
+        engine.close()
+    print(f"recorded {seconds:g} s to {out}")
+
+
+async def write_tracks(tracks: dict, out: Path, seconds: float, fps: int) -> None:
+    """``seconds`` of the received tracks into ``out`` (H.264 and PCM), each frame at its arrival time.
+
+    On loopback a frame arrives about when it was sent. RTP times would not do: the tracks' RTP clocks start
+    at random offsets, and the sender's audio track first bursts out the silence it owes since it was made.
+    The first 2 s are skipped."""
+    import av
+
     container = av.open(str(out), "w")
-    video = container.add_stream("libx264", rate=demo.FPS, options={"crf": "18"})
+    video = container.add_stream("libx264", rate=fps, options={"crf": "18"})
     video.pix_fmt = "yuv420p"
     audio = container.add_stream("pcm_s16le", rate=48000, layout="stereo")
+    loop = asyncio.get_running_loop()
     try:
-        await peer.setLocalDescription(await peer.createOffer())
-        offer = {"sdp": peer.localDescription.sdp, "type": peer.localDescription.type}
-        async with ClientSession() as http, http.post(f"http://127.0.0.1:{port}/api/offer", json=offer) as reply:
-            answer = await reply.json()
-        await peer.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type=answer["type"]))
-        while len(tracks) < 2:
-            await asyncio.sleep(0.05)
-        # Frames are placed where they arrive (on loopback, where they were sent): the tracks' RTP clocks start
-        # at random offsets, and the sender's audio track first bursts out the silence it owes since it was
-        # made, so RTP times would misplace the audio by that burst. The first 2 s are skipped.
-        loop = asyncio.get_running_loop()
         first_video = await tracks["video"].recv()
         video.width, video.height = first_video.width, first_video.height  # before any packet opens the codecs
         start = loop.time() + 2.0
@@ -76,12 +68,12 @@ async def record(out: Path, seconds: float) -> None:
             while True:
                 frame = await tracks[kind].recv()
                 at = loop.time() - start  # seconds on the receiver's timeline
+                if kind == "audio":  # an audio frame ends when it arrives
+                    at -= frame.samples / frame.sample_rate
                 if at < 0:
                     continue
                 if at > seconds:
                     return
-                if kind == "audio":  # an audio frame ends when it arrives
-                    at = max(0.0, at - frame.samples / frame.sample_rate)
                 pts = round(at * rate)
                 if pts <= last[kind]:
                     continue
@@ -91,14 +83,10 @@ async def record(out: Path, seconds: float) -> None:
                 frame.pts, frame.time_base = pts, Fraction(1, rate)
                 container.mux(stream.encode(frame))
 
-        await asyncio.gather(take("video", video, demo.FPS), take("audio", audio, 48000))
+        await asyncio.gather(take("video", video, fps), take("audio", audio, 48000))
         container.mux(video.encode(None))
     finally:
         container.close()
-        await peer.close()
-        await runner.cleanup()
-        engine.close()
-    print(f"recorded {seconds:g} s to {out}")
 
 
 def analyse(video: Path, sheet: Path | None) -> None:

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
-from aiohttp import web
+from aiohttp import ClientSession, web
 from pipecat.frames.frames import StartFrame, TTSAudioRawFrame, TTSStartedFrame, TTSStoppedFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
@@ -168,6 +169,38 @@ def make_app(engine: Engine, utterance: tuple[np.ndarray, int], every: float,
     app.on_startup.append(started)
     app.on_cleanup.append(stopped)
     return app
+
+
+@contextlib.asynccontextmanager
+async def loopback_peer(app: web.Application):
+    """``app`` served on loopback and an aiortc peer that offers to receive from it; yields ``{kind: track}``
+    once both tracks are up (for tests and measurements; a browser does the same from the page)."""
+    from aiortc import RTCPeerConnection, RTCSessionDescription
+
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    peer = RTCPeerConnection()
+    peer.addTransceiver("audio", direction="recvonly")
+    peer.addTransceiver("video", direction="recvonly")
+    tracks = {}
+    peer.on("track", lambda track: tracks.setdefault(track.kind, track))
+    try:
+        await peer.setLocalDescription(await peer.createOffer())
+        offer = {"sdp": peer.localDescription.sdp, "type": peer.localDescription.type}
+        async with ClientSession() as http, http.post(f"http://127.0.0.1:{port}/api/offer", json=offer) as reply:
+            answer = await reply.json()
+        await peer.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type=answer["type"]))
+        for _ in range(100):
+            if len(tracks) == 2:
+                break
+            await asyncio.sleep(0.1)
+        yield tracks
+    finally:
+        await peer.close()
+        await runner.cleanup()
 
 
 def main() -> None:

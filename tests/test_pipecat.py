@@ -180,36 +180,13 @@ def test_the_webrtc_example_reaches_a_real_peer(engine):
     import importlib.util
     from pathlib import Path
 
-    from aiohttp import ClientSession, web
-    from aiortc import RTCPeerConnection, RTCSessionDescription
-
     spec = importlib.util.spec_from_file_location(
         "pipecat_webrtc", Path(__file__).resolve().parents[1] / "demos" / "pipecat_webrtc.py")
     demo = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(demo)
 
     async def main():
-        app = demo.make_app(engine, demo.speech(None, None), every=0.3)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
-        peer = RTCPeerConnection()
-        peer.addTransceiver("audio", direction="recvonly")
-        peer.addTransceiver("video", direction="recvonly")
-        tracks = {}
-        peer.on("track", lambda track: tracks.setdefault(track.kind, track))
-        try:
-            await peer.setLocalDescription(await peer.createOffer())
-            offer = {"sdp": peer.localDescription.sdp, "type": peer.localDescription.type}
-            async with ClientSession() as http, http.post(f"http://127.0.0.1:{port}/api/offer", json=offer) as reply:
-                answer = await reply.json()
-            await peer.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type=answer["type"]))
-            for _ in range(100):
-                if len(tracks) == 2:
-                    break
-                await asyncio.sleep(0.1)
+        async with demo.loopback_peer(demo.make_app(engine, demo.speech(None, None), every=0.3)) as tracks:
             pictures, sound = [], []
 
             async def take(kind, into, seconds):
@@ -219,9 +196,6 @@ def test_the_webrtc_example_reaches_a_real_peer(engine):
 
             await asyncio.gather(take("video", pictures, 6.0), take("audio", sound, 6.0))
             return pictures, sound
-        finally:
-            await peer.close()
-            await runner.cleanup()
 
     pictures, sound = asyncio.run(main())
     assert engine.sessions == 0  # the server's shutdown closed the pipeline's session
