@@ -126,9 +126,10 @@ def main() -> None:
         vocal_frames = np.zeros(n, bool)
         for start, stop in runs(long_silence(labels)):
             inside = slice(start + 3 - 1, max(start + 3, stop - 3 - 1))  # 100 ms in, labels trail one frame
-            segment = audio[int(start / FPS * RATE):int(stop / FPS * RATE)]
+            begin, finish = int(start / FPS * RATE), int(stop / FPS * RATE)  # 16 kHz samples
+            segment = audio[begin:finish]
             level = 20 * np.log10(np.sqrt(np.mean(np.square(segment))) + 1e-9)
-            chunks = vad[int(start / FPS * RATE) // CHUNK:max(int(stop / FPS * RATE) // CHUNK, int(start / FPS * RATE) // CHUNK + 1)]
+            chunks = vad[begin // CHUNK:max(finish // CHUNK, begin // CHUNK + 1)]
             words, no_speech = transcribe(segment)
             vocal = bool(re.search(r"\w", words)) and no_speech < VOCAL_NO_SPEECH
             vocal_frames[start:stop] = vocal

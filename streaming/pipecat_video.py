@@ -35,7 +35,6 @@ from dataclasses import replace
 
 import numpy as np
 
-from talkinghead.contracts.audio_io import caller_pcm
 from talkinghead.contracts.frame import Frame as FaceFrame
 from talkinghead.streaming.live import Engine, LiveConfig, Session
 
@@ -74,8 +73,7 @@ class TalkingHeadVideoService(FrameProcessor):
         self.engine, self.avatar, self.config = engine, avatar, replace(config, audio=False)
         self.session: Session | None = None
         self._emitter: asyncio.Task | None = None
-        self._audio = np.zeros(0, np.float32)  # session-rate TTS audio from sample _audio_start on
-        self._audio_start = 0
+        self._unsent: collections.deque[np.ndarray] = collections.deque()  # TTS audio (int16) from _emitted on
         self._pushed = 0  # samples pushed into the session
         self._emitted = 0  # samples re-emitted downstream
         self._held: collections.deque[tuple[int, Frame]] = collections.deque()  # (samples before it, frame)
@@ -127,9 +125,10 @@ class TalkingHeadVideoService(FrameProcessor):
                                             f"pipeline's output rate, {self.sample_rate} Hz")
             return
         pcm = np.frombuffer(frame.audio, "<i2")
-        pcm = caller_pcm(pcm.reshape(-1, frame.num_channels) if frame.num_channels > 1 else pcm)
+        if frame.num_channels > 1:  # the session hears mono; the same mono goes out again
+            pcm = np.round(pcm.reshape(-1, frame.num_channels).mean(axis=1)).astype("<i2")
         self._context_id = frame.context_id
-        self._audio = np.concatenate([self._audio, pcm])
+        self._unsent.append(pcm)
         self._pushed += len(pcm)
         await self.session.push_audio(pcm)
 
@@ -138,7 +137,7 @@ class TalkingHeadVideoService(FrameProcessor):
             return
         await self.session.interrupt()
         # the speech not yet re-emitted is dropped with its frames; held control frames go now
-        self._drop_audio(self._pushed)
+        self._unsent.clear()
         self._emitted = self._pushed
         while self._held:
             await self.push_frame(self._held.popleft()[1])
@@ -179,16 +178,19 @@ class TalkingHeadVideoService(FrameProcessor):
         first, end = face.source
         if end <= self._emitted:  # a frame drawn before an interrupt dropped its speech
             return
-        start, self._emitted = self._emitted, end
-        pcm = self._audio[start - self._audio_start:end - self._audio_start]
-        self._drop_audio(end)
-        audio = TTSAudioRawFrame(audio=np.clip(np.round(pcm * 32768), -32768, 32767).astype("<i2").tobytes(),
-                                 sample_rate=self.sample_rate, num_channels=1, context_id=self._context_id)
+        start, pieces = self._emitted, []
+        while self._emitted < end and self._unsent:  # (a span never reaches past the audio pushed)
+            chunk = self._unsent.popleft()
+            take = min(len(chunk), end - self._emitted)
+            if take < len(chunk):
+                self._unsent.appendleft(chunk[take:])
+            pieces.append(chunk[:take])
+            self._emitted += take
+        if not pieces:
+            return
+        audio = TTSAudioRawFrame(audio=np.concatenate(pieces).tobytes(), sample_rate=self.sample_rate,
+                                 num_channels=1, context_id=self._context_id)
         # on the frame clock: the frame's own samples start at its pts (earlier ones a dropped frame spanned)
         audio.pts = int(face.pts * NS) + (start - first) * NS // self.sample_rate
         await self.push_frame(audio)
-
-    def _drop_audio(self, before: int) -> None:
-        cut = max(0, before - self._audio_start)
-        self._audio, self._audio_start = self._audio[cut:], self._audio_start + cut
 

@@ -47,13 +47,16 @@ class Sink(FrameProcessor):
         super().__init__()
         self.frames: list[tuple[float, object]] = []
         self.speaking = asyncio.Event()  # set once 20 images carried speech
+        self._spoken = 0
 
     async def process_frame(self, frame, direction) -> None:
         await super().process_frame(frame, direction)
         if direction is FrameDirection.DOWNSTREAM:
             self.frames.append((time.monotonic(), frame))
-            if sum(1 for face in self.faces() if face.source is not None) >= 20:
-                self.speaking.set()
+            if isinstance(frame, OutputImageRawFrame) and frame.metadata["talkinghead"].source is not None:
+                self._spoken += 1
+                if self._spoken >= 20:
+                    self.speaking.set()
         await self.push_frame(frame, direction)
 
     def faces(self) -> list:
