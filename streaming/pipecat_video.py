@@ -23,7 +23,8 @@ session drops for lateness loses its picture, not its sound).
 Between utterances the session's realtime clock inserts idle frames (a face
 that breathes and blinks). ``InterruptionFrame`` calls ``interrupt()``: the
 queued speech and its frames are dropped and the mouth returns to rest
-within 3 frames. ``EndFrame`` draws the rest and then passes;
+within 3 frames of the index it passes on in
+``metadata["talkinghead_next_index"]``. ``EndFrame`` draws the rest and then passes;
 ``CancelFrame`` closes at once.
 """
 
@@ -95,7 +96,9 @@ class TalkingHeadVideoService(FrameProcessor):
             self._held.append((self._pushed, frame))
             await self.session.flush()  # the utterance's tail is drawn without waiting for more audio
         elif isinstance(frame, InterruptionFrame):
-            await self._interrupt()
+            index = await self._interrupt()
+            if index is not None:  # the first frame after it (images already on their way may arrive later)
+                frame.metadata["talkinghead_next_index"] = index
             await self.push_frame(frame, direction)
         elif isinstance(frame, EndFrame):
             await self._finish()
@@ -132,15 +135,16 @@ class TalkingHeadVideoService(FrameProcessor):
         self._pushed += len(pcm)
         await self.session.push_audio(pcm)
 
-    async def _interrupt(self) -> None:
+    async def _interrupt(self) -> int | None:
         if self.session is None:
-            return
-        await self.session.interrupt()
+            return None
+        index = await self.session.interrupt()
         # the speech not yet re-emitted is dropped with its frames; held control frames go now
         self._unsent.clear()
         self._emitted = self._pushed
         while self._held:
             await self.push_frame(self._held.popleft()[1])
+        return index
 
     async def _finish(self) -> None:
         if self.session is None:

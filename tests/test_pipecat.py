@@ -170,8 +170,8 @@ def test_an_interruption_rests_the_mouth_within_3_frames_and_drops_the_speech(en
     assert np.all(np.diff([f.index for f in faces]) > 0)
     cut = marks["faces"]
     assert np.abs(faces[cut - 1].blendshapes[MOUTH]).max() > 0.05  # it was speaking
-    interrupted = next(k for k, (_, f) in enumerate(sink.frames) if isinstance(f, InterruptionFrame))
-    later = [f.metadata["talkinghead"] for _, f in sink.frames[interrupted:] if isinstance(f, OutputImageRawFrame)]
+    interruption = next(f for _, f in sink.frames if isinstance(f, InterruptionFrame))
+    later = [f for f in faces if f.index >= interruption.metadata["talkinghead_next_index"]]
     assert np.abs(later[2].blendshapes[MOUTH]).max() < 1e-6  # at rest by the 3rd frame after it
     out = sum(len(a.audio) // 2 for a in audio)
     assert out < len(tts_speech)  # the rest of the speech was dropped with its frames
