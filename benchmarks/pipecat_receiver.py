@@ -29,20 +29,22 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-async def record(out: Path, seconds: float) -> None:
+async def record(out: Path, seconds: float, video_delay_ms: int | None) -> None:
     from talkinghead import Engine, LiveConfig
 
     spec = importlib.util.spec_from_file_location("pipecat_webrtc", ROOT / "demos" / "pipecat_webrtc.py")
     demo = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(demo)
     engine = Engine()
-    app = demo.make_app(engine, demo.speech(None, None), every=1.5, config=LiveConfig(fps=demo.FPS, lookahead_ms=100))
+    delay = demo.VIDEO_DELAY_MS if video_delay_ms is None else video_delay_ms
+    app = demo.make_app(engine, demo.speech(None, None), every=1.5, config=LiveConfig(fps=demo.FPS, lookahead_ms=100),
+                        video_delay_ms=delay)
     try:
         async with demo.loopback_peer(app) as tracks:
             await write_tracks(tracks, out, seconds, demo.FPS)
     finally:
         engine.close()
-    print(f"recorded {seconds:g} s to {out}")
+    print(f"recorded {seconds:g} s to {out} (video delay {delay} ms)")
 
 
 async def write_tracks(tracks: dict, out: Path, seconds: float, fps: int) -> None:
@@ -148,12 +150,13 @@ def main() -> None:
     rec = sub.add_parser("record")
     rec.add_argument("out", type=Path)
     rec.add_argument("--seconds", type=float, default=30.0)
+    rec.add_argument("--video-delay-ms", type=int, default=None, help="default: the example's")
     ana = sub.add_parser("analyse")
     ana.add_argument("video", type=Path)
     ana.add_argument("--sheet", type=Path, default=None)
     args = parser.parse_args()
     if args.command == "record":
-        asyncio.run(record(args.out, args.seconds))
+        asyncio.run(record(args.out, args.seconds, args.video_delay_ms))
     else:
         analyse(args.video, args.sheet)
 

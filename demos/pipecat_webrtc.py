@@ -41,6 +41,7 @@ from talkinghead import Engine, LiveConfig, TalkingHeadVideoService, demo_audio,
 # whatever the frame rate: at any other rate the RTP times drift from real time (at 25 fps the video's
 # timeline runs at 25/30 of the audio's, which a receiver's lip sync reads as drift). So the session runs at 30.
 FPS = 30
+VIDEO_DELAY_MS = 0
 
 PAGE = """<!doctype html><meta charset="utf-8"><title>talkinghead in Pipecat</title>
 <body style="font-family:sans-serif;background:#111;color:#eee">
@@ -114,7 +115,7 @@ def speech(wav: Path | None, say: str | None) -> tuple[np.ndarray, int]:
 
 
 def make_app(engine: Engine, utterance: tuple[np.ndarray, int], every: float,
-             config: LiveConfig = LiveConfig(fps=FPS)) -> web.Application:
+             config: LiveConfig = LiveConfig(fps=FPS), video_delay_ms: int = VIDEO_DELAY_MS) -> web.Application:
     """The page at ``/``, SDP offers at ``POST /api/offer``; each connection runs its own pipeline."""
     if config.fps != FPS:
         raise ValueError(f"SmallWebRTCTransport stamps video at {FPS} fps: run the session at {FPS}, not {config.fps}")
@@ -127,8 +128,8 @@ def make_app(engine: Engine, utterance: tuple[np.ndarray, int], every: float,
         transport = SmallWebRTCTransport(webrtc_connection=connection, params=TransportParams(
             audio_out_enabled=True, video_out_enabled=True, video_out_is_live=False,  # images ride the audio queue
             video_out_width=width, video_out_height=height, video_out_framerate=FPS))
-        pipeline = Pipeline([Speaker(pcm, rate, every), TalkingHeadVideoService(engine, config=config),
-                             transport.output()])
+        avatar = TalkingHeadVideoService(engine, config=config, video_delay_ms=video_delay_ms)
+        pipeline = Pipeline([Speaker(pcm, rate, every), avatar, transport.output()])
         worker = PipelineWorker(pipeline, params=PipelineParams(audio_out_sample_rate=rate))
 
         @transport.event_handler("on_client_disconnected")
@@ -211,9 +212,12 @@ def main() -> None:
     parser.add_argument("--say", default=None, help="text for espeak-ng to say instead")
     parser.add_argument("--every", type=float, default=4.0, help="seconds of quiet between utterances")
     parser.add_argument("--lookahead-ms", type=int, default=100)
+    parser.add_argument("--video-delay-ms", type=int, default=VIDEO_DELAY_MS,
+                        help="images this much later against their audio (whole frames)")
     args = parser.parse_args()
     engine = Engine()
-    app = make_app(engine, speech(args.wav, args.say), args.every, LiveConfig(fps=FPS, lookahead_ms=args.lookahead_ms))
+    app = make_app(engine, speech(args.wav, args.say), args.every, LiveConfig(fps=FPS, lookahead_ms=args.lookahead_ms),
+                   args.video_delay_ms)
     print(f"open http://{args.host}:{args.port} and press Start")
     web.run_app(app, host=args.host, port=args.port, print=None)
 

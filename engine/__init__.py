@@ -7,7 +7,8 @@ so importing one stage (``talkinghead.renderer``) does not load the others.
 
 - live: :class:`Engine`, :class:`LiveConfig`, :class:`SyncSession`;
   :class:`AvatarTracks` (WebRTC, the ``webrtc`` extra); :class:`TalkingHeadVideoService`
-  (a Pipecat video service, the ``pipecat`` extra)
+  (a Pipecat video service, the ``pipecat`` extra); :class:`TalkingHeadVideoGenerator`
+  (LiveKit Agents' avatar video generator, the ``livekit`` extra)
 - files: :func:`render`, :func:`animate`, :func:`dub`, :func:`enroll_video`,
   :func:`enroll_photo`, :func:`load_avatar`, :func:`load_audio`, :class:`VideoWriter`
 """
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from talkinghead.renderer.photo import enroll_photo
     from talkinghead.renderer.video import VideoWriter
     from talkinghead.streaming.live import Engine, LiveConfig, Session, SyncSession
+    from talkinghead.streaming.livekit_avatar import TalkingHeadVideoGenerator
     from talkinghead.streaming.pipecat_video import TalkingHeadVideoService
     from talkinghead.streaming.webrtc import AvatarTracks
 
@@ -71,6 +73,8 @@ def __getattr__(name: str) -> Any:
         from talkinghead.streaming import webrtc as module
     elif name == "TalkingHeadVideoService":
         from talkinghead.streaming import pipecat_video as module
+    elif name == "TalkingHeadVideoGenerator":
+        from talkinghead.streaming import livekit_avatar as module
     else:
         raise AttributeError(f"module 'talkinghead' has no attribute {name!r}")
     return getattr(module, name)
@@ -78,7 +82,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ARKIT_INDEX", "ARKIT_NAMES", "POSE_NAMES", "AvatarTracks", "Coefficients", "DubConfig", "Engine", "Frame",
-    "LiveConfig", "RenderConfig", "Renderer", "Session", "SyncSession", "TalkingHeadVideoService", "VideoWriter",
+    "LiveConfig", "RenderConfig", "Renderer", "Session", "SyncSession", "TalkingHeadVideoGenerator",
+    "TalkingHeadVideoService", "VideoWriter",
     "__version__", "animate",
     "demo_audio", "dub", "enroll_photo", "enroll_video", "load_audio", "load_avatar", "render",
 ]

@@ -34,9 +34,8 @@ import asyncio
 import collections
 from dataclasses import replace
 
-import numpy as np
-
 from talkinghead.contracts.frame import Frame as FaceFrame
+from talkinghead.streaming.held_audio import HeldAudio, mono_int16
 from talkinghead.streaming.live import Engine, LiveConfig, Session
 
 MISSING = "the Pipecat service needs the pipecat extra: pip install 'talkinghead[pipecat]'"
@@ -63,21 +62,25 @@ class TalkingHeadVideoService(FrameProcessor):
 
     ``config``: the session's :class:`LiveConfig` (realtime pacing, video on;
     its ``lookahead_ms`` trades latency for lip-sync). ``avatar``: a name the
-    engine knows (default: its default avatar).
+    engine knows (default: its default avatar). ``video_delay_ms``: each image
+    goes out that much later against its audio (whole frames), for a
+    transport whose audio path holds sound longer than its video path holds
+    pictures (measured for ``SmallWebRTCTransport``: ``benchmarks/pipecat_receiver.py``).
     """
 
     def __init__(self, engine: Engine, avatar: str | None = None, config: LiveConfig = LiveConfig(),
-                 **kwargs) -> None:
+                 video_delay_ms: int = 0, **kwargs) -> None:
         super().__init__(**kwargs)
         if config.pacing != "realtime" or not config.video:
             raise ValueError("the Pipecat service needs a realtime session with video")
+        if video_delay_ms < 0:
+            raise ValueError(f"video_delay_ms must be >= 0, got {video_delay_ms}")
+        self.video_delay_frames = round(video_delay_ms * config.fps / 1000)
+        self._delayed: collections.deque[OutputImageRawFrame] = collections.deque()  # images held that long
         self.engine, self.avatar, self.config = engine, avatar, replace(config, audio=False)
         self.session: Session | None = None
         self._emitter: asyncio.Task | None = None
-        self._unsent: collections.deque[np.ndarray] = collections.deque()  # TTS audio (int16) from _emitted on
-        self._pushed = 0  # samples pushed into the session
-        self._emitted = 0  # samples re-emitted downstream
-        self._held: collections.deque[tuple[int, Frame]] = collections.deque()  # (samples before it, frame)
+        self._held: HeldAudio[Frame] = HeldAudio()  # the TTS audio not yet re-emitted, and TTSStoppedFrames
         self._context_id: str | None = None
 
     @property
@@ -93,7 +96,7 @@ class TalkingHeadVideoService(FrameProcessor):
         elif isinstance(frame, TTSAudioRawFrame) and direction is FrameDirection.DOWNSTREAM:
             await self._take_audio(frame)
         elif isinstance(frame, TTSStoppedFrame) and self.session is not None:
-            self._held.append((self._pushed, frame))
+            self._held.mark(frame)
             await self.session.flush()  # the utterance's tail is drawn without waiting for more audio
         elif isinstance(frame, InterruptionFrame):
             index = await self._interrupt()
@@ -127,23 +130,18 @@ class TalkingHeadVideoService(FrameProcessor):
             await self.push_error(error_msg=f"TTS audio at {frame.sample_rate} Hz: the avatar session runs at the "
                                             f"pipeline's output rate, {self.sample_rate} Hz")
             return
-        pcm = np.frombuffer(frame.audio, "<i2")
-        if frame.num_channels > 1:  # the session hears mono; the same mono goes out again
-            pcm = np.round(pcm.reshape(-1, frame.num_channels).mean(axis=1)).astype("<i2")
+        pcm = mono_int16(frame.audio, frame.num_channels)  # the session hears mono; the same mono goes out again
         self._context_id = frame.context_id
-        self._unsent.append(pcm)
-        self._pushed += len(pcm)
+        self._held.push(pcm)
         await self.session.push_audio(pcm)
 
     async def _interrupt(self) -> int | None:
         if self.session is None:
             return None
         index = await self.session.interrupt()
-        # the speech not yet re-emitted is dropped with its frames; held control frames go now
-        self._unsent.clear()
-        self._emitted = self._pushed
-        while self._held:
-            await self.push_frame(self._held.popleft()[1])
+        await self._push_delayed()  # the images held go now
+        for held in self._held.drop():  # the speech not yet re-emitted goes with its frames; held frames go now
+            await self.push_frame(held)
         return index
 
     async def _finish(self) -> None:
@@ -152,6 +150,7 @@ class TalkingHeadVideoService(FrameProcessor):
         await self.session.end()
         if self._emitter is not None:
             await self._emitter  # every frame out before the EndFrame
+        await self._push_delayed()
         await self._close()
 
     async def _close(self) -> None:
@@ -170,31 +169,24 @@ class TalkingHeadVideoService(FrameProcessor):
             image.pts = int(face.pts * NS)
             image.sync_with_audio = True  # shown once the audio before it has been sent
             image.metadata["talkinghead"] = replace(face, image=None)  # its index, pts, coefficients, span
-            await self.push_frame(image)
+            self._delayed.append(image)  # image k goes out after the audio of frames up to k + delay - 1
+            await self._push_delayed(keep=self.video_delay_frames)
             await self._emit_audio(face)
-            while self._held and self._held[0][0] <= self._emitted:
-                await self.push_frame(self._held.popleft()[1])
+            for held in self._held.due():
+                await self.push_frame(held)
+
+    async def _push_delayed(self, keep: int = 0) -> None:
+        while len(self._delayed) > keep:
+            await self.push_frame(self._delayed.popleft())
 
     async def _emit_audio(self, face: FaceFrame) -> None:
         """The TTS audio up to the end of ``face``'s span (and any a dropped frame before it spanned)."""
-        if face.source is None:
+        taken = self._held.take(face)
+        if taken is None:
             return
-        first, end = face.source
-        if end <= self._emitted:  # a frame drawn before an interrupt dropped its speech
-            return
-        start, pieces = self._emitted, []
-        while self._emitted < end and self._unsent:  # (a span never reaches past the audio pushed)
-            chunk = self._unsent.popleft()
-            take = min(len(chunk), end - self._emitted)
-            if take < len(chunk):
-                self._unsent.appendleft(chunk[take:])
-            pieces.append(chunk[:take])
-            self._emitted += take
-        if not pieces:
-            return
-        audio = TTSAudioRawFrame(audio=np.concatenate(pieces).tobytes(), sample_rate=self.sample_rate,
-                                 num_channels=1, context_id=self._context_id)
+        lead, pcm = taken
+        audio = TTSAudioRawFrame(audio=pcm.tobytes(), sample_rate=self.sample_rate, num_channels=1,
+                                 context_id=self._context_id)
         # on the frame clock: the frame's own samples start at its pts (earlier ones a dropped frame spanned)
-        audio.pts = int(face.pts * NS) + (start - first) * NS // self.sample_rate
+        audio.pts = int(face.pts * NS) + (-lead * NS) // self.sample_rate
         await self.push_frame(audio)
-

@@ -80,10 +80,11 @@ async def utterance(worker: PipelineWorker, pcm: np.ndarray) -> None:
     await worker.queue_frame(TTSStoppedFrame())
 
 
-def run_pipeline(engine, script, lookahead_ms: int = 100) -> Sink:
+def run_pipeline(engine, script, lookahead_ms: int = 100, video_delay_ms: int = 0) -> Sink:
     """The service between a TTS stand-in (``script(worker, sink)``, which queues the frames) and a sink."""
     sink = Sink()
-    service = TalkingHeadVideoService(engine, config=LiveConfig(fps=Fraction(FPS), lookahead_ms=lookahead_ms))
+    service = TalkingHeadVideoService(engine, config=LiveConfig(fps=Fraction(FPS), lookahead_ms=lookahead_ms),
+                                      video_delay_ms=video_delay_ms)
 
     async def main() -> None:
         worker = PipelineWorker(Pipeline([service, sink]), params=PipelineParams(audio_out_sample_rate=RATE),
@@ -175,6 +176,31 @@ def test_an_interruption_rests_the_mouth_within_3_frames_and_drops_the_speech(en
     assert np.abs(later[2].blendshapes[MOUTH]).max() < 1e-6  # at rest by the 3rd frame after it
     out = sum(len(a.audio) // 2 for a in audio)
     assert out < len(tts_speech)  # the rest of the speech was dropped with its frames
+
+
+def test_a_video_delay_sends_each_image_behind_the_audio_of_the_frames_after_it(engine, tts_speech):
+    speech = tts_speech[:RATE]
+
+    async def script(worker, sink):
+        await utterance(worker, speech)
+        await asyncio.sleep(1.0)
+
+    sink = run_pipeline(engine, script, video_delay_ms=80)  # 2 frames at 25 fps
+    per_frame = RATE // FPS
+    sent, behind, spoken = 0, 0, 0
+    for _, frame in sink.frames:
+        if isinstance(frame, TTSAudioRawFrame):
+            sent += len(frame.audio) // 2
+        elif isinstance(frame, OutputImageRawFrame) and frame.metadata["talkinghead"].source is not None:
+            end = frame.metadata["talkinghead"].source[1]
+            if end + per_frame <= len(speech):
+                spoken += 1
+                behind += sent == end + per_frame  # image k after the audio of frame k + 1, before frame k + 2's
+    assert spoken >= 20 and behind >= 0.9 * spoken
+    faces = sink.faces()
+    assert np.all(np.diff([f.index for f in faces]) > 0) and faces[-1].source is None  # every image, drained
+    out = np.concatenate([np.frombuffer(f.audio, "<i2") for _, f in sink.frames if isinstance(f, TTSAudioRawFrame)])
+    np.testing.assert_array_equal(out, speech)
 
 
 def test_the_webrtc_example_reaches_a_real_peer(engine):
