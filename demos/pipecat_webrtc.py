@@ -41,7 +41,7 @@ from talkinghead import Engine, LiveConfig, TalkingHeadVideoService, demo_audio,
 # whatever the frame rate: at any other rate the RTP times drift from real time (at 25 fps the video's
 # timeline runs at 25/30 of the audio's, which a receiver's lip sync reads as drift). So the session runs at 30.
 FPS = 30
-VIDEO_DELAY_MS = 0
+VIDEO_DELAY_MS = 33  # one frame: the audio path holds sound that much longer (benchmarks/pipecat_receiver.py)
 
 PAGE = """<!doctype html><meta charset="utf-8"><title>talkinghead in Pipecat</title>
 <body style="font-family:sans-serif;background:#111;color:#eee">

@@ -1,4 +1,4 @@
-"""Video files with PyAV: frames in upright with the rate as an exact Fraction, H.264 out.
+"""Video files with PyAV: frames in upright with the rate as an exact Fraction, H.264 out; still images with Pillow.
 
 Frames are decoded in presentation order and turned upright by the stream's
 display rotation (a phone video's coded pictures lie on their side), so a
@@ -7,6 +7,10 @@ gives each frame's presentation time, for variable-frame-rate input. Written
 frames get presentation time ``k / fps`` unless given their own timestamps,
 beside the audio from sample 0; :class:`VideoStyle` carries a source video's
 pixel format, colour tags and rotation over to the output.
+
+PyAV is imported where a video is read or written, not with the module: a
+live server draws avatars (whose bundle images are PNG, read by Pillow)
+without FFmpeg, e.g. on a GPU machine whose image has no PyAV.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import NamedTuple
 
-import av
 import numpy as np
 
 #: Pixel formats libx264 encodes; other sources are written as yuv420p.
@@ -55,6 +58,8 @@ class VideoInfo:
 
 
 def _open(path: Path) -> av.container.InputContainer:
+    import av
+
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
     try:
@@ -69,6 +74,8 @@ def _open(path: Path) -> av.container.InputContainer:
 
 def probe_video(path: str | Path) -> VideoInfo:
     """The video stream's size (upright), rate, frame count and style; decodes the first frame for its rotation."""
+    import av
+
     path = Path(path)
     with _open(path) as container:
         stream = container.streams.video[0]
@@ -106,6 +113,8 @@ def iter_timed_frames(path: str | Path) -> Iterator[TimedFrame]:
     A frame without a timestamp gets the previous one's plus one frame at the
     average rate; a corrupt stream ends with a ValueError.
     """
+    import av
+
     path = Path(path)
     with _open(path) as container:
         stream = container.streams.video[0]
@@ -138,23 +147,30 @@ def _upright(rgb: np.ndarray, rotation: int) -> np.ndarray:
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """The first frame of an image (or video) file as RGB uint8 (H, W, 3)."""
+    """An image file as RGB uint8 (H, W, 3), turned upright by its EXIF orientation (Pillow); a file that is
+    not a still image gives its first video frame (PyAV)."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    try:
+        with Image.open(path) as image:
+            return np.array(ImageOps.exif_transpose(image).convert("RGB"))
+    except UnidentifiedImageError:
+        pass
+    except (OSError, SyntaxError, ValueError) as error:  # Pillow knew the format but not these bytes
+        raise ValueError(f"{path}: not a readable image ({' '.join(str(error).split())})") from None
     for frame in iter_frames(path):
         return frame
     raise ValueError(f"{path}: holds no image")
 
 
 def write_image(path: str | Path, rgb: np.ndarray) -> None:
-    """Write RGB uint8 (H, W, 3) as a PNG."""
-    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
-    with av.open(str(path), "w", format="image2") as container:
-        stream = container.add_stream("png")
-        stream.width, stream.height = rgb.shape[1], rgb.shape[0]
-        stream.pix_fmt = "rgb24"
-        for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
-            container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    """Write RGB uint8 (H, W, 3) as a PNG (Pillow)."""
+    from PIL import Image
+
+    Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8), "RGB").save(path, format="PNG")
 
 
 class VideoWriter:
@@ -181,6 +197,8 @@ class VideoWriter:
             container = _CONTAINERS.get(Path(path).suffix.lower())
             if container is None:
                 raise ValueError(f"{path}: unsupported output container (use .mp4, .mov or .mkv)")
+        import av
+
         self.size = size
         self._style = style
         self._container = av.open(str(path), "w", format=container)
@@ -219,6 +237,8 @@ class VideoWriter:
         ``durations`` (time-base units) matter for the last frame of
         variable-rate video: they fix where the stream ends.
         """
+        import av
+
         if frames.ndim != 4 or frames.shape[1:3] != self.size:
             raise ValueError(f"frames must be (B, {self.size[0]}, {self.size[1]}, 3), got {frames.shape}")
         style = self._style
@@ -241,6 +261,8 @@ class VideoWriter:
             self._container.mux(packet)
 
     def close(self) -> None:
+        import av
+
         self._mux(self._video.encode())
         if self._audio is not None:
             frame = av.AudioFrame.from_ndarray(self._audio.reshape(1, -1), format="fltp", layout="mono")

@@ -78,6 +78,26 @@ def test_loading_a_renderer_loads_no_other_stage():
     assert not [m for m in loaded if ".training" in m]
 
 
+def test_a_live_session_draws_without_pyav():
+    """A live video session of the built-in avatar needs no FFmpeg (a GPU box's image has no PyAV): PyAV is
+    imported where a file is read or written. Here it is blocked outright and a session still draws."""
+    code = ("import sys; sys.modules['av'] = None\n"
+            "import asyncio, numpy as np\n"
+            "from talkinghead import Engine, LiveConfig\n"
+            "async def main():\n"
+            "    engine = Engine(ears='mel')\n"
+            "    async with engine.session(None, 16000, LiveConfig(pacing='fast')) as session:\n"
+            "        await session.push_audio(np.zeros(8000, np.int16)); await session.end()\n"
+            "        frames = [f async for f in session]\n"
+            "    engine.close()\n"
+            "    print(len(frames), frames[0].image.shape)\n"
+            "asyncio.run(main())")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    count, shape = run.stdout.split(maxsplit=1)
+    assert int(count) >= 12 and shape.strip() == "(478, 490, 3)"
+
+
 def test_the_facade_offers_what_the_readme_shows():
     optional = ("AvatarTracks", "TalkingHeadVideoService")  # their extras may be missing
     missing = [name for name in talkinghead.__all__ if name not in optional and not hasattr(talkinghead, name)]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import av
 import numpy as np
 
 from talkinghead.contracts.resample import resample
@@ -31,7 +30,7 @@ _INT_FORMATS = {
 }
 
 
-def _frame_to_mono(frame: av.AudioFrame) -> np.ndarray:
+def _frame_to_mono(frame) -> np.ndarray:
     """Average the channels of one decoded frame to float32 mono."""
     data = frame.to_ndarray()
     channels = len(frame.layout.channels)
@@ -53,6 +52,8 @@ def load_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
         raise ValueError(f"{p}: not a regular file")
     if p.stat().st_size == 0:
         raise ValueError(f"{p}: file is empty")
+    import av  # PyAV is needed to decode, not to stream: a live server or a GPU box may run without it
+
     chunks: list[np.ndarray] = []
     rate: int | None = None
     try:
