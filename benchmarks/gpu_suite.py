@@ -122,10 +122,12 @@ def rate_of(run: Callable[[], object], device: str, calls: int, repeats: int = 3
     return statistics.median(rates)
 
 
-def autocast(device: str, precision: str):
+def autocast(device: str, precision: str, cache: bool = True):
+    """``precision``'s autocast (none for fp32); ``cache=False`` inside a CUDA graph capture, where autocast's
+    cache of cast weights must not outlive the capture."""
     if precision == "fp32":
         return contextlib.nullcontext()
-    return torch.autocast(device, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+    return torch.autocast(device, dtype=torch.bfloat16 if precision == "bf16" else torch.float16, cache_enabled=cache)
 
 
 def precisions(device: str) -> list[str]:
@@ -228,12 +230,12 @@ def graphed_step(model, mel: torch.Tensor, n: int, precision: str) -> Callable[[
     state = model.initial_state(n)
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side), torch.no_grad(), autocast("cuda", precision):
+    with torch.cuda.stream(side), torch.no_grad(), autocast("cuda", precision, cache=False):
         for _ in range(3):
             model(mel, state)
     torch.cuda.current_stream().wait_stream(side)
     graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph), torch.no_grad(), autocast("cuda", precision):
+    with torch.cuda.graph(graph), torch.no_grad(), autocast("cuda", precision, cache=False):
         _, new = model(mel, state)
 
     def step() -> None:
@@ -289,7 +291,7 @@ def stage_renderer(args, budget: Budget) -> list[str]:
     for batch in batches:
         if budget.left() < 15:
             break
-        vertices = face(torch.from_numpy(speaking(batch).blendshapes))
+        vertices = face(torch.from_numpy(speaking(batch).blendshapes.copy()))
         scale = 256 / 3.2
         screen = torch.stack([128 + scale * vertices[..., 0], 0.43 * 256 - scale * vertices[..., 1],
                               10 - vertices[..., 2]], -1).to(device)

