@@ -32,8 +32,9 @@ Stages:
    to the frame; N doubles until more than 1% are dropped or time runs out.
 4. enrollment and dubbing (needs the ``track`` extra, MediaPipe, and PyAV):
    the built-in avatar driven into a 20 s talking MP4, enrolled with the
-   trained preset (``standard``); the enrolled avatar's frames per batch; an
-   offline dub of that video with the sentence, its real-time factor.
+   trained preset (``standard``: tracking and training timed), then with
+   the others on its track; each avatar's frames per batch; an offline dub
+   of that video with other speech, its real-time factor.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import importlib.util
 import os
 import platform
@@ -391,40 +393,47 @@ def stage_enroll_dub(args, budget: Budget) -> list[str]:
     from talkinghead.jobs.render import RenderConfig, render_file
     from talkinghead.renderer.avatar import avatar_renderer, load_avatar
     from talkinghead.renderer.standard import StandardConfig
+    from talkinghead.renderer.tracking import Track
     from talkinghead.renderer.video import probe_video
+    from talkinghead.renderer.video_avatar import PRESETS
 
     seconds = 4.0 if args.quick else 20.0
     steps = 10 if args.quick else StandardConfig().steps
+    batches = (1, 8) if args.quick else (1, 8, 32)
     samples, rate = sentence()
-    lines = ["### 4. enrollment and dubbing (a talking video of the built-in avatar, drawn by the engine)", ""]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         speech = np.tile(samples, int(np.ceil(seconds * rate / len(samples))))[: int(seconds * rate)]
         write_wav(work / "speech.wav", speech, rate)
         render_file(work / "speech.wav", work / "talking.mp4", config=RenderConfig(), progress=False)
-        started = time.perf_counter()
-        avatar = enroll_video(work / "talking.mp4", preset="standard", device=args.device,
-                              config=StandardConfig(steps=steps), progress=False)
-        enroll_s = time.perf_counter() - started
         frames = probe_video(work / "talking.mp4").num_frames
-        lines.append(f"- enrollment, `standard` preset ({steps} training steps) of a {seconds:g} s clip "
-                     f"({frames} frames) on {args.device}: **{enroll_s:.1f} s**")
-        avatar.save(work / "avatar")
-        renderer = avatar_renderer(load_avatar(work / "avatar", "torch", args.device))
-        lines += ["", "| batch | enrolled avatar's frames/s | ms per batch |", "|---|---|---|"]
-        for batch in (1, 8) if args.quick else (1, 8, 32):
-            if budget.left() < 20:
-                break
-            coefficients = speaking(batch)
-            per_s = rate_of(lambda coefficients=coefficients: renderer.draw(coefficients), args.device, 2)
-            lines.append(f"| {batch} | {per_s * batch:.1f} | {1000 / per_s:.0f} |")
+        lines = [(f"### 4. enrollment and dubbing (a {seconds:g} s talking video of the built-in avatar, {frames} "
+                 f"frames, drawn by the engine; {args.device})"), "",
+                 ("| preset | enrollment s | " + " | ".join(f"frames/s at batch {b}" for b in batches) + " |"),
+                 "|---|---|" + "---|" * len(batches)]
+        track = None
+        for preset in ("standard", *(p for p in PRESETS if p != "standard")):  # the trained preset tracks first
+            if budget.left() < 30:
+                lines.append(f"| {preset} | (budget spent) |" + " |" * len(batches))
+                continue
+            started = time.perf_counter()
+            avatar = enroll_video(work / "talking.mp4", preset=preset, device=args.device, track=track,
+                                  config=StandardConfig(steps=steps), work_dir=work / preset, progress=False)
+            enrolled = time.perf_counter() - started
+            avatar.save(work / preset)
+            track = track or Track.load(work / preset / "track.npz")  # the others reuse the standard's track
+            renderer = avatar_renderer(load_avatar(work / preset, "torch", args.device))
+            rates = [rate_of(functools.partial(renderer.draw, speaking(b)), args.device, 2) * b for b in batches]
+            what = f"{enrolled:.1f} ({'tracking and ' if preset == 'standard' else ''}" + (
+                f"{steps} training steps)" if preset == "standard" else "the same track)")
+            lines.append(f"| {preset} | {what} | " + " | ".join(f"{r:.1f}" for r in rates) + " |")
         if budget.left() > 30:
             write_wav(work / "new.wav", speech[::-1].copy(), rate)  # other sounds, the same length
             started = time.perf_counter()
-            dub(work / "talking.mp4", work / "new.wav", work / "dubbed.mp4", avatar=work / "avatar",
+            dub(work / "talking.mp4", work / "new.wav", work / "dubbed.mp4", avatar=work / "standard",
                 config=DubConfig(), progress=False)
             dub_s = time.perf_counter() - started
-            lines.append(f"\n- offline dub of the {seconds:g} s video (its own avatar given): {dub_s:.1f} s, "
+            lines.append(f"\n- offline dub of the {seconds:g} s video with its `standard` avatar: {dub_s:.1f} s, "
                          f"real-time factor **{dub_s / seconds:.2f}** (wall time / speech time)")
     return lines
 

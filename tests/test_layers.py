@@ -99,7 +99,7 @@ def test_a_live_session_draws_without_pyav():
 
 
 def test_the_facade_offers_what_the_readme_shows():
-    optional = ("AvatarTracks", "TalkingHeadVideoService")  # their extras may be missing
+    optional = ("AvatarTracks", "TalkingHeadVideoService", "TalkingHeadVideoGenerator")  # their extras may be missing
     missing = [name for name in talkinghead.__all__ if name not in optional and not hasattr(talkinghead, name)]
     assert missing == []
     assert talkinghead.render.__name__ == "render_file" and talkinghead.dub.__module__ == "talkinghead.jobs.dub"
