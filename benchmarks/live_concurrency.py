@@ -1,7 +1,7 @@
 """How many simultaneous 25 fps live sessions this machine sustains with under 1% dropped frames.
 
     python benchmarks/live_concurrency.py [--sessions 1 2 4 8 12 16] [--seconds 20] [--outputs coefficients]
-                                          [--no-step-batching] [--avatar DIR] [--ears auto|mel|whisper]
+                                          [--no-step-batching] [--avatar DIR] [--ears auto|mel|whisper] [--workers N] [--admission]
 
 ``talkinghead serve`` runs as its own process (default avatar or ``--avatar``, realtime
 pacing); N clients in one other process each stream real speech at the
@@ -36,7 +36,8 @@ async def main_async(args) -> None:
     outputs = args.outputs.split("+")
     most = str(max(args.sessions))
     options = ["--max-sessions", most, "--max-sessions-per-token", most, "--ears", args.ears] + (
-        ["--no-step-batching"] if args.no_step_batching else []) + (["--avatar", str(args.avatar)] if args.avatar else [])
+        ["--no-step-batching"] if args.no_step_batching else []) + (["--avatar", str(args.avatar)] if args.avatar else []) + (
+        ["--workers", str(args.workers)] if args.workers else []) + ([] if args.admission else ["--no-load-admission"])
     async with served(args.port, *options) as (url, _):
         print(f"outputs: {' + '.join(outputs)}; ears {args.ears}; audio2motion "
               f"{'not ' * args.no_step_batching}batched per tick\n")
@@ -63,6 +64,9 @@ def main() -> None:
     parser.add_argument("--avatar", type=Path, default=None, help="an avatar bundle to serve (default: the built-in one)")
     parser.add_argument("--ears", choices=("auto", "mel", "whisper"), default="auto", help="the server's ears")
     parser.add_argument("--no-step-batching", action="store_true", help="the server runs each session's network alone")
+    parser.add_argument("--workers", type=int, default=None, help="the server's lanes (default: one per core)")
+    parser.add_argument("--admission", action="store_true",
+                        help="leave the server's admission by measured load on (off: every session is let in)")
     asyncio.run(main_async(parser.parse_args()))
 
 

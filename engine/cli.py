@@ -133,10 +133,10 @@ def _serve(args: argparse.Namespace) -> int:
         name, _, path = entry.rpartition("=")
         avatars[name or Path(path).name] = Path(path)
     engine = Engine(avatars, backend=args.backend, device=args.device, max_sessions=args.max_sessions,
-                    batch_steps=not args.no_step_batching, ears=args.ears)
+                    batch_steps=not args.no_step_batching, ears=args.ears, workers=args.workers)
     config = ServerConfig(host=args.host, port=args.port, token=args.token, max_sessions=args.max_sessions,
                           max_sessions_per_token=args.max_sessions_per_token, origins=tuple(args.origin) or None,
-                          web_root=web)
+                          web_root=web, admit_by_load=not args.no_load_admission)
     if not args.quiet:
         print(f"talkinghead: serving on ws://{args.host}:{args.port}/v1/stream "
               f"(avatars: {', '.join(engine.avatar_names)})", file=sys.stderr)
@@ -264,6 +264,17 @@ def _add_timing_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--fps", default="30", help="frame rate, e.g. 25, 30, 30000/1001, 60")
     command.add_argument("--lookahead-ms", type=int, default=100, help="model look-ahead, 0..200 in steps of 20")
     command.add_argument("--seed", type=int, default=0, help="seed of blinks and head motion")
+
+
+def _positive_int(value: str) -> int:
+    """An argparse type: a whole number of at least 1 (argparse turns the error into one line)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
 
 
 def _add_network_options(command: argparse.ArgumentParser) -> None:
@@ -407,6 +418,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-sessions-per-token", type=int, default=8,
                        help="sessions one token (or, without --token, everyone) may hold at once")
     serve.add_argument("--web-root", type=Path, default=None, help="the browser page's folder (default: the page inside the package)")
+    serve.add_argument("--workers", type=_positive_int, default=None,
+                       help="worker threads that run sessions' model and drawing work (default: one per core)")
+    serve.add_argument("--no-load-admission", action="store_true",
+                       help="admit sessions up to --max-sessions only, not by the measured spare capacity")
     serve.add_argument("--no-step-batching", action="store_true",
                        help="run each session's audio2motion alone, not batched per tick (for comparison)")
     _add_network_options(serve)

@@ -1,7 +1,7 @@
 """Live sessions: audio pushed in any chunking, frames out, paced by the audio clock, many sessions per engine.
 
 An :class:`Engine` holds what sessions share: audio2motion, the avatars and
-their renderers, and one render worker. A :class:`Session` wraps a
+their renderers, and its lanes (one worker thread per core). A :class:`Session` wraps a
 :class:`talkinghead.streaming.session.SessionCore` (the exact frame clock)
 with a pacer:
 
@@ -17,13 +17,16 @@ with a pacer:
 - ``fast``: every frame as soon as its audio is in (files, TTS bursts);
   a consumer that falls behind holds the session back instead of losing frames.
 
-All model and drawing work of all sessions runs on the engine's one
-worker thread (:mod:`talkinghead.streaming.worker`), in ticks: one runs
-the clock work queued by then across sessions (their audio2motion calls
-batched), another draws the frames queued by then (each avatar's in one
-batch). Realtime sessions' ticks go before fast ones', and a fast
-session's drawing tick holds one frame, so a file streamed as fast as
-possible cannot starve a live caller.
+A session's model and drawing work runs on the worker thread of its
+:class:`Lane` (:mod:`talkinghead.streaming.worker`), in ticks: one runs
+the clock work queued by then across the lane's sessions (their
+audio2motion calls batched), another draws the frames queued by then (each
+avatar's in one batch). The heavy parts (torch, numba, the codecs, the
+Whisper encoder) release the GIL, so lanes use the machine's cores side by
+side; a new session goes on the lane with the least measured work.
+Realtime sessions' ticks go before fast ones', and a fast session's drawing
+tick holds one frame, so a file streamed as fast as possible cannot starve
+a live caller.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import dataclasses
 import functools
 import math
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -64,6 +68,11 @@ from talkinghead.streaming.worker import BULK, LIVE, PriorityWorker
 PACINGS = ("realtime", "fast")
 Codec = Callable[[int, int], Callable[[np.ndarray], bytes]]  # (width, height) -> encoder of RGB pictures
 DRAW_BATCH = 8  # most frames of realtime sessions one drawing job takes (bounds its memory and duration)
+LOAD_WINDOW = 3.0  # seconds over which a lane's load is measured
+# Cores a session (with video, without) is assumed to cost until one of its kind has run for LOAD_WINDOW: the
+# 2-core CPU's figures (benchmarks/RESULTS.md, issue 26), priors only; measured costs replace them.
+NEW_SESSION_COST = {True: 0.45, False: 0.15}
+ADMIT_BELOW = 0.95  # a lane admits a session while its load with it stays under this share of a core
 
 
 @dataclass(frozen=True)
@@ -92,8 +101,12 @@ class Engine:
 
     def __init__(self, avatars: Mapping[str, str | Path] | None = None, default: str | None = None,
                  backend: str = "torch", device: str = "cpu", max_sessions: int = 16,
-                 threads: tuple[int, int] = (1, 1), batch_steps: bool = True, ears: str = AUTO) -> None:
-        """``threads``: torch's threads on the worker for (audio2motion, drawing). The network's small
+                 threads: tuple[int, int] = (1, 1), batch_steps: bool = True, ears: str = AUTO,
+                 workers: int | None = None) -> None:
+        """``workers``: worker threads (lanes), each running the model and drawing work of the sessions placed
+        on it (default: one per core the process may use). Torch, numba, the codecs and the Whisper encoder
+        release the GIL, so lanes draw on several cores at once; a session stays on its lane.
+        ``threads``: torch's threads on a worker for (audio2motion, drawing). The network's small
         per-frame steps run fastest on one thread (a second one's spin-waiting costs more than it
         gives). Drawing gains about 15% from a second thread on a quiet 2-core CPU, but loses 40% when
         another process wants a core (a meeting app, a browser, VP8 encoding): one by default.
@@ -112,14 +125,10 @@ class Engine:
         self._renderers: dict[str, Renderer] = {}
         self._motion_models: dict[int, Audio2Motion] = {}  # by id of the renderer whose avatar needs another
         self._sessions: set[Session] = set()
-        self._worker = PriorityWorker()
-        self._batcher = StepBatcher(max_sessions if batch_steps else 1)  # one job a round: nothing batches
-        self._ticks: dict[int, list[tuple[Future, tuple]]] = {LIVE: [], BULK: []}  # clock work, per priority
-        self._draws: dict[int, list[tuple[Future, tuple]]] = {LIVE: [], BULK: []}  # frames to draw
-        self._ticks_lock = threading.Lock()  # not ``_lock``: that one is held while an avatar loads
-        self._encoders: dict[tuple[Codec, int, int], Callable[[np.ndarray], bytes]] = {}  # on the worker only
-        self._threads = threads
-        self._worker.submit(torch.set_num_threads, threads[0]).result()
+        count = workers if workers is not None else default_workers()
+        if count < 1:
+            raise ValueError(f"workers must be at least 1, got {count}")
+        self.lanes = [Lane(k, max_sessions if batch_steps else 1, threads) for k in range(count)]
         self._lock = threading.Lock()
 
     @property
@@ -160,30 +169,131 @@ class Engine:
         """Open a session (use ``async with``, or call :meth:`Session.start` and :meth:`Session.close`).
 
         ``codec``: the transport's picture codec (e.g. :class:`talkinghead.streaming.codecs.JpegEncoder`),
-        run on the worker after drawing; each frame then carries its ``encoded`` bytes."""
+        run on the worker after drawing; each frame then carries its ``encoded`` bytes. The session goes on
+        the lane with the least work (:meth:`Lane.load`), measured."""
         if len(self._sessions) >= self.max_sessions:
             raise ValueError(f"session limit reached ({self.max_sessions})")
         renderer = self.renderer(avatar)
-        session = Session(self, renderer, sample_rate, config, codec)
+        lane = self._least_loaded()
+        session = Session(self, lane, renderer, sample_rate, config, codec)
         self._sessions.add(session)
+        lane.sessions.add(session)
         return session
+
+    # the first lane's, for callers that run work outside a session (tests, warm-ups)
+    async def compute(self, function, *args, live: bool = True):
+        return await self.lanes[0].compute(function, *args, live=live)
+
+    async def advance(self, function, *args, live: bool = True):
+        return await self.lanes[0].advance(function, *args, live=live)
+
+    async def render(self, renderer: Renderer, row: Frame, codec: Codec | None = None,
+                     live: bool = True) -> tuple[np.ndarray, bytes | None]:
+        return await self.lanes[0].render(renderer, row, codec, live)
+
+    def _live_model(self, ears: str) -> Audio2Motion:
+        """The shipped live model of ``ears`` (loaded once)."""
+        if ears not in self._live_models:
+            if ears == "whisper" and not whisper_installed():
+                raise ValueError("live sessions with Whisper ears need the `whisper` extra (pip install "
+                                 "'talkinghead[whisper]'); or use --ears mel (and avatars enrolled with --ears mel)")
+            self._live_models[ears] = load_model(ears=ears, live=True, device=self.device)
+            _warm_up(self._live_models[ears])
+        return self._live_models[ears]
+
+    def motion_model(self, renderer: Renderer) -> Audio2Motion:
+        """The audio2motion that drives ``renderer``: its avatar's own, else the engine's."""
+        return self._motion_models.get(id(renderer), self.model)
+
+
+    def session_cost(self, video: bool) -> float:
+        """What one more session (with or without video) is expected to cost, in cores: the mean measured cost
+        of the settled sessions of its kind, ``NEW_SESSION_COST`` before any has settled."""
+        costs = [s.cost() for s in self._sessions if s.config.video == video and s.age() >= LOAD_WINDOW]
+        return sum(costs) / len(costs) if costs else NEW_SESSION_COST[video]
+
+    def _least_loaded(self) -> Lane:
+        return min(self.lanes, key=lambda lane: (lane.load(self.session_cost), len(lane.sessions)))
+
+    def admits(self, video: bool) -> bool:
+        """Whether the measured spare capacity carries one more session of this kind: its lane (the least
+        loaded) stays under ``ADMIT_BELOW`` of a core with it."""
+        return self._least_loaded().load(self.session_cost) + self.session_cost(video) <= ADMIT_BELOW
+
+    def capacity(self, video: bool) -> int:
+        """How many more sessions of this kind the measured spare capacity carries (each lane's room, whole)."""
+        cost = self.session_cost(video)
+        return sum(max(0, math.floor((ADMIT_BELOW - lane.load(self.session_cost)) / cost + 1e-9))
+                   for lane in self.lanes)
+
+    def _closed(self, session: Session) -> None:
+        self._sessions.discard(session)
+        session.lane.closed(session)
+
+    def close(self) -> None:
+        for lane in self.lanes:
+            lane.shutdown()
+
+
+def default_workers() -> int:
+    """One lane per core this process may run on (its CPU affinity where the system tells it)."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def _charge(payers: list[Session | None], seconds: float) -> None:
+    """A job's time, charged to the sessions it served in equal shares."""
+    for payer in payers:
+        if payer is not None:
+            payer.work_seconds += seconds / len(payers)
+
+
+class Lane:
+    """One worker thread and what the sessions placed on it share there: ticks that batch their audio2motion
+    calls (:mod:`.step_batch`) and their drawing, and the codecs' encoders. An engine has one per core."""
+
+    def __init__(self, index: int, batch_limit: int, threads: tuple[int, int]) -> None:
+        self.sessions: set[Session] = set()
+        self._worker = PriorityWorker(f"talkinghead-worker-{index}", LOAD_WINDOW)
+        self._batcher = StepBatcher(batch_limit)  # a limit of 1: one job a round, nothing batches
+        self._ticks: dict[int, list[tuple[Future, tuple]]] = {LIVE: [], BULK: []}  # clock work, per priority
+        self._draws: dict[int, list[tuple[Future, tuple]]] = {LIVE: [], BULK: []}  # frames to draw
+        self._ticks_lock = threading.Lock()
+        self._encoders: dict[tuple[Codec, int, int], Callable[[np.ndarray], bytes]] = {}  # on the worker only
+        self._threads = threads
+        self._worker.submit(torch.set_num_threads, threads[0]).result()
+
+    def busy(self) -> float:
+        """The share of the last ``LOAD_WINDOW`` seconds this lane's worker was busy (measured, 0 to 1)."""
+        return self._worker.busy_share()
+
+    def load(self, expected: Callable[[bool], float]) -> float:
+        """The work this lane does (cores): measured, plus ``expected(video)`` for each session too new to show
+        in the measurement (the engine places new sessions by it, so sessions that come at once spread)."""
+        young = [session for session in self.sessions if session.age() < LOAD_WINDOW]
+        return self.busy() + sum(expected(session.config.video) for session in young)
 
     async def compute(self, function, *args, live: bool = True):
         """Run ``function(*args)`` on the worker thread (where all model and drawing work happens);
         ``live`` jobs (realtime sessions) go before the others."""
         return await asyncio.wrap_future(self._worker.submit(function, *args, priority=LIVE if live else BULK))
 
-    async def advance(self, function, *args, live: bool = True):
+    async def advance(self, function, *args, live: bool = True, payer: Session | None = None):
         """Run a session's clock work ``function(*args)`` in the next tick on the worker: a tick takes every
-        session's request queued by then and batches their audio2motion calls (:mod:`.step_batch`)."""
-        return await self._in_tick(self._ticks, self._tick, (function, args), live)
+        session's request queued by then and batches their audio2motion calls (:mod:`.step_batch`). The
+        tick's time is charged to its ``payer`` sessions in equal shares."""
+        return await self._in_tick(self._ticks, self._tick, (function, args, payer), live)
 
     async def render(self, renderer: Renderer, row: Frame, codec: Codec | None = None,
-                     live: bool = True) -> tuple[np.ndarray, bytes | None]:
+                     live: bool = True, payer: Session | None = None) -> tuple[np.ndarray, bytes | None]:
         """Draw a frame (and encode it with ``codec``) in the next drawing tick on the worker: a tick draws the
-        frames queued by then, each avatar's in one batch (:meth:`_draw_tick`). One job at a time, so sessions
-        never fight for the cores."""
-        return await self._in_tick(self._draws, self._draw_tick, (renderer, row, codec), live)
+        frames queued by then, each avatar's in one batch (:meth:`_draw_tick`), its time charged to the
+        frames' ``payer`` sessions in equal shares."""
+        return await self._in_tick(self._draws, self._draw_tick, (renderer, row, codec, payer), live)
 
     async def _in_tick(self, queues: dict[int, list], run: Callable[[int], None], request: tuple, live: bool):
         """Queue ``request`` for the next ``run`` job of its priority (the first request submits the job;
@@ -211,7 +321,9 @@ class Engine:
 
     def _tick(self, priority: int) -> None:
         requests = self._take(self._ticks, self._tick, priority)
-        outcomes = self._batcher.run_together([functools.partial(f, *args) for _, (f, args) in requests])
+        started = time.perf_counter()
+        outcomes = self._batcher.run_together([functools.partial(f, *args) for _, (f, args, _) in requests])
+        _charge([payer for _, (_, _, payer) in requests], time.perf_counter() - started)
         for (request, _), outcome in zip(requests, outcomes):
             error = outcome.exception()
             request.set_exception(error) if error is not None else request.set_result(outcome.result())
@@ -225,14 +337,17 @@ class Engine:
             by_avatar.setdefault(id(request[0]), []).append((outcome, request))
         for group in by_avatar.values():
             renderer = group[0][1][0]
-            rows = [row for _, (_, row, _) in group]
-            codecs = [codec for _, (_, _, codec) in group]
+            rows = [row for _, (_, row, _, _) in group]
+            codecs = [codec for _, (_, _, codec, _) in group]
+            started = time.perf_counter()
             try:
                 drawn = self._draw(renderer, rows, codecs)
             except Exception as error:  # each session of the group hears of it; the others are drawn
                 for outcome, _ in group:
                     outcome.set_exception(error)
                 continue
+            finally:
+                _charge([payer for _, (_, _, _, payer) in group], time.perf_counter() - started)
             for (outcome, _), frame in zip(group, drawn):
                 outcome.set_result(frame)
 
@@ -251,36 +366,23 @@ class Engine:
             self._encoders[codec, width, height] = codec(width, height)
         return self._encoders[codec, width, height](image)
 
-    def _live_model(self, ears: str) -> Audio2Motion:
-        """The shipped live model of ``ears`` (loaded once)."""
-        if ears not in self._live_models:
-            if ears == "whisper" and not whisper_installed():
-                raise ValueError("live sessions with Whisper ears need the `whisper` extra (pip install "
-                                 "'talkinghead[whisper]'); or use --ears mel (and avatars enrolled with --ears mel)")
-            self._live_models[ears] = load_model(ears=ears, live=True, device=self.device)
-            _warm_up(self._live_models[ears])
-        return self._live_models[ears]
-
-    def motion_model(self, renderer: Renderer) -> Audio2Motion:
-        """The audio2motion that drives ``renderer``: its avatar's own, else the engine's."""
-        return self._motion_models.get(id(renderer), self.model)
 
     def motion_network(self, network):
-        """``network`` as sessions use it: its calls batched across the sessions of a tick."""
+        """``network`` as this lane's sessions use it: its calls batched across the sessions of a tick."""
         return self._batcher.network(network)
 
     def whisper_encoder(self):
-        """The Whisper encoder as live sessions use it: its windows batched across the sessions of a tick."""
+        """The Whisper encoder as this lane's sessions use it: windows batched across the sessions of a tick."""
         from talkinghead.audio2motion.whisper import shared_encoder
 
         return self._batcher.encoder(shared_encoder())
 
-    def _closed(self, session: Session) -> None:
-        self._sessions.discard(session)
+    def closed(self, session: Session) -> None:
+        self.sessions.discard(session)
         with contextlib.suppress(RuntimeError):  # the engine is already closed: nothing to give back
             self._worker.submit(_release_memory, priority=BULK)  # after the pending jobs
 
-    def close(self) -> None:
+    def shutdown(self) -> None:
         self._worker.shutdown()
         self._batcher.shutdown()
 
@@ -320,18 +422,19 @@ class Session:
     """One live stream; push audio, iterate frames (``async for frame in session``).
 
     Everything that touches the session's clock (and so the model) runs on
-    the engine's worker thread, one job at a time across all sessions: the
-    event loop stays free for the network, and two torch thread pools never
-    fight over the cores.
+    its lane's worker thread, one job at a time across that lane's sessions:
+    the event loop stays free for the network.
     """
 
-    def __init__(self, engine: Engine, renderer: Renderer, sample_rate: int, config: LiveConfig,
+    def __init__(self, engine: Engine, lane: Lane, renderer: Renderer, sample_rate: int, config: LiveConfig,
                  codec: Codec | None = None) -> None:
-        self.engine, self.renderer, self.config, self.codec = engine, renderer, config, codec
+        self.engine, self.lane, self.renderer, self.config, self.codec = engine, lane, renderer, config, codec
+        self._opened = time.monotonic()
+        self.work_seconds = 0.0  # worker time spent on this session (its shares of ticks and drawing jobs)
         self._sequence = renderer.sequence() if config.video else None  # the renderer's state along this session
         motion = MotionConfig.from_knobs(config.lookahead_ms, renderer.idle_motion)
-        model = engine.motion_network(engine.motion_model(renderer))
-        encoder = engine.whisper_encoder() if model.config.ears == "whisper" else None
+        model = lane.motion_network(engine.motion_model(renderer))
+        encoder = lane.whisper_encoder() if model.config.ears == "whisper" else None
         self.core = SessionCore(model, sample_rate, SessionConfig(config.fps, config.lookahead_ms, motion, config.seed,
                                                                    keep_audio=config.audio), encoder)
         self.dropped = 0
@@ -366,6 +469,15 @@ class Session:
     @property
     def sample_rate(self) -> int:
         return self.core.sample_rate
+
+    def age(self) -> float:
+        """Seconds since the session was opened."""
+        return time.monotonic() - self._opened
+
+    def cost(self) -> float:
+        """The cores this session has kept busy on average (its worker time over its age, at least
+        ``LOAD_WINDOW``)."""
+        return self.work_seconds / max(self.age(), LOAD_WINDOW)
 
     @property
     def ears(self) -> str:
@@ -441,7 +553,7 @@ class Session:
             returned += self._out.get_nowait() is not None
         self._epoch += 1  # a delivery under way stops: its frames are among the returned
         self._in_flight = 0
-        index = await self.engine.compute(self._interrupt, self._received, returned, self._shown, live=self._live)
+        index = await self.lane.compute(self._interrupt, self._received, returned, self._shown, live=self._live)
         # Session indices go on from the first dropped frame. Where those frames were already due (a consumer
         # that fell behind), the wall clock has moved past them: later frames are due that much later.
         late = asyncio.get_running_loop().time() - self.due(index)
@@ -501,7 +613,7 @@ class Session:
             self._wake.clear()
             flush, self._flush, ended = self._flush, False, self._ended
             epoch = self._epoch
-            rows, _, _ = await self.engine.advance(self._advance, flush, ended, None, 0.0, False, live=False)
+            rows, _, _ = await self.lane.advance(self._advance, flush, ended, None, 0.0, False, live=False, payer=self)
             await self._deliver(rows, epoch, on_time=False)
             if self.core.ready:  # more than one batch was ready: go round again at once
                 self._wake.set()
@@ -516,8 +628,8 @@ class Session:
             quiet = now - self._last_audio > self.config.jitter_ms / 1000 + float(self._step)
             ahead = 1.5 * self._draw_seconds  # start drawing that early, so frames are ready when due
             epoch = self._epoch
-            rows, upcoming, late = await self.engine.advance(
-                self._advance, flush, ended, None if ended else now, ahead, quiet)
+            rows, upcoming, late = await self.lane.advance(
+                self._advance, flush, ended, None if ended else now, ahead, quiet, payer=self)
             self.dropped += late
             await self._deliver(rows, epoch, on_time=not ended)
             if ended:
@@ -587,7 +699,7 @@ class Session:
             if self.config.video:
                 started = loop.time()
                 drawn = dataclasses.replace(row, sequence=self._sequence)
-                image, encoded = await self.engine.render(self.renderer, drawn, self.codec, self._live)
+                image, encoded = await self.lane.render(self.renderer, drawn, self.codec, self._live, self)
                 self._draw_seconds = 0.8 * self._draw_seconds + 0.2 * (loop.time() - started)
             if on_time and self._epoch == epoch:
                 await asyncio.sleep(max(0.0, self.release(row.index) - loop.time()))

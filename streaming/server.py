@@ -64,6 +64,7 @@ class ServerConfig:
     send_timeout_s: float = 10.0  # a client that takes nothing this long is closed
     origins: tuple[str, ...] | None = None  # allowed Origin headers (None: any)
     web_root: Path | None = WEB_PAGE  # the browser page's files, served at / (None: no page)
+    admit_by_load: bool = False  # also refuse a session the measured spare capacity cannot carry (serve: on)
 
 
 class Metrics:
@@ -84,8 +85,13 @@ class Metrics:
         self.latency[next((i for i, b in enumerate(LATENCY_BUCKETS) if seconds <= b), len(LATENCY_BUCKETS))] += 1
         self.latency_sum += seconds
 
-    def text(self, sessions: int) -> str:
-        lines = ["# TYPE talkinghead_sessions gauge", f"talkinghead_sessions {sessions}"]
+    def text(self, engine: Engine) -> str:
+        lines = ["# TYPE talkinghead_sessions gauge", f"talkinghead_sessions {engine.sessions}",
+                 "# TYPE talkinghead_capacity_sessions gauge"]  # more sessions the measured spare capacity carries
+        lines += [f'talkinghead_capacity_sessions{{video="{str(video).lower()}"}} {engine.capacity(video)}'
+                  for video in (True, False)]
+        lines += ["# TYPE talkinghead_worker_busy_ratio gauge"]  # each lane's measured busy share
+        lines += [f'talkinghead_worker_busy_ratio{{worker="{k}"}} {lane.busy():.3f}' for k, lane in enumerate(engine.lanes)]
         totals = {**{name: self.counts[name] for name in ("frames", "dropped", "connections")},
                   "errors": sum(self.codes.values())}
         for name, total in totals.items():
@@ -133,7 +139,7 @@ class Server:
         if url.path == "/healthz":
             return _response(http.HTTPStatus.OK, b"ok\n")
         if url.path == "/metrics":
-            return _response(http.HTTPStatus.OK, self.metrics.text(self.engine.sessions).encode(),
+            return _response(http.HTTPStatus.OK, self.metrics.text(self.engine).encode(),
                              "text/plain; version=0.0.4")
         if url.path == "/v1/avatars":
             body = json.dumps({"avatars": self.engine.avatar_names, "default": self.engine.default})
@@ -163,13 +169,16 @@ class Server:
         return _response(http.HTTPStatus.OK, file.read_bytes(), kind)
 
     @contextlib.contextmanager
-    def admitted(self, connection: ServerConnection) -> Iterator[None]:
-        """A session's place, held while the block runs: within the server's and the client token's limits."""
+    def admitted(self, connection: ServerConnection, video: bool = True) -> Iterator[None]:
+        """A session's place, held while the block runs: within the server's and the client token's limits,
+        and (``admit_by_load``) within the engine's measured spare capacity for a session of its kind."""
         token = _token_of(connection.request)
         if self._per_token[token] >= self.config.max_sessions_per_token:
             raise ProtocolError("too_many_sessions", "session limit for this token reached", 4429)
         if self.engine.sessions >= min(self.config.max_sessions, self.engine.max_sessions):
             raise ProtocolError("too_many_sessions", "the server is full", 4429)
+        if self.config.admit_by_load and not self.engine.admits(video):
+            raise ProtocolError("too_many_sessions", "the server is at its measured capacity", 4429)
         self._per_token[token] += 1
         try:
             yield
@@ -192,7 +201,8 @@ class Server:
         session: Session | None = None
         try:
             start = await self._receive_start(connection)
-            with self.admitted(connection):
+            outputs = start.get("outputs", ["video"])  # (checked when the session opens; bad ones count as video)
+            with self.admitted(connection, not isinstance(outputs, list) or "video" in outputs):
                 session, fmt, channels, outputs = await self._open(start)
                 await self._stream(connection, session, next(self._ids), fmt, channels, outputs)
         except ProtocolError as error:

@@ -9,9 +9,11 @@ jobs run in the order they came.
 
 from __future__ import annotations
 
+import collections
 import heapq
 import itertools
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 
@@ -19,7 +21,12 @@ LIVE, BULK = 0, 1
 
 
 class PriorityWorker:
-    def __init__(self, name: str = "talkinghead-worker") -> None:
+    """``window``: seconds over which :meth:`busy_share` measures."""
+
+    def __init__(self, name: str = "talkinghead-worker", window: float = 3.0) -> None:
+        self._window = window
+        self._busy: collections.deque[tuple[float, float]] = collections.deque()  # (start, end) of recent jobs
+        self._busy_lock = threading.Lock()
         self._jobs: list[tuple[int, int, Callable, tuple, Future]] = []
         self._order = itertools.count()
         self._ready = threading.Condition()
@@ -53,7 +60,27 @@ class PriorityWorker:
                 _, _, function, args, future = heapq.heappop(self._jobs)
             if not future.set_running_or_notify_cancel():
                 continue
+            started = time.monotonic()
             try:
-                future.set_result(function(*args))
+                result = function(*args)
             except BaseException as error:  # handed to the caller, who decides
+                self._record(started)
                 future.set_exception(error)
+            else:
+                self._record(started)
+                future.set_result(result)
+
+    def _record(self, started: float) -> None:
+        """Note a job's run (before its caller hears of it, so a load read after an outcome counts that job)."""
+        with self._busy_lock:
+            self._busy.append((started, time.monotonic()))
+
+    def busy_share(self) -> float:
+        """The share of the last ``window`` seconds this worker spent running jobs (0 to 1)."""
+        now = time.monotonic()
+        since = now - self._window
+        with self._busy_lock:
+            while self._busy and self._busy[0][1] < since:
+                self._busy.popleft()
+            busy = sum(end - max(start, since) for start, end in self._busy)
+        return min(1.0, busy / self._window)

@@ -246,8 +246,8 @@ def test_optional_audio2motion_fine_tune_fits_the_video_and_rides_in_the_bundle(
     samples, rate = load_audio(talking_video)
     frames = np.arange(track.num_frames)
     _, before, after = finetune_articulation(load_model(), samples, rate, track.fps, frames, track.blendshapes,
-                                             list(DRIVEN), FinetuneConfig(steps=60), progress=False)
-    assert after < 0.9 * before  # it fits this mouth better than the shipped layer
+                                             list(DRIVEN), FinetuneConfig(steps=100), progress=False)
+    assert after < 0.9 * before  # it fits this mouth better than the shipped layer (0.87 at 100 steps; 60 sat at 0.90)
     avatar = enroll_video(talking_video, track=track, finetune_audio2motion=True, progress=False)
     avatar.save(tmp_path / "av")
     assert load_avatar(tmp_path / "av").motion_weights is not None
