@@ -72,7 +72,11 @@ LOAD_WINDOW = 3.0  # seconds over which a lane's load is measured
 # Cores a session (with video, without) is assumed to cost until one of its kind has run for LOAD_WINDOW: the
 # 2-core CPU's figures (benchmarks/RESULTS.md, issue 26), priors only; measured costs replace them.
 NEW_SESSION_COST = {True: 0.45, False: 0.15}
-ADMIT_BELOW = 0.95  # a lane admits a session while its load with it stays under this share of a core
+# A lane admits a session while its sessions' measured cost, with it, stays under this share of a core: the rest
+# of a core goes to what is not charged to sessions (the event loop and sockets, the GIL's hand-offs, the Whisper
+# and step threads). Set where this 2-core CPU's measured capacity is (benchmarks/RESULTS.md, issue 26): 2 video
+# or 10 coefficient sessions hold, 3 or 12 do not.
+ADMIT_BELOW = 0.6
 
 
 @dataclass(frozen=True)
@@ -272,10 +276,11 @@ class Lane:
         return self._worker.busy_share()
 
     def load(self, expected: Callable[[bool], float]) -> float:
-        """The work this lane does (cores): measured, plus ``expected(video)`` for each session too new to show
-        in the measurement (the engine places new sessions by it, so sessions that come at once spread)."""
-        young = [session for session in self.sessions if session.age() < LOAD_WINDOW]
-        return self.busy() + sum(expected(session.config.video) for session in young)
+        """The work of the sessions this lane holds (cores): each one's measured cost, or ``expected(video)``
+        while it is too new to have one (the engine places new sessions by it, so sessions that come at once
+        spread; work of sessions that have closed does not count, unlike :meth:`busy`)."""
+        return sum(session.cost() if session.age() >= LOAD_WINDOW else expected(session.config.video)
+                   for session in list(self.sessions))
 
     async def compute(self, function, *args, live: bool = True):
         """Run ``function(*args)`` on the worker thread (where all model and drawing work happens);

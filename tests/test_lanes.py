@@ -67,9 +67,11 @@ def test_a_sessions_cost_is_its_share_of_the_workers_time(two_lanes):
         costs = video.cost(), coefficients.cost(), two_lanes.session_cost(True), two_lanes.session_cost(False)
         await video.close()
         await coefficients.close()
-        return costs
+        # the workers were just busy, but with those sessions closed their load is gone: a new one is let in
+        return costs, two_lanes.admits(True), two_lanes.capacity(True)
 
-    video, coefficients, expected_video, expected_coefficients = asyncio.run(run())
+    (video, coefficients, expected_video, expected_coefficients), admits, capacity = asyncio.run(run())
+    assert admits and capacity == 2 * int(live.ADMIT_BELOW // live.NEW_SESSION_COST[True])
     assert 0.01 < coefficients < video < 1.0  # drawing costs more than the clock alone
     assert expected_video == pytest.approx(video, rel=0.01) and expected_coefficients == pytest.approx(coefficients, rel=0.01)
 

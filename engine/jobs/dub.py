@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import sys
 from collections.abc import Callable, Iterator
@@ -331,17 +332,57 @@ def _check_output(output: Path, video: Path) -> None:
 
 @contextlib.contextmanager
 def _staging(output: Path, keep: bool = True) -> Iterator[Path]:
-    """A temporary file beside ``output``, renamed to it on success (``keep``) and removed on any failure."""
+    """A temporary file beside ``output``, renamed to it on success (``keep``) and removed on any failure.
+
+    The run holds an advisory lock on it while it writes, so a later run can tell a staging file that a
+    killed run left (its lock free) from one still being written: stale ones are removed, with a notice."""
     if not output.parent.is_dir():
         raise ValueError(f"{output}: its folder does not exist")
     staging = output.parent / f".{output.stem}.{secrets.token_hex(4)}.partial{output.suffix}"
     try:  # created as an ordinary file (mode 0666 less the umask), not mkstemp's private 0600
-        os.close(os.open(staging, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        held = os.open(staging, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
     except OSError as error:
         raise ValueError(f"{output}: cannot write there ({error.strerror})") from None
     try:
+        _lock(held)
+        _remove_stale(output, staging)
         yield staging
         if keep:
             os.replace(staging, output)
     finally:
         staging.unlink(missing_ok=True)
+        os.close(held)
+
+
+def _lock(descriptor: int) -> bool:
+    """Take the advisory lock on an open file without waiting; False if another process holds it (always
+    True where there are no such locks: Windows)."""
+    try:
+        import fcntl
+    except ImportError:
+        return True
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _remove_stale(output: Path, own: Path) -> None:
+    """Remove the staging files of ``output`` that no run holds (a run killed mid-write left them): exactly
+    the names :func:`_staging` makes, nothing else."""
+    name = re.compile(rf"\.{re.escape(output.stem)}\.[0-9a-f]{{8}}\.partial{re.escape(output.suffix)}")
+    for path in output.parent.iterdir():
+        if path == own or not name.fullmatch(path.name) or not path.is_file():
+            continue
+        try:
+            descriptor = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            if _lock(descriptor):
+                path.unlink(missing_ok=True)
+                print(f"talkinghead: removed {path.name}, left in {path.parent} by an interrupted run",
+                      file=sys.stderr)
+        finally:
+            os.close(descriptor)
