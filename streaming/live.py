@@ -37,6 +37,7 @@ import contextlib
 import dataclasses
 import functools
 import math
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -241,8 +242,6 @@ class Engine:
 
 def default_workers() -> int:
     """One lane per core this process may run on (its CPU affinity where the system tells it)."""
-    import os
-
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows

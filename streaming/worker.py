@@ -72,15 +72,19 @@ class PriorityWorker:
 
     def _record(self, started: float) -> None:
         """Note a job's run (before its caller hears of it, so a load read after an outcome counts that job)."""
+        now = time.monotonic()
         with self._busy_lock:
-            self._busy.append((started, time.monotonic()))
+            self._busy.append((started, now))
+            self._forget(now - self._window)  # held to the window whether or not anyone reads it
+
+    def _forget(self, before: float) -> None:
+        while self._busy and self._busy[0][1] < before:
+            self._busy.popleft()
 
     def busy_share(self) -> float:
         """The share of the last ``window`` seconds this worker spent running jobs (0 to 1)."""
-        now = time.monotonic()
-        since = now - self._window
+        since = time.monotonic() - self._window
         with self._busy_lock:
-            while self._busy and self._busy[0][1] < since:
-                self._busy.popleft()
+            self._forget(since)
             busy = sum(end - max(start, since) for start, end in self._busy)
         return min(1.0, busy / self._window)

@@ -1,6 +1,7 @@
 """The engine's worker: one job at a time, live jobs before bulk ones, errors handed back."""
 
 import threading
+import time
 
 import pytest
 
@@ -28,3 +29,15 @@ def test_errors_reach_the_caller_and_a_stopped_worker_refuses_work():
     worker.shutdown()
     with pytest.raises(RuntimeError, match="shut down"):
         worker.submit(sum, [1])
+
+
+def test_the_busy_record_keeps_only_its_window_even_when_nobody_reads_it():
+    """A server that never asks for the load must not keep a record of every job it ever ran."""
+    worker = PriorityWorker(window=0.2)
+    for _ in range(50):
+        worker.submit(time.sleep, 0.001).result()
+    time.sleep(0.3)
+    worker.submit(lambda: None).result()  # recording it forgets the jobs older than the window
+    assert len(worker._busy) <= 2
+    assert worker.busy_share() < 0.1
+    worker.shutdown()
