@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import csv
 import json
 import os
@@ -51,7 +52,7 @@ class Client:
     """One session held open: what it sent and what came back, read a minute at a time."""
 
     def __init__(self) -> None:
-        self.sent: list[tuple[int, float]] = []  # (samples sent, when): the latest minutes only
+        self.sent: collections.deque[tuple[int, float]] = collections.deque()  # (samples sent, when), not yet shown
         self.samples = 0
         self.frames = 0
         self.last_index = -1
@@ -73,10 +74,11 @@ class Client:
                 self.frames += 1
                 self.dropped += max(0, header["index"] - self.last_index - 1)
                 self.last_index = header["index"]
-                if header["source"] is not None:
-                    done = next((when for count, when in self.sent if count >= header["source"][1]), None)
-                    if done is not None:
-                        self.latencies.append(now - done)
+                if header["source"] is not None:  # frames come in order: what they have covered is forgotten
+                    while self.sent and self.sent[0][0] < header["source"][1]:
+                        self.sent.popleft()
+                    if self.sent:
+                        self.latencies.append(now - self.sent[0][1])
             await sender
 
     async def _send(self, socket, pcm: np.ndarray, stop: asyncio.Event) -> None:
@@ -88,8 +90,6 @@ class Client:
             await socket.send(pcm[offset:offset + CHUNK].tobytes())
             self.samples += CHUNK
             self.sent.append((self.samples, time.monotonic()))
-            if len(self.sent) > 3 * 60 * 50:  # keep three minutes: frames come within a second
-                del self.sent[: 60 * 50]
             k += 1
         await socket.send(json.dumps({"type": "end"}))
 
@@ -112,9 +112,10 @@ async def soak(args) -> None:
     pcm = (resample(samples, rate, RATE) * 32767).astype("<i2")
     stop = asyncio.Event()
     new = not args.csv.exists()
-    with open(args.csv) if not new else open(os.devnull) as file:  # a run resumed goes on from its last minute
-        done = [int(row["minute"]) for row in csv.DictReader(file)] if not new else []
-    offset = max(done, default=0)
+    offset = 0  # a run resumed goes on from its last minute
+    if not new:
+        with open(args.csv) as file:
+            offset = max((int(row["minute"]) for row in csv.DictReader(file)), default=0)
     with open(args.csv, "a", newline="") as file:
         writer = csv.DictWriter(file, FIELDS)
         if new:

@@ -185,17 +185,6 @@ class Engine:
         lane.sessions.add(session)
         return session
 
-    # the first lane's, for callers that run work outside a session (tests, warm-ups)
-    async def compute(self, function, *args, live: bool = True):
-        return await self.lanes[0].compute(function, *args, live=live)
-
-    async def advance(self, function, *args, live: bool = True):
-        return await self.lanes[0].advance(function, *args, live=live)
-
-    async def render(self, renderer: Renderer, row: Frame, codec: Codec | None = None,
-                     live: bool = True) -> tuple[np.ndarray, bytes | None]:
-        return await self.lanes[0].render(renderer, row, codec, live)
-
     def _live_model(self, ears: str) -> Audio2Motion:
         """The shipped live model of ``ears`` (loaded once)."""
         if ears not in self._live_models:
@@ -209,7 +198,6 @@ class Engine:
     def motion_model(self, renderer: Renderer) -> Audio2Motion:
         """The audio2motion that drives ``renderer``: its avatar's own, else the engine's."""
         return self._motion_models.get(id(renderer), self.model)
-
 
     def session_cost(self, video: bool) -> float:
         """What one more session (with or without video) is expected to cost, in cores: the mean measured cost
@@ -369,7 +357,6 @@ class Lane:
         if (codec, width, height) not in self._encoders:
             self._encoders[codec, width, height] = codec(width, height)
         return self._encoders[codec, width, height](image)
-
 
     def motion_network(self, network):
         """``network`` as this lane's sessions use it: its calls batched across the sessions of a tick."""

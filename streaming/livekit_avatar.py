@@ -133,7 +133,7 @@ class TalkingHeadVideoGenerator(VideoGenerator):
         try:
             async for face in session:
                 self.shown = replace(face, image=None)
-                yield rtc.VideoFrame(width, height, rtc.VideoBufferType.RGB24, np.ascontiguousarray(face.image).tobytes())
+                yield rtc.VideoFrame(width, height, rtc.VideoBufferType.RGB24, face.image.tobytes())
                 taken = self._held.take(face)
                 if taken is not None:
                     pcm = taken[1]

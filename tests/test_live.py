@@ -174,9 +174,9 @@ def test_frames_due_across_sessions_are_drawn_in_one_batch(engine):
     gate = threading.Event()
 
     async def run():
-        held = asyncio.ensure_future(engine.compute(gate.wait))  # the worker is busy: the requests queue up
+        held = asyncio.ensure_future(engine.lanes[0].compute(gate.wait))  # the worker is busy: the requests queue up
         await asyncio.sleep(0.05)
-        drawn = asyncio.gather(*(engine.render(renderer, row, codec=JpegEncoder) for row in rows))
+        drawn = asyncio.gather(*(engine.lanes[0].render(renderer, row, codec=JpegEncoder) for row in rows))
         await asyncio.sleep(0.05)
         gate.set()
         await held
@@ -248,10 +248,10 @@ def test_sync_session_and_limits(engine, speech):
 
 def test_a_session_closed_while_waiting_for_its_tick_does_not_hold_up_the_others(engine):
     async def run():
-        blocker = asyncio.ensure_future(engine.compute(time.sleep, 0.3))  # the next tick gathers both requests
+        blocker = asyncio.ensure_future(engine.lanes[0].compute(time.sleep, 0.3))  # the next tick gathers both requests
         await asyncio.sleep(0.05)
-        gone = asyncio.ensure_future(engine.advance(lambda: "gone"))
-        kept = asyncio.ensure_future(engine.advance(lambda: "kept"))
+        gone = asyncio.ensure_future(engine.lanes[0].advance(lambda: "gone"))
+        kept = asyncio.ensure_future(engine.lanes[0].advance(lambda: "kept"))
         await asyncio.sleep(0)
         gone.cancel()  # what closing a session does to its pending tick
         await blocker
